@@ -1,0 +1,133 @@
+"""One tile, one season, one batch: products in a folder -> the four annual maps."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snowdays.duration import FoldState, Maps
+from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
+from snowdays.grid import Codes, Grid, merge_day
+from snowdays.outputs import write_maps
+from snowdays.products import Product, open_product
+from snowdays.season import Season
+from snowdays.settings import Settings
+from snowdays.storage import list_products
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+"""Called with (products done, products in all) as the fold goes."""
+
+
+@dataclass
+class Annual:
+    """The outcome of a batch: maps, the products used, the products rejected."""
+
+    tile: str
+    season: Season
+    grid: Grid
+    maps: Maps
+    used: list[Product]
+    rejected: list[ProductRejected] = field(default_factory=list)
+
+    @property
+    def landsat(self) -> bool:
+        return any(p.id.mission == "L8" for p in self.used)
+
+
+def discover(
+    prefix: str, tile: str, settings: Settings
+) -> tuple[list[Product], list[ProductRejected]]:
+    """Open every entry under ``prefix``: the products that pass the checks, and the rejected."""
+    products, rejected = [], []
+    for href in list_products(prefix, settings):
+        try:
+            products.append(open_product(href, settings, tile))
+        except ProductRejected as e:
+            log.warning("rejected %s", e)
+            rejected.append(e)
+    return products, rejected
+
+
+def select(products: Iterable[Product], season: Season) -> list[Product]:
+    """Products in the season's window; of each acquisition only the highest version, once."""
+    best: dict[tuple[object, ...], Product] = {}
+    for p in products:
+        if season.in_window(p.id.acquired):
+            kept = best.get(p.id.key)
+            if kept is None or (p.id.version, p.id.name) > (kept.id.version, kept.id.name):
+                best[p.id.key] = p
+    return sorted(best.values(), key=lambda p: (p.id.acquired.date(), p.id.merge_order))
+
+
+def tile_grid(products: list[Product]) -> Grid:
+    """The grid of the first Sentinel-2 product."""
+    for p in sorted(products, key=lambda p: p.id.acquired):
+        if p.id.mission == "S2":
+            return p.grid
+    raise UsageError("no Sentinel-2 product in the window: the tile grid is unknown")
+
+
+def compute(
+    products: list[Product], season: Season, grid: Grid, settings: Settings, strict: bool,
+    progress: Progress | None = None,
+) -> tuple[FoldState, list[Product], list[ProductRejected]]:
+    """Fold the products day by day; a product that fails to decode leaves its day untouched."""
+    state = FoldState.empty(grid.shape, season.n_days)
+    used: list[Product] = []
+    rejected: list[ProductRejected] = []
+    done = 0
+    for day, group in itertools.groupby(products, key=lambda p: season.day(p.id.acquired)):
+        rasters: list[Codes] = []
+        for p in group:
+            done += 1
+            try:
+                rasters.append(p.read(grid, settings))
+                used.append(p)
+            except ProductRejected as e:
+                if strict:
+                    raise RejectedProducts([e]) from e
+                log.warning("rejected %s", e)
+                rejected.append(e)
+        if rasters:
+            state.fold(merge_day(rasters), day)
+        if progress:
+            progress(done, len(products))
+    return state, used, rejected
+
+
+def run_annual(
+    prefix: str, tile: str, season: Season, settings: Settings, strict: bool = True,
+    progress: Progress | None = None,
+) -> Annual:
+    """Compute the annual maps of the products under ``prefix``.
+
+    Strict (the default): any rejected product raises, and nothing is computed. Otherwise rejected
+    products are left out and listed, and the maps are those of the other products.
+    """
+    products, rejected = discover(prefix, tile, settings)
+    if rejected and strict:
+        raise RejectedProducts(rejected)
+    chosen = select(products, season)
+    if not chosen:
+        raise UsageError(f"no product of {tile} between {season.start} and {season.stop} "
+                         f"(margin {season.margin} days) under {prefix}")
+    grid = tile_grid(chosen)
+    for p in chosen:
+        if p.id.mission == "S2" and not p.grid.same_as(grid):
+            wrong = WrongGrid(p.id.name, f"grid {p.grid.describe()}, tile has {grid.describe()}")
+            if strict:
+                raise RejectedProducts([wrong])
+            rejected.append(wrong)
+    chosen = [p for p in chosen if p.id.name not in {r.product for r in rejected}]
+    state, used, failed = compute(chosen, season, grid, settings, strict, progress)
+    return Annual(tile, season, grid, state.maps(), used, rejected + failed)
+
+
+def write(annual: Annual, out: Path, settings: Settings) -> list[Path]:
+    s = annual.season
+    return write_maps(annual.maps, annual.grid, out, annual.tile, s.start, s.stop, annual.landsat,
+                      settings)

@@ -1,0 +1,116 @@
+"""The ``snowdays`` command: a thin layer over the library.
+
+Exit codes: 0 success, 1 storage fault (worth retrying), 2 bad usage, 3 bad input (a rejected product).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from snowdays import __version__
+from snowdays.errors import ProductRejected, RejectedProducts, SnowdaysError, StorageError, UsageError
+from snowdays.names import normalise_tile
+from snowdays.season import Season, parse_season
+from snowdays.settings import get_settings
+
+app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+err = Console(stderr=True)
+
+EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
+    (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (StorageError, 1),
+]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+@app.command()
+def annual(
+    products: Annotated[str, typer.Argument(help="Folder or s3:// prefix of products.")],
+    tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    stop: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option(help="Folder the four maps are written to.")],
+    margin: Annotated[int | None, typer.Option(help="Days of margin (default from settings).")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="Leave rejected products out instead of stopping.")] = False,
+) -> None:
+    """Compute SCD, SOD, SMOD and NOBS of one tile over one season."""
+    from snowdays.annual import run_annual, write
+
+    settings = get_settings()
+    season = Season(start=_date(start), stop=_date(stop),
+                    margin=settings.margin_days if margin is None else margin)
+    with _progress("folding products") as progress:
+        result = run_annual(products, normalise_tile(tile), season, settings, strict=not skip_bad,
+                            progress=progress)
+    for rejected in result.rejected:
+        err.print(f"[yellow]rejected[/] {rejected}")
+    for path in write(result, out, settings):
+        typer.echo(path)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Argument(help="Folder the products are written to.")],
+    tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")] = "T31TCH",
+    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")] = "2017-2018",
+    size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m (5490: full tile).")] = 549,
+    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7) or hrsi.")] = "muscate",
+    zip_: Annotated[bool, typer.Option("--zip", help="Write directory products as zips.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Generate a realistic synthetic season of products."""
+    from snowdays.sample import make_season
+
+    if family not in ("muscate", "fsc", "hrsi"):
+        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi")
+    settings = get_settings()
+    parsed = parse_season(season, settings.season_start, settings.margin_days)
+    with _progress("writing products") as progress:
+        paths = make_season(out, tile, parsed, size, family, zip_, seed, progress)  # type: ignore[arg-type]
+    typer.echo(f"{len(paths)} products in {out}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise UsageError(f"{text!r} is not a date written YYYY-MM-DD") from e
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=err, show_path=False)],
+                        format="%(message)s")
+    try:
+        app()
+    except SnowdaysError as e:
+        rejected = e.rejected if isinstance(e, RejectedProducts) else [e]
+        for item in rejected:
+            err.print(f"[red]error:[/] {item}")
+        raise SystemExit(next(code for kind, code in EXIT_CODES if isinstance(e, kind))) from None

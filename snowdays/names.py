@@ -1,0 +1,133 @@
+"""Theia snow product names: parsed once, at the edge, into a frozen :class:`ProductId`.
+
+Families (see SEMANTICS.md): MUSCATE L2B-SNOW (Sentinel-2 and Landsat-8), LIS >= 1.7 single rasters,
+and Copernicus HR-S&I fractional snow cover.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from snowdays.errors import UnknownProduct, WrongTile
+
+Mission = Literal["S2", "L8"]
+TILE_RE = r"T\d{2}[C-X][A-Z]{2}"
+
+
+class Family(StrEnum):
+    MUSCATE = "muscate"
+    LIS = "lis"
+    HRSI = "hrsi"
+
+
+class ProductId(BaseModel):
+    """Who a product is: enough to order, merge, version and name it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The product name without ``.zip`` or ``.tif``."""
+    family: Family
+    tile: str
+    platform: str
+    """Spacecraft as the name gives it: ``SENTINEL2A``, ``LANDSAT8``, ``S2``, ``S2B``..."""
+    mission: Mission
+    acquired: datetime
+    """Acquisition time, UTC."""
+    version: tuple[int, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, datetime]:
+        """Same key, same acquisition: only the highest version counts."""
+        return (self.family.value, self.tile, self.platform, self.acquired)
+
+    @property
+    def merge_order(self) -> tuple[int, datetime, str]:
+        """Order within a day: Sentinel-2 first, by acquisition time, then Landsat."""
+        return (0 if self.mission == "S2" else 1, self.acquired, self.name)
+
+
+_MUSCATE = re.compile(
+    r"^(?P<platform>SENTINEL2[A-D]|LANDSAT8-OLITIRS-XS)_(?P<date>\d{8}-\d{6}-\d{3})_L2B-SNOW_"
+    rf"(?P<tile>{TILE_RE})_[CD]_V(?P<major>\d+)-(?P<minor>\d+)$"
+)
+_LIS = re.compile(
+    rf"^LIS_(?P<mission>S2|L8)-SNOW-(?:FSC|MSK)_(?P<tile>{TILE_RE})_(?P<date>\d{{8}}T\d{{6}})_"
+    r"(?P<version>\d+(?:\.\d+)*)_(?P<counter>\d+)$"
+)
+_HRSI = re.compile(
+    rf"^FSC_(?P<date>\d{{8}}T\d{{6}})_(?P<platform>S2[A-D]|L8)_(?P<tile>{TILE_RE})_"
+    r"V(?P<version>\d+)_(?P<counter>\d+)$"
+)
+
+
+def strip_suffix(name: str) -> str:
+    for suffix in (".zip", ".tif", ".TIF", ".ZIP"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _utc(text: str, fmt: str) -> datetime:
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+def parse_name(name: str) -> ProductId:
+    """Identify a product from its name alone (directory, zip or tif); raise UnknownProduct."""
+    stem = strip_suffix(name.rstrip("/").rsplit("/", 1)[-1])
+    try:
+        return _parse(stem)
+    except ValueError as e:  # a date that matches the pattern but does not exist
+        raise UnknownProduct(stem, f"invalid date in the name ({e})") from e
+
+
+def _parse(stem: str) -> ProductId:
+    if m := _MUSCATE.match(stem):
+        landsat = m["platform"].startswith("LANDSAT8")
+        return ProductId(
+            name=stem,
+            family=Family.MUSCATE,
+            tile=m["tile"],
+            platform="LANDSAT8" if landsat else m["platform"],
+            mission="L8" if landsat else "S2",
+            acquired=_utc(m["date"] + "000", "%Y%m%d-%H%M%S-%f"),
+            version=(int(m["major"]), int(m["minor"])),
+        )
+    if m := _LIS.match(stem):
+        return ProductId(
+            name=stem,
+            family=Family.LIS,
+            tile=m["tile"],
+            platform=m["mission"],
+            mission="S2" if m["mission"] == "S2" else "L8",
+            acquired=_utc(m["date"], "%Y%m%dT%H%M%S"),
+            version=(*map(int, m["version"].split(".")), int(m["counter"])),
+        )
+    if m := _HRSI.match(stem):
+        return ProductId(
+            name=stem,
+            family=Family.HRSI,
+            tile=m["tile"],
+            platform=m["platform"],
+            mission="L8" if m["platform"] == "L8" else "S2",
+            acquired=_utc(m["date"], "%Y%m%dT%H%M%S"),
+            version=(int(m["version"]), int(m["counter"])),
+        )
+    raise UnknownProduct(stem, "the name matches no Theia snow product family")
+
+
+def check_tile(pid: ProductId, tile: str | None) -> None:
+    """Reject a product of another tile than the one asked for."""
+    if tile is not None and pid.tile != normalise_tile(tile):
+        raise WrongTile(pid.name, f"tile {pid.tile}, expected {normalise_tile(tile)}")
+
+
+def normalise_tile(tile: str) -> str:
+    """``31TCH`` or ``t31tch`` -> ``T31TCH``."""
+    tile = tile.strip().upper()
+    return tile if tile.startswith("T") else f"T{tile}"

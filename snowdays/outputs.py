@@ -1,0 +1,64 @@
+"""The four maps as Cloud-Optimized GeoTIFFs, named as LIS names them."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import rasterio
+import rasterio.shutil
+from rasterio.io import MemoryFile
+
+from snowdays import __version__
+from snowdays.duration import Maps
+from snowdays.grid import Grid
+from snowdays.settings import Settings
+
+_RESAMPLING = {"SCD": "AVERAGE", "NOBS": "AVERAGE", "SOD": "NEAREST", "SMOD": "NEAREST"}
+_DESCRIPTION = {
+    "SCD": "snow cover duration (days)",
+    "SOD": "snow onset date (day index from the season start)",
+    "SMOD": "snow melt-out date (day index from the season start)",
+    "NOBS": "number of valid observations",
+}
+
+
+def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, counter: int) -> str:
+    """``LIS_S2L8-SNOW-SCD_T31TCH_20170901_20180831_0.1.0_1.tif``."""
+    sensors = "S2L8" if landsat else "S2"
+    return f"LIS_{sensors}-SNOW-{kind}_{tile}_{start:%Y%m%d}_{stop:%Y%m%d}_{__version__}_{counter}.tif"
+
+
+def write_maps(
+    maps: Maps, grid: Grid, out: Path, tile: str, start: date, stop: date, landsat: bool,
+    settings: Settings,
+) -> list[Path]:
+    """Write the four COGs into ``out``; all appear together or none does."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".snowdays-", dir=out))
+    try:
+        staged = []
+        for kind, array in maps.items():
+            path = staging / output_name(kind, tile, start, stop, landsat, settings.output_counter)
+            write_cog(array, grid, path, kind, settings)
+            staged.append(path)
+        return [p.replace(out / p.name) for p in staged]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_cog(array: object, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
+    profile = {
+        "driver": "GTiff", "dtype": "uint16", "count": 1, "width": grid.width,
+        "height": grid.height, "crs": grid.crs, "transform": grid.affine,
+    }
+    with MemoryFile() as memory, memory.open(**profile) as ds:
+        ds.write(array, 1)
+        ds.set_band_description(1, _DESCRIPTION[kind])
+        ds.update_tags(SOFTWARE=f"snowdays {__version__}")
+        rasterio.shutil.copy(
+            ds, str(path), driver="COG", COMPRESS=settings.cog_compress, PREDICTOR="YES",
+            OVERVIEW_RESAMPLING=_RESAMPLING[kind], BLOCKSIZE=512,
+        )

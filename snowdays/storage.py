@@ -1,0 +1,161 @@
+"""Where products live: a local path or ``s3://``, as a directory, a ``.zip`` or a ``.tif``.
+
+fsspec lists and reads small members; GDAL reads rasters in place through ``/vsizip/`` and ``/vsis3/``.
+Archives are checked before anything inside them is read (zip-slip paths, zip bombs).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from snowdays.errors import CorruptProduct, StorageError, UnsafeArchive, UsageError
+from snowdays.settings import Settings
+
+Kind = Literal["dir", "zip", "tif"]
+_MIB = 1024 * 1024
+
+
+def is_s3(href: str) -> bool:
+    return href.startswith("s3://")
+
+
+def filesystem(href: str, settings: Settings) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem for a local path or an ``s3://`` URL, endpoint from settings."""
+    if not is_s3(href):
+        return LocalFileSystem()
+    client: dict[str, Any] = {"region_name": settings.s3_region}
+    if settings.s3_endpoint_url:
+        client["endpoint_url"] = settings.s3_endpoint_url
+    return fsspec.filesystem("s3", client_kwargs=client, skip_instance_cache=True)
+
+
+def gdal_env(settings: Settings) -> dict[str, str]:
+    """GDAL configuration for reading ``/vsis3/`` from the configured endpoint."""
+    env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "AWS_REGION": settings.s3_region}
+    if settings.s3_endpoint_url:
+        scheme, _, host = settings.s3_endpoint_url.partition("://")
+        env |= {
+            "AWS_S3_ENDPOINT": host.rstrip("/"),
+            "AWS_HTTPS": "NO" if scheme == "http" else "YES",
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+        }
+    return env
+
+
+def gdal_path(href: str) -> str:
+    """A path GDAL opens: local paths as they are, ``s3://b/k`` as ``/vsis3/b/k``."""
+    return "/vsis3/" + href.removeprefix("s3://") if is_s3(href) else href
+
+
+def _local(href: str) -> str:
+    return href.removeprefix("s3://") if is_s3(href) else href
+
+
+@dataclass(frozen=True)
+class Source:
+    """One product's storage: its kind and its members (relative path -> uncompressed size)."""
+
+    href: str
+    kind: Kind
+    members: dict[str, int]
+    fs: fsspec.AbstractFileSystem = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.href.rstrip("/"))
+
+    def gdal(self, member: str) -> str:
+        """GDAL path of a member (for a tif product, the member is its own name)."""
+        if self.kind == "tif":
+            return gdal_path(self.href)
+        if self.kind == "zip":
+            return f"/vsizip/{gdal_path(self.href)}/{member}"
+        return f"{gdal_path(self.href.rstrip('/'))}/{member}"
+
+    def read_bytes(self, member: str) -> bytes:
+        try:
+            if self.kind == "zip":
+                with self.fs.open(_local(self.href), "rb") as f, zipfile.ZipFile(f) as z:
+                    return z.read(member)
+            return bytes(self.fs.cat_file(_local(self.href.rstrip("/")) + "/" + member))
+        except (OSError, zipfile.BadZipFile) as e:
+            raise CorruptProduct(self.name, f"cannot read {member}: {e}") from e
+
+
+def open_source(href: str, settings: Settings) -> Source:
+    """List a product's members; reject unsafe or unreadable archives."""
+    fs = filesystem(href, settings)
+    path = _local(href).rstrip("/")
+    try:
+        if href.lower().endswith(".tif"):
+            return Source(href, "tif", {posixpath.basename(path): int(fs.size(path))}, fs)
+        if href.lower().endswith(".zip"):
+            return Source(href, "zip", _zip_members(fs, path, href, settings), fs)
+        found = fs.find(path, detail=True)
+    except FileNotFoundError as e:
+        raise CorruptProduct(posixpath.basename(path), f"not found at {href}") from e
+    except (UnsafeArchive, CorruptProduct):
+        raise
+    except OSError as e:
+        raise StorageError(f"Could not list {href}: {e}") from e
+    members = {k[len(path) + 1 :]: int(v["size"]) for k, v in found.items()}
+    return Source(href, "dir", members, fs)
+
+
+def _zip_members(
+    fs: fsspec.AbstractFileSystem, path: str, href: str, settings: Settings
+) -> dict[str, int]:
+    name = posixpath.basename(path)
+    try:
+        with fs.open(path, "rb") as f, zipfile.ZipFile(f) as z:
+            infos = z.infolist()
+    except zipfile.BadZipFile as e:
+        raise CorruptProduct(name, f"not a readable zip archive ({e})") from e
+    check_archive(name, infos, settings)
+    return {i.filename: i.file_size for i in infos if not i.is_dir()}
+
+
+def check_archive(name: str, infos: list[zipfile.ZipInfo], settings: Settings) -> None:
+    """Reject absolute or parent-relative members, links, and bombs (size and ratio limits)."""
+    for info in infos:
+        member = info.filename.replace("\\", "/")
+        if member.startswith("/") or (len(member) > 1 and member[1] == ":"):
+            raise UnsafeArchive(name, f"member {info.filename!r} has an absolute path")
+        if ".." in member.split("/"):
+            raise UnsafeArchive(name, f"member {info.filename!r} escapes the archive (..)")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise UnsafeArchive(name, f"member {info.filename!r} is a symbolic link")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _MIB and ratio > settings.zip_max_ratio:
+            raise UnsafeArchive(
+                name, f"member {info.filename!r} expands {ratio:.0f} times (zip bomb?)"
+            )
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > settings.zip_max_total_bytes:
+        raise UnsafeArchive(
+            name, f"expands to {total} bytes, over the {settings.zip_max_total_bytes} limit"
+        )
+    if total > _MIB and total / max(packed, 1) > settings.zip_max_ratio:
+        raise UnsafeArchive(name, f"expands {total / max(packed, 1):.0f} times (zip bomb?)")
+
+
+def list_products(prefix: str, settings: Settings) -> list[str]:
+    """Hrefs of the entries directly under a folder or ``s3://`` prefix, sorted."""
+    fs = filesystem(prefix, settings)
+    root = _local(prefix).rstrip("/")
+    try:
+        entries = fs.ls(root, detail=False)
+    except FileNotFoundError as e:
+        raise UsageError(f"Could not list {prefix}: no such folder or prefix") from e
+    except OSError as e:
+        raise StorageError(f"Could not list {prefix}: {e}") from e
+    scheme = "s3://" if is_s3(prefix) else ""
+    return sorted(scheme + str(e).rstrip("/") for e in entries if str(e).rstrip("/") != root)
