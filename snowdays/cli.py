@@ -18,8 +18,10 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from snowdays import __version__
+from snowdays.annual import run_annual, write
 from snowdays.errors import ProductRejected, RejectedProducts, SnowdaysError, StorageError, UsageError
 from snowdays.names import normalise_tile
+from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
 
@@ -55,8 +57,6 @@ def annual(
     skip_bad: Annotated[bool, typer.Option(help="Leave rejected products out instead of stopping.")] = False,
 ) -> None:
     """Compute SCD, SOD, SMOD and NOBS of one tile over one season."""
-    from snowdays.annual import run_annual, write
-
     settings = get_settings()
     season = Season(start=_date(start), stop=_date(stop),
                     margin=settings.margin_days if margin is None else margin)
@@ -80,8 +80,6 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Generate a realistic synthetic season of products."""
-    from snowdays.sample import make_season
-
     if family not in ("muscate", "fsc", "hrsi"):
         raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi")
     settings = get_settings()

@@ -32,7 +32,7 @@ def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, co
 
 
 def write_maps(
-    maps: Maps, grid: Grid, out: Path, tile: str, start: date, stop: date, landsat: bool,
+    maps: Maps, grid: Grid, out: Path, *, tile: str, start: date, stop: date, landsat: bool,
     settings: Settings,
 ) -> list[Path]:
     """Write the four COGs into ``out``; all appear together or none does."""

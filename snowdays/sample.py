@@ -92,7 +92,7 @@ class Scene:
         """A smooth field over the tile at ``pixel`` metres, interpolated from a coarse lattice."""
         n = int(np.ceil(self.extent / pixel))
         w = _weights(n, pixel, self.extent, coarse.shape[0])
-        return w @ coarse.astype(np.float32) @ w.T  # type: ignore[no-any-return]
+        return w @ coarse.astype(np.float32) @ w.T
 
     def ground(self, pixel: float) -> F32:
         """Elevation plus a fixed local texture (aspect, wind), in metres."""
@@ -106,7 +106,7 @@ class Scene:
         line = 3000 - 2200 * np.exp(-(((t - 150) / 75) ** 2)) + rng.normal(0, 150)
         weather = 150 * self.field(rng.normal(0, 1, (4, 4)), pixel)
         fsc = np.clip((ground + weather - line) * 0.5, 0, 100)
-        codes = np.rint(fsc).astype(np.uint8)
+        codes: npt.NDArray[np.uint8] = np.rint(fsc).astype(np.uint8)
         cover = float(rng.beta(0.6, 0.9))
         blobs = rng.random((16, 16))
         codes[self.field(blobs, pixel) > np.quantile(blobs, 1 - cover)] = 205

@@ -1,0 +1,24 @@
+# snowdays: set-up, the main job, tests and benchmarks. Every target installs what it needs first.
+UV ?= python3 -m uv
+SAMPLE ?= sample/T31TCH-2017-2018
+OUT ?= out/T31TCH-2017-2018
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
+	$(UV) sync --frozen
+
+demo: setup  ## the main job on embedded defaults: a sample season and its annual maps
+	$(UV) run snowdays sample $(SAMPLE) --tile T31TCH --season 2017-2018
+	$(UV) run snowdays annual $(SAMPLE) --tile T31TCH --start 2017-09-01 --stop 2018-08-31 --out $(OUT)
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run mypy
+
+test: lint
+	$(UV) run pytest
+
+bench: setup  ## full-size tile; minutes, not a test
+	$(UV) run python bench/annual.py

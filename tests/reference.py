@@ -1,0 +1,129 @@
+"""An independent, naive reference: read products plainly, build every pixel's daily series, count.
+
+Written from SEMANTICS.md alone and sharing no code with the ``snowdays`` package, so that agreeing with
+it means something. Slow on purpose: pure Python, one pixel and one day at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from rasterio.warp import Resampling, reproject
+
+Series = Sequence[tuple[int, int]]
+"""One pixel's merged observations: (day index, raw value), sorted by day."""
+
+
+def daily_snow(series: Series, n_days: int) -> list[bool]:
+    """The gap-filled daily snow series of one pixel, days 0 .. n_days - 1."""
+    valid = [(t, 1 if 1 <= v <= 100 else 0) for t, v in series if v <= 100]
+    times = [t for t, _ in valid]
+    days = []
+    for d in range(n_days):
+        i = bisect_right(times, d)  # observations on or before d
+        if not valid:
+            days.append(False)
+        elif i > 0 and times[i - 1] == d:
+            days.append(valid[i - 1][1] == 1)
+        elif i == 0:
+            days.append(valid[0][1] == 1)
+        elif i == len(valid):
+            days.append(valid[-1][1] == 1)
+        else:
+            (ta, sa), (tb, sb) = valid[i - 1], valid[i]
+            days.append(2 * (sa * (tb - d) + sb * (d - ta)) >= tb - ta)
+    return days
+
+
+def pixel_maps(series: Series, n_days: int) -> tuple[int, int, int, int]:
+    """(SCD, SOD, SMOD, NOBS) of one pixel."""
+    days = daily_snow(series, n_days)
+    scd = sum(days)
+    best_start, best_len, start = 0, 0, None
+    for d, snow in enumerate([*days, False]):
+        if snow and start is None:
+            start = d
+        elif not snow and start is not None:
+            if d - start > best_len:
+                best_start, best_len = start, d - start
+            start = None
+    nobs = sum(1 for _, v in series if v <= 100)
+    if scd > 10:
+        return scd, best_start, best_start + best_len - 1, nobs
+    return scd, 0, 0, nobs
+
+
+def cube_maps(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> dict[str, np.ndarray]:
+    """Maps of a cube of merged observations (days x rows x cols)."""
+    order = np.argsort(days, kind="stable")
+    _, rows, cols = cube.shape
+    out = {k: np.zeros((rows, cols), np.uint16) for k in ("SCD", "SOD", "SMOD", "NOBS")}
+    for i in range(rows):
+        for j in range(cols):
+            series = [(int(days[k]), int(cube[k, i, j])) for k in order]
+            for key, value in zip(("SCD", "SOD", "SMOD", "NOBS"), pixel_maps(series, n_days),
+                                  strict=True):
+                out[key][i, j] = value
+    return out
+
+
+# --- reading products, plainly -------------------------------------------------------------------
+
+_DATE = re.compile(r"(\d{8})[-T](\d{6})")
+
+
+def _describe(path: Path) -> tuple[str, str, datetime, str]:
+    """(raster path for GDAL, mission, acquisition time, name) of a product path."""
+    name = path.name.removesuffix(".zip").removesuffix(".tif")
+    m = _DATE.search(name)
+    assert m, name
+    when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")  # noqa: DTZ007 - naive UTC on purpose
+    mission = "L8" if ("LANDSAT8" in name or "_L8-" in name or "_L8_" in name) else "S2"
+    if path.suffix == ".tif":
+        return str(path), mission, when, name
+    if name.startswith("FSC_"):
+        member = f"{name}_FSCOG.tif"
+    else:
+        member = f"{name}_SNW_{'XS' if mission == 'L8' else 'R2'}.tif"
+    if path.suffix == ".zip":
+        return f"/vsizip/{path}/{name}/{member}", mission, when, name
+    return str(path / member), mission, when, name
+
+
+def season_cube(
+    folder: Path, start: date, stop: date, margin: int = 15
+) -> tuple[npt.NDArray[np.uint8], list[int], int]:
+    """Merged observations of every product under ``folder`` in the window: (cube, days, n_days)."""
+    described = sorted((_describe(p) for p in folder.iterdir()), key=lambda d: (d[2], d[1]))
+    n_days = (stop - start).days + 1
+    chosen = [d for d in described if -margin <= (d[2].date() - start).days <= n_days - 1 + margin]
+    s2 = [d for d in chosen if d[1] == "S2"]
+    with rasterio.open(s2[0][0]) as first:
+        crs, transform, shape = first.crs, first.transform, first.shape
+    by_day: dict[int, list[tuple[int, datetime, npt.NDArray[np.uint8]]]] = {}
+    for path, mission, when, _ in chosen:
+        with rasterio.open(path) as ds:
+            if mission == "S2":
+                data = ds.read(1)
+            else:
+                data = np.full(shape, 255, np.uint8)
+                reproject(ds.read(1), data, src_transform=ds.transform, src_crs=ds.crs,
+                          dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest)
+        order = 0 if mission == "S2" else 1
+        by_day.setdefault((when.date() - start).days, []).append((order, when, data))
+    days = sorted(by_day)
+    cube = np.zeros((len(days), *shape), np.uint8)
+    for k, day in enumerate(days):
+        merged = np.full(shape, 255, np.uint8)
+        for _, _, data in sorted(by_day[day], key=lambda x: (x[0], x[1])):
+            take = (merged > 100) & (data <= 100)
+            merged[take] = data[take]
+        cube[k] = merged
+    return cube, days, n_days
