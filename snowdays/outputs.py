@@ -12,7 +12,7 @@ import rasterio.shutil
 from rasterio.io import MemoryFile
 
 from snowdays import __version__
-from snowdays.duration import Maps
+from snowdays.duration import U16, Maps
 from snowdays.grid import Grid
 from snowdays.settings import Settings
 
@@ -49,7 +49,9 @@ def write_maps(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_cog(array: object, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
+def write_cog(array: U16, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
+    if array.shape != grid.shape:
+        raise ValueError(f"{kind} map has shape {array.shape}, the grid {grid.shape}")
     profile = {
         "driver": "GTiff", "dtype": "uint16", "count": 1, "width": grid.width,
         "height": grid.height, "crs": grid.crs, "transform": grid.affine,
