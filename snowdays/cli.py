@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from snowdays import __version__
@@ -27,7 +28,7 @@ from snowdays.settings import get_settings
 
 app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
     (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (StorageError, 1),
@@ -64,7 +65,7 @@ def annual(
         result = run_annual(products, normalise_tile(tile), season, settings, strict=not skip_bad,
                             progress=progress)
     for rejected in result.rejected:
-        err.print(f"[yellow]rejected[/] {rejected}")
+        err.print(f"[yellow]rejected[/] {escape(str(rejected))}")
     for path in write(result, out, settings):
         typer.echo(path)
 
@@ -110,5 +111,5 @@ def main() -> None:
     except SnowdaysError as e:
         rejected = e.rejected if isinstance(e, RejectedProducts) else [e]
         for item in rejected:
-            err.print(f"[red]error:[/] {item}")
+            err.print(f"[red]error:[/] {escape(str(item))}")
         raise SystemExit(next(code for kind, code in EXIT_CODES if isinstance(e, kind))) from None

@@ -8,6 +8,7 @@ can be checked without decoding pixels is checked in :func:`open_product`; decod
 from __future__ import annotations
 
 import posixpath
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
@@ -16,7 +17,7 @@ import numpy as np
 import rasterio
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from snowdays.errors import CorruptProduct, MetadataMismatch, WrongGrid, WrongRaster
 from snowdays.grid import Codes, Grid, read_on_grid
@@ -91,20 +92,33 @@ def _snow_raster(pid: ProductId, source: Source) -> str:
         found = _member(source, pid.name + suffix)
         if found is not None:
             return found
+    if source.kind == "zip":
+        folders = sorted({m.split("/", 1)[0] + "/" for m in source.members if "/" in m})
+        if folders and f"{pid.name}/" not in folders:
+            raise CorruptProduct(pid.name, f"the archive holds {', '.join(folders)}, not {pid.name}/")
     expected = " or ".join(pid.name + s for s in _RASTERS[(pid.family, pid.mission)])
     raise CorruptProduct(pid.name, f"no snow raster: expected {expected} in {source.href}")
 
 
 def _check_raster(pid: ProductId, path: str, settings: Settings) -> Grid:
     try:
-        with rasterio.Env(**gdal_env(settings)), rasterio.open(path) as ds:
-            if ds.count != 1:
-                raise WrongRaster(pid.name, f"{ds.count} bands, expected 1")
-            if ds.dtypes[0] != "uint8":
-                raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}, expected uint8")
-            if ds.crs is None:
-                raise WrongRaster(pid.name, "the snow raster has no coordinate reference system")
-            return Grid.of(ds)
+        # a raster without georeferencing (a truncated GeoTIFF may lose its tags) is rejected below
+        # rather than warned about
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.Env(**gdal_env(settings)), rasterio.open(path) as ds:
+                if ds.count != 1:
+                    raise WrongRaster(pid.name, f"{ds.count} bands, expected 1")
+                if ds.dtypes[0] != "uint8":
+                    raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}, expected uint8")
+                missing = [what for what, absent in (
+                    ("no coordinate reference system", ds.crs is None),
+                    ("no geotransform", ds.transform.is_identity),
+                ) if absent]
+                if missing:
+                    raise WrongRaster(pid.name, "the snow raster is not georeferenced ("
+                                      + ", ".join(missing) + ")")
+                return Grid.of(ds)
     except RasterioError as e:
         raise CorruptProduct(pid.name, f"cannot open the snow raster: {e}") from e
 

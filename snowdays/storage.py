@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import fsspec
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from fsspec.implementations.local import LocalFileSystem
 
-from snowdays.errors import CorruptProduct, StorageError, UnsafeArchive, UsageError
+from snowdays.errors import CorruptProduct, SnowdaysError, StorageError, UnsafeArchive, UsageError
+from snowdays.names import strip_suffix
 from snowdays.settings import Settings
 
 Kind = Literal["dir", "zip", "tif"]
@@ -33,7 +39,9 @@ def filesystem(href: str, settings: Settings) -> fsspec.AbstractFileSystem:
     client: dict[str, Any] = {"region_name": settings.s3_region}
     if settings.s3_endpoint_url:
         client["endpoint_url"] = settings.s3_endpoint_url
-    return fsspec.filesystem("s3", client_kwargs=client, skip_instance_cache=True)
+    # fsspec keeps one instance per endpoint and process, so that products do not each pay for a new
+    # S3 client; listings are never cached, so that products arriving later are seen
+    return fsspec.filesystem("s3", client_kwargs=client, use_listings_cache=False)
 
 
 def gdal_env(settings: Settings) -> dict[str, str]:
@@ -71,6 +79,11 @@ class Source:
     def name(self) -> str:
         return posixpath.basename(self.href.rstrip("/"))
 
+    @property
+    def product(self) -> str:
+        """The product's name, as rejections name it (no ``.zip`` or ``.tif``)."""
+        return strip_suffix(self.name)
+
     def gdal(self, member: str) -> str:
         """GDAL path of a member (for a tif product, the member is its own name)."""
         if self.kind == "tif":
@@ -86,7 +99,7 @@ class Source:
                     return z.read(member)
             return bytes(self.fs.cat_file(_local(self.href.rstrip("/")) + "/" + member))
         except (OSError, zipfile.BadZipFile) as e:
-            raise CorruptProduct(self.name, f"cannot read {member}: {e}") from e
+            raise CorruptProduct(self.product, f"cannot read {member}: {e}") from e
 
 
 def open_source(href: str, settings: Settings) -> Source:
@@ -100,11 +113,11 @@ def open_source(href: str, settings: Settings) -> Source:
             return Source(href, "zip", _zip_members(fs, path, href, settings), fs)
         found = fs.find(path, detail=True)
     except FileNotFoundError as e:
-        raise CorruptProduct(posixpath.basename(path), f"not found at {href}") from e
+        raise CorruptProduct(strip_suffix(posixpath.basename(path)), f"not found at {href}") from e
     except (UnsafeArchive, CorruptProduct):
         raise
-    except OSError as e:
-        raise StorageError(f"Could not list {href}: {e}") from e
+    except (OSError, BotoCoreError) as e:
+        raise _storage_error(href, e) from e
     members = {k[len(path) + 1 :]: int(v["size"]) for k, v in found.items()}
     return Source(href, "dir", members, fs)
 
@@ -112,7 +125,7 @@ def open_source(href: str, settings: Settings) -> Source:
 def _zip_members(
     fs: fsspec.AbstractFileSystem, path: str, href: str, settings: Settings
 ) -> dict[str, int]:
-    name = posixpath.basename(path)
+    name = strip_suffix(posixpath.basename(path))
     try:
         with fs.open(path, "rb") as f, zipfile.ZipFile(f) as z:
             infos = z.infolist()
@@ -155,7 +168,18 @@ def list_products(prefix: str, settings: Settings) -> list[str]:
         entries = fs.ls(root, detail=False)
     except FileNotFoundError as e:
         raise UsageError(f"Could not list {prefix}: no such folder or prefix") from e
-    except OSError as e:
-        raise StorageError(f"Could not list {prefix}: {e}") from e
+    except (OSError, BotoCoreError) as e:
+        raise _storage_error(prefix, e) from e
     scheme = "s3://" if is_s3(prefix) else ""
     return sorted(scheme + str(e).rstrip("/") for e in entries if str(e).rstrip("/") != root)
+
+
+def _storage_error(href: str, error: OSError | BotoCoreError) -> SnowdaysError:
+    """A storage failure as snowdays reports it: missing S3 credentials are final, the rest may pass.
+
+    s3fs turns S3 responses into OSError, but botocore's own errors (no credentials, no connection)
+    reach here as they are.
+    """
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return UsageError(f"Could not read {href}: no usable S3 credentials ({error})")
+    return StorageError(f"Could not list {href}: {error}")

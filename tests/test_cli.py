@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
-SNOWDAYS = [sys.executable, "-c", "from snowdays.cli import main; main()"]
+from tests.conftest import RunCli
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SNOWDAYS, *args], capture_output=True, text=True, timeout=240,
-                          check=False)
+def test_sample_then_annual(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), {}, tmp_path)
 
-
-def test_sample_then_annual(tmp_path: Path) -> None:
     done = run("sample", str(tmp_path / "in"), "--size", "24", "--family", "fsc", "--season",
                "2018-2019")
     assert done.returncode == 0, done.stderr
@@ -32,7 +29,10 @@ def test_sample_then_annual(tmp_path: Path) -> None:
     assert 0 < float(np.mean(scd)) < 365
 
 
-def test_bad_usage_exits_2(tmp_path: Path) -> None:
+def test_bad_usage_exits_2(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), {}, tmp_path)
+
     missing_option = run("annual", str(tmp_path), "--tile", "T31TCH", "--out", str(tmp_path))
     bad_date = run("annual", str(tmp_path), "--tile", "T31TCH", "--start", "2018-02-30",
                    "--stop", "2019-08-31", "--out", str(tmp_path / "out"))

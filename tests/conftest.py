@@ -1,0 +1,123 @@
+"""Shared fixtures: a real S3 server (moto, on 127.0.0.1) and the real ``snowdays`` console script."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: AWS variables that could point boto, s3fs or GDAL elsewhere than the test server.
+_AWS_ISOLATE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                "AWS_NO_SIGN_REQUEST", "AWS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A moto S3 server running in this process (the fixture sets dummy credentials)."""
+
+    endpoint_url: str
+
+    def client(self) -> Any:
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only S3 tests need it
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1")
+
+    def upload(self, folder: Path, bucket: str, prefix: str) -> str:
+        """Upload every file under ``folder`` to ``s3://bucket/prefix/``; return that URL."""
+        client = self.client()
+        existing = {b["Name"] for b in client.list_buckets()["Buckets"]}
+        if bucket not in existing:
+            client.create_bucket(Bucket=bucket)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder)}")
+        return f"s3://{bucket}/{prefix}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server on 127.0.0.1 for the whole session, stopped at the end."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only S3 tests need it
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    nowhere = tmp_path_factory.mktemp("aws") / "none"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _AWS_ISOLATE:
+            mp.delenv(name, raising=False)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "snowdays-test", "AWS_SECRET_ACCESS_KEY": "snowdays-test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(nowhere), "AWS_SHARED_CREDENTIALS_FILE": str(nowhere),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
+            mp.setenv(name, value)
+        server.start()
+        try:
+            yield S3Server(f"http://127.0.0.1:{port}")
+        finally:
+            server.stop()
+
+
+#: Runs the console script: (arguments, environment changes, working directory) -> the outcome.
+#: In the environment changes, None removes a variable.
+RunCli = Callable[[list[str], Mapping[str, str | None], Path], subprocess.CompletedProcess[str]]
+
+
+def console_script() -> Path:
+    """The ``snowdays`` console script installed next to this interpreter."""
+    script = Path(sys.executable).with_name("snowdays")
+    assert script.is_file(), f"no snowdays console script next to {sys.executable}"
+    return script
+
+
+@pytest.fixture(scope="session")
+def snowdays_cli(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> RunCli:
+    """Run the real ``snowdays`` console script in a subprocess, as a user would.
+
+    The child gets this process's environment at the time of the call, without any ``SNOWDAYS_``
+    setting (plus the changes given), and a wide terminal so that rich does not wrap messages. Where
+    the environment forbids writing bytecode (``PYTHONDONTWRITEBYTECODE``), the child gets a bytecode
+    cache of its own, kept in pytest's cache folder, so that each run does not compile again every
+    module it imports.
+    """
+    pycache: dict[str, str] = {}
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+        folder = (cache.mkdir("snowdays-pycache") if cache is not None
+                  else tmp_path_factory.mktemp("pycache"))
+        pycache["PYTHONPYCACHEPREFIX"] = str(folder)
+
+    def run(args: list[str], changes: Mapping[str, str | None],
+            cwd: Path) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
+        if pycache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env |= {"COLUMNS": "1000", **pycache}
+        for name, value in changes.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return subprocess.run([str(console_script()), *args], env=env, cwd=cwd,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    return run

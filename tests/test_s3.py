@@ -1,0 +1,117 @@
+"""Products on S3 (a real moto server on 127.0.0.1) give exactly the maps of the same products on disk.
+
+Listing and small members go through fsspec/s3fs, rasters through GDAL's ``/vsis3/`` and
+``/vsizip//vsis3/``, both configured from the settings' endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snowdays.annual import run_annual
+from snowdays.errors import RejectedProducts, UnsafeArchive
+from snowdays.products import open_product
+from snowdays.settings import get_settings
+from tests.badproducts import (
+    SEASON,
+    START,
+    STOP,
+    TILE,
+    build,
+    case,
+    good_of,
+    good_season,
+    product_name,
+)
+from tests.conftest import RunCli, S3Server
+
+LAYOUTS = [("muscate", False), ("muscate", True), ("fsc", False)]
+
+
+@pytest.mark.parametrize(("family", "as_zip"), LAYOUTS,
+                         ids=["muscate-dirs", "muscate-zips", "lis-tifs"])
+def test_s3_maps_equal_local_maps(family: str, as_zip: bool, s3_server: S3Server,
+                                  tmp_path: Path) -> None:
+    folder = tmp_path / "products"
+    written = good_season(folder, family, as_zip)  # type: ignore[arg-type]
+    url = s3_server.upload(folder, f"snow-{family}-{'zips' if as_zip else 'plain'}", "theia/T31TCH")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+
+    remote = run_annual(url, TILE, SEASON, settings)
+    local = run_annual(str(folder), TILE, SEASON, settings)
+
+    assert len(local.used) == len(written) and not local.rejected
+    assert [p.id.name for p in remote.used] == [p.id.name for p in local.used]
+    assert not remote.rejected
+    vsi = "/vsizip//vsis3/" if as_zip else "/vsis3/"
+    assert all(p.raster.startswith(vsi) for p in remote.used), remote.used[0].raster
+    assert remote.grid == local.grid
+    assert remote.landsat and local.landsat
+    for (kind, got), (same, expected) in zip(remote.maps.items(), local.maps.items(), strict=True):
+        assert kind == same
+        assert got.dtype == expected.dtype == np.uint16
+        np.testing.assert_array_equal(got, expected, err_msg=kind)
+    assert local.maps.scd.any() and local.maps.nobs.min() > 0
+
+
+@pytest.fixture(scope="module")
+def slip_bucket(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A bucket prefix holding a good season and a zip with a ``..`` member: (URL, its name)."""
+    folder = tmp_path_factory.mktemp("s3-slip")
+    good = good_of(good_season(folder))
+    name = product_name(build(case("zip-parent"), folder, good))
+    return s3_server.upload(folder, "snow-zip-slip", "theia/T31TCH"), name
+
+
+def test_s3_zip_slip_rejected(slip_bucket: tuple[str, str], s3_server: S3Server) -> None:
+    url, name = slip_bucket
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    with pytest.raises(UnsafeArchive) as caught:
+        open_product(f"{url}/{name}.zip", settings, TILE)
+    assert caught.value.product == name
+    assert re.search(case("zip-parent").reason, caught.value.reason)
+
+    with pytest.raises(RejectedProducts) as batch:
+        run_annual(url, TILE, SEASON, settings)
+    assert [(type(r), r.product) for r in batch.value.rejected] == [(UnsafeArchive, name)]
+
+    kept = run_annual(url, TILE, SEASON, settings, strict=False)
+    assert [r.product for r in kept.rejected] == [name]
+    assert name not in {p.id.name for p in kept.used}
+
+
+def test_s3_zip_slip_rejected_by_cli(slip_bucket: tuple[str, str], s3_server: S3Server,
+                                     snowdays_cli: RunCli, tmp_path: Path) -> None:
+    url, name = slip_bucket
+    out = tmp_path / "out"
+    out.mkdir()
+    result = snowdays_cli(
+        ["annual", url, "--tile", TILE, "--start", START, "--stop", STOP, "--out", str(out)],
+        {"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url}, tmp_path,
+    )
+    assert result.returncode == 3, result.stderr
+    assert re.search(rf"^error: {re.escape(name)}: member '.*' escapes the archive \(\.\.\)$",
+                     result.stderr, re.MULTILINE), result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_s3_without_credentials_is_a_clean_error(slip_bucket: tuple[str, str], s3_server: S3Server,
+                                                 snowdays_cli: RunCli, tmp_path: Path) -> None:
+    """No credentials anywhere: a usage error (exit 2) saying so, not a botocore traceback."""
+    url, _ = slip_bucket
+    out = tmp_path / "out"
+    result = snowdays_cli(
+        ["annual", url, "--tile", TILE, "--start", START, "--stop", STOP, "--out", str(out)],
+        {"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": None,
+         "AWS_SECRET_ACCESS_KEY": None}, tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert re.search(rf"^error: Could not read {re.escape(url)}: no usable S3 credentials \(",
+                     result.stderr, re.MULTILINE), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
