@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,11 +65,16 @@ def select(products: Iterable[Product], season: Season) -> list[Product]:
 
 
 def tile_grid(products: list[Product]) -> Grid:
-    """The grid of the first Sentinel-2 product."""
-    for p in sorted(products, key=lambda p: p.id.acquired):
-        if p.id.mission == "S2":
-            return p.grid
-    raise UsageError("no Sentinel-2 product in the window: the tile grid is unknown")
+    """The grid most Sentinel-2 products share (the earliest product's on a tie).
+
+    A batch sees all its products at once, so one product on a wrong grid cannot impose it on the
+    others, even when it comes first.
+    """
+    grids = [p.grid for p in sorted(products, key=lambda p: p.id.acquired) if p.id.mission == "S2"]
+    if not grids:
+        raise UsageError("no Sentinel-2 product in the window: the tile grid is unknown")
+    counts = Counter(grids)
+    return max(grids, key=lambda g: counts[g])  # max keeps the first of equals
 
 
 def compute(

@@ -55,7 +55,9 @@ class FoldState:
     @classmethod
     def empty(cls, shape: tuple[int, int], n_days: int) -> FoldState:
         def z(dtype: type[np.generic]) -> npt.NDArray[np.generic]:
-            return np.zeros(shape, dtype=dtype)
+            # written now, not lazily zero-mapped: first writes to calloc'd pages made the first
+            # folds of a full tile 20 times slower
+            return np.full(shape, 0, dtype=dtype)
 
         return cls(n_days, np.full(shape, NONE, np.int16), z(np.uint8), z(np.uint16),  # type: ignore[arg-type]
                    z(np.int16), z(np.int16), z(np.int16), z(np.uint16))  # type: ignore[arg-type]
@@ -78,7 +80,7 @@ class FoldState:
         n = self.n_days if n_days is None else n_days
         if self.latest != NONE and self.latest >= n and n != self.n_days:
             raise ValueError(f"cannot stop at day {n - 1} before the latest observation {self.latest}")
-        scd, sod, smod = (np.zeros(self.scd.shape, np.uint16) for _ in range(3))
+        scd, sod, smod = (np.full(self.scd.shape, 0, np.uint16) for _ in range(3))
         _finish(n, *self._arrays()[:-1], scd, sod, smod)
         return Maps(scd, sod, smod, self.nobs.copy())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +13,7 @@ from numba import njit
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
-from rasterio.vrt import WarpedVRT
+from rasterio.warp import reproject
 from rasterio.windows import Window
 
 Codes = npt.NDArray[np.uint8]
@@ -63,18 +64,82 @@ class Grid:
 
 
 def read_on_grid(dataset: DatasetReader, grid: Grid, warp: bool) -> Codes:
-    """Band 1 on the tile grid: read as is, or warped with GDAL's nearest neighbour."""
+    """Band 1 on the tile grid: read as is, or warped with GDAL's nearest neighbour.
+
+    The warp is ``rasterio.warp.reproject`` with nearest neighbour of the decoded band into the grid
+    prefilled with INVALID, no nodata on either side: pixels it does not cover stay INVALID. Where
+    that warp is a separable lookup (same CRS, no rotation: the usual Landsat on its tile), the
+    lookup is found once per source grid and applied with two ``take`` (0.02 s instead of 0.25 s).
+    """
+    band = np.asarray(dataset.read(1), dtype=np.uint8)
     if not warp:
-        return np.asarray(dataset.read(1), dtype=np.uint8)
-    with WarpedVRT(
-        dataset, crs=grid.crs, transform=grid.affine, width=grid.width, height=grid.height,
-        resampling=Resampling.nearest, nodata=INVALID, src_nodata=None,
-    ) as vrt:
-        return np.asarray(vrt.read(1), dtype=np.uint8)
+        return band
+    lookup = _lookup(band.shape, dataset.transform, dataset.crs.to_string(), grid)
+    if lookup is None:
+        return _warp(band, dataset.transform, dataset.crs.to_string(), grid)
+    rows, cols = lookup
+    padded = np.full((band.shape[0] + 1, band.shape[1] + 1), INVALID, dtype=np.uint8)
+    padded[:-1, :-1] = band
+    return padded.take(rows, axis=0).take(cols, axis=1)
+
+
+def _warp(band: Codes, transform: Affine, crs: str, grid: Grid) -> Codes:
+    # init_dest_nodata=False: by default reproject sets the pixels it does not cover to 0.
+    out = np.full(grid.shape, INVALID, dtype=np.uint8)
+    reproject(band, out, src_transform=transform, src_crs=crs, dst_transform=grid.affine,
+              dst_crs=grid.crs, resampling=Resampling.nearest, init_dest_nodata=False)
+    return out
+
+
+Index = npt.NDArray[np.intp]
+
+
+@lru_cache(maxsize=8)
+def _lookup(shape: tuple[int, int], transform: Affine, crs: str, grid: Grid
+            ) -> tuple[Index, Index] | None:
+    """Source row of each tile row and source column of each tile column that :func:`_warp` uses
+    (``shape[0]``, ``shape[1]``: not covered), or None if its choice is not separable.
+
+    Found by warping images of the source row and column numbers, as two bytes each, with the very
+    call that warps the codes (same type and shapes, so the same chunks and pixel coordinates).
+    """
+    h, w = shape
+    if max(h, w) >= 254 * 256:
+        return None
+    row_bytes = [_warp(_bytes_image(np.arange(h)[:, None], shape, k), transform, crs, grid)
+                 for k in (0, 1)]
+    col_bytes = [_warp(_bytes_image(np.arange(w)[None, :], shape, k), transform, crs, grid)
+                 for k in (0, 1)]
+    covered = col_bytes[1] != INVALID
+    any_row, any_col = covered.any(axis=1), covered.any(axis=0)
+    if not (any_row.any() and np.array_equal(covered, row_bytes[1] != INVALID)
+            and np.array_equal(covered, any_row[:, None] & any_col[None, :])):
+        return None
+    i0, j0 = int(np.argmax(any_row)), int(np.argmax(any_col))
+    row_vec = [b[:, j0] for b in row_bytes]  # along a covered column
+    col_vec = [b[i0, :] for b in col_bytes]  # along a covered row
+    for image, vec in [*zip(row_bytes, [v[:, None] for v in row_vec], strict=True),
+                       *zip(col_bytes, [v[None, :] for v in col_vec], strict=True)]:
+        if not np.array_equal(np.where(covered, image, 0), np.where(covered, vec, 0)):
+            return None
+    rows = (row_vec[1].astype(np.intp) - 1) * 256 + row_vec[0]
+    cols = (col_vec[1].astype(np.intp) - 1) * 256 + col_vec[0]
+    return np.where(any_row, rows, h), np.where(any_col, cols, w)
+
+
+def _bytes_image(numbers: npt.NDArray[np.int64], shape: tuple[int, int], k: int) -> Codes:
+    """Byte ``k`` of ``numbers`` (the high byte plus one, so never INVALID), as a ``shape`` image."""
+    part = numbers % 256 if k == 0 else numbers // 256 + 1
+    return np.ascontiguousarray(np.broadcast_to(part, shape), dtype=np.uint8)
 
 
 def merge_day(observations: Sequence[Codes]) -> Codes:
-    """One day's products, in merge order, into one observation: per pixel the first valid wins."""
+    """One day's products, in merge order, into one observation: per pixel the first valid wins.
+
+    A single product is returned as it is (not copied); otherwise the inputs are left unchanged.
+    """
+    if len(observations) == 1:
+        return observations[0]
     merged = observations[0].copy()
     for other in observations[1:]:
         _fill_invalid(merged.ravel(), other.ravel())

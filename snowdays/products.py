@@ -19,11 +19,18 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from snowdays.errors import CorruptProduct, MetadataMismatch, WrongGrid, WrongRaster
+from snowdays.errors import (
+    CorruptProduct,
+    MetadataMismatch,
+    SnowdaysError,
+    StorageError,
+    WrongGrid,
+    WrongRaster,
+)
 from snowdays.grid import Codes, Grid, read_on_grid
 from snowdays.names import Family, ProductId, check_tile, normalise_tile, parse_name
 from snowdays.settings import Settings
-from snowdays.storage import Source, gdal_env, open_source
+from snowdays.storage import Source, gdal_env, is_transient_gdal, open_source
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class Product:
             with rasterio.Env(**gdal_env(settings)), rasterio.open(self.raster) as ds:
                 return read_on_grid(ds, grid, warp)
         except RasterioError as e:
-            raise CorruptProduct(self.id.name, f"cannot decode the snow raster: {e}") from e
+            raise raster_error(self.id.name, self.raster, "cannot decode the snow raster", e) from e
 
 
 def open_product(href: str, settings: Settings, tile: str | None = None) -> Product:
@@ -120,7 +127,14 @@ def _check_raster(pid: ProductId, path: str, settings: Settings) -> Grid:
                                       + ", ".join(missing) + ")")
                 return Grid.of(ds)
     except RasterioError as e:
-        raise CorruptProduct(pid.name, f"cannot open the snow raster: {e}") from e
+        raise raster_error(pid.name, path, "cannot open the snow raster", e) from e
+
+
+def raster_error(product: str, path: str, what: str, error: RasterioError) -> SnowdaysError:
+    """A GDAL failure: a network fault on a remote raster is retried, anything else rejects."""
+    if "/vsis3/" in path and is_transient_gdal(str(error)):
+        return StorageError(f"Could not read {path} of {product}: {error}")
+    return CorruptProduct(product, f"{what}: {error}")
 
 
 def check_metadata(pid: ProductId, xml: bytes) -> None:

@@ -7,6 +7,7 @@ Archives are checked before anything inside them is read (zip-slip paths, zip bo
 from __future__ import annotations
 
 import posixpath
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -98,8 +99,12 @@ class Source:
                 with self.fs.open(_local(self.href), "rb") as f, zipfile.ZipFile(f) as z:
                     return z.read(member)
             return bytes(self.fs.cat_file(_local(self.href.rstrip("/")) + "/" + member))
-        except (OSError, zipfile.BadZipFile) as e:
+        except zipfile.BadZipFile as e:
             raise CorruptProduct(self.product, f"cannot read {member}: {e}") from e
+        except (OSError, BotoCoreError) as e:
+            if self.kind != "zip" and isinstance(e, FileNotFoundError | IsADirectoryError):
+                raise CorruptProduct(self.product, f"cannot read {member}: {e}") from e
+            raise _storage_error(self.href, e) from e
 
 
 def open_source(href: str, settings: Settings) -> Source:
@@ -182,4 +187,14 @@ def _storage_error(href: str, error: OSError | BotoCoreError) -> SnowdaysError:
     """
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return UsageError(f"Could not read {href}: no usable S3 credentials ({error})")
-    return StorageError(f"Could not list {href}: {error}")
+    return StorageError(f"Could not read {href}: {error}")
+
+
+_TRANSIENT_GDAL = re.compile(
+    r"HTTP response code: (?:5\d\d|429|408)|timed? ?out|Connection (?:refused|reset)|"
+    r"Could not resolve host|SSL|curl error", re.IGNORECASE)
+
+
+def is_transient_gdal(message: str) -> bool:
+    """Whether a GDAL error on a remote file reads like a network fault rather than a bad file."""
+    return bool(_TRANSIENT_GDAL.search(message))

@@ -115,7 +115,8 @@ def season_cube(
             else:
                 data = np.full(shape, 255, np.uint8)
                 reproject(ds.read(1), data, src_transform=ds.transform, src_crs=ds.crs,
-                          dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest)
+                          dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest,
+                          init_dest_nodata=False)  # uncovered pixels stay 255
         order = 0 if mission == "S2" else 1
         by_day.setdefault((when.date() - start).days, []).append((order, when, data))
     days = sorted(by_day)

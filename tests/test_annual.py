@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 
 from snowdays import __version__
 from snowdays.annual import Annual, run_annual, write
+from snowdays.errors import RejectedProducts
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
@@ -113,3 +115,37 @@ def test_outputs_are_named_cogs(tmp_path: Path) -> None:
             assert ds.dtypes[0] == "uint16" and ds.compression.name == "deflate"
             assert ds.crs == result.grid.crs and ds.transform == result.grid.affine
             np.testing.assert_array_equal(ds.read(1), array)
+
+
+def _first_s2(paths: list[Path]) -> Path:
+    return next(p for p in paths if p.name.startswith("SENTINEL2"))
+
+
+def test_a_wrong_grid_first_does_not_impose_itself(tmp_path: Path) -> None:
+    paths = make_season(tmp_path / "in", "T31TCH", SEASON, SIZE, "muscate", False, seed=9)
+    first = _first_s2(paths)
+    with rasterio.open(first / f"{first.name}_SNW_R2.tif", "r+") as ds:
+        t = ds.transform
+        ds.transform = Affine(t.a, t.b, t.c + t.a, t.d, t.e, t.f)  # one pixel east
+    with pytest.raises(RejectedProducts) as caught:
+        run_annual(str(tmp_path / "in"), "T31TCH", SEASON, get_settings())
+    assert [r.product for r in caught.value.rejected] == [first.name]
+    result = run_annual(str(tmp_path / "in"), "T31TCH", SEASON, get_settings(), strict=False)
+    assert [r.product for r in result.rejected] == [first.name]
+    shutil.rmtree(first)
+    assert_equals_reference(result, tmp_path / "in")
+
+
+def test_landsat_covering_part_of_the_tile(tmp_path: Path) -> None:
+    """Pixels outside a Landsat raster's extent are invalid, not 'no snow'."""
+    paths = make_season(tmp_path, "T31TCH", SEASON, SIZE, "muscate", False, seed=10)
+    for product in (p for p in paths if p.name.startswith("LANDSAT8")):
+        tif = product / f"{product.name}_SNW_XS.tif"
+        with rasterio.open(tif) as ds:
+            profile, codes = ds.profile, ds.read(1)
+        half = codes[:, : codes.shape[1] // 2]
+        profile.update(width=half.shape[1])
+        with rasterio.open(tif, "w", **profile) as ds:
+            ds.write(np.where(half == 255, 0, half).astype(np.uint8), 1)  # valid up to its edge
+    result = run_annual(str(tmp_path), "T31TCH", SEASON, get_settings())
+    assert_equals_reference(result, tmp_path)

@@ -7,13 +7,14 @@ Listing and small members go through fsspec/s3fs, rasters through GDAL's ``/vsis
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from snowdays.annual import run_annual
-from snowdays.errors import RejectedProducts, UnsafeArchive
+from snowdays.errors import RejectedProducts, StorageError, UnsafeArchive, is_retryable
 from snowdays.products import open_product
 from snowdays.settings import get_settings
 from tests.badproducts import (
@@ -115,3 +116,23 @@ def test_s3_without_credentials_is_a_clean_error(slip_bucket: tuple[str, str], s
                      result.stderr, re.MULTILINE), result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_an_unreachable_store_is_a_storage_fault_not_a_bad_product(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    """A network fault is transient (retried by whoever runs the work); it must not reject."""
+    folder = tmp_path / "products"
+    good_season(folder, "fsc", False)
+    url = s3_server.upload(folder, "snow-outage", "theia/T31TCH")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    product = open_product(f"{url}/{sorted(p.name for p in folder.iterdir())[0]}", settings, TILE)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = get_settings(s3_endpoint_url=f"http://127.0.0.1:{s.getsockname()[1]}")
+    grid = run_annual(str(folder), TILE, SEASON, settings).grid
+    with pytest.raises(StorageError) as caught:
+        product.read(grid, dead)
+    assert is_retryable(caught.value) and product.id.name in str(caught.value)
+    with pytest.raises(StorageError):
+        run_annual(url, TILE, SEASON, dead)

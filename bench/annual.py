@@ -1,0 +1,266 @@
+"""Benchmark of ``snowdays annual`` on a full-size tile and season, on one core.
+
+Measures, each in a child process pinned to one CPU with every thread pool set to one thread:
+the decode floor (decode every input once), the annual run end to end (discover, fold, write the four
+COGs), its peak RSS, and the naive daily reference (tests/reference.py) on a sub-block, extrapolated to
+the tile. Results go to bench/results/<UTC timestamp>.json and are printed as a table.
+
+    uv run python bench/annual.py [--size 5490] [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import rasterio
+from rasterio.warp import Resampling, reproject
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+
+from snowdays.annual import run_annual, write
+from snowdays.duration import FoldState
+from snowdays.grid import merge_day
+from snowdays.sample import make_season
+from snowdays.season import parse_season
+from snowdays.settings import get_settings
+from tests.reference import _describe, cube_maps
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
+TILE, SEASON = "T31TCH", "2017-2018"
+BLOCK = 64
+"""Side of the sub-block the naive reference runs on."""
+ONE_THREAD = dict.fromkeys(("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                            "MKL_NUM_THREADS", "GDAL_NUM_THREADS"), "1")
+"""Set in the children's environment, so before any import there."""
+TARGETS = {"annual / decode floor": ("<=", 2.0), "peak RSS (GB)": ("<=", 3.0),
+           "naive / annual": (">=", 20.0)}
+Result = dict[str, Any]
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def ensure_data(size: int) -> Path:
+    """The cached season at ``size``; (re)generated unless its completion marker is there."""
+    folder = DATA / f"{TILE}-{SEASON}-{size}"
+    marker = DATA / f"{folder.name}.complete"  # beside, not in: every entry in the folder is a product
+    if marker.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    DATA.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rgenerating {folder.name}: {done}/{total} products, "
+              f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
+
+    make_season(folder, TILE, parse_season(SEASON), size=size, family="muscate", as_zip=False,
+                seed=0, progress=progress)
+    print(file=sys.stderr)
+    marker.write_text(f"generated in {time.perf_counter() - started:.0f} s\n")
+    return folder
+
+
+def rasters(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*/*_SNW_*.tif"))
+
+
+# --- measurements, each run in a pinned child process --------------------------------------------
+
+def decode_floor(folder: Path) -> float:
+    """Open every snow raster and read band 1 at its native resolution, nothing else."""
+    started = time.perf_counter()
+    for path in rasters(folder):
+        with rasterio.open(path) as ds:
+            ds.read(1)
+    return time.perf_counter() - started
+
+
+def annual_run(folder: Path, out: Path) -> float:
+    """``snowdays annual`` end to end: discover, fold, write the four COGs (compiled code warm)."""
+    tiny = np.zeros((2, 2), np.uint8)
+    FoldState.empty((2, 2), 3).fold(tiny, 0)  # load the compiled kernels outside the timing
+    merge_day([tiny, tiny])
+    settings = get_settings()
+    started = time.perf_counter()
+    write(run_annual(str(folder), TILE, parse_season(SEASON), settings), out, settings)
+    return time.perf_counter() - started
+
+
+def reference_block(folder: Path, size: int, annual_out: Path) -> Result:
+    """The naive reference on a central sub-block (read only that window); checked against annual."""
+    side = min(BLOCK, size)
+    window = Window((size - side) // 2, (size - side) // 2, side, side)
+    cube, days, n_days = window_cube(folder, window)
+    started = time.perf_counter()
+    maps = cube_maps(cube, days, n_days)
+    seconds = time.perf_counter() - started
+    agrees = True
+    for kind, expected in maps.items():
+        (written,) = annual_out.glob(f"*-SNOW-{kind}_*.tif")
+        with rasterio.open(written) as ds:
+            agrees &= bool(np.array_equal(ds.read(1, window=window), expected))
+    return {"seconds": seconds, "block": [side, side], "days": len(days), "agrees": agrees}
+
+
+def window_cube(folder: Path, window: Window) -> tuple[np.ndarray, list[int], int]:
+    """``tests.reference.season_cube`` restricted to ``window`` of the tile grid."""
+    season = parse_season(SEASON)
+    shape = (int(window.height), int(window.width))
+    found = [_describe(p) for p in folder.iterdir()]
+    with rasterio.open(next(d[0] for d in found if d[1] == "S2")) as first:
+        crs, transform = first.crs, window_transform(window, first.transform)
+    by_day: dict[int, np.ndarray] = {}
+    for path, mission, when, _ in sorted(found, key=lambda d: (d[2].date(), d[1] != "S2", d[2])):
+        if not season.in_window(when):
+            continue
+        with rasterio.open(path) as ds:
+            if mission == "S2":
+                data = ds.read(1, window=window)
+            else:
+                data = np.full(shape, 255, np.uint8)
+                reproject(ds.read(1), data, src_transform=ds.transform, src_crs=ds.crs,
+                          dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest)
+        merged = by_day.setdefault(season.day(when), np.full(shape, 255, np.uint8))
+        take = (merged > 100) & (data <= 100)
+        merged[take] = data[take]
+    days = sorted(by_day)
+    return np.stack([by_day[d] for d in days]), days, season.n_days
+
+
+def child(kind: str, folder: Path, size: int, out: Path) -> None:
+    """Entry point of a measuring child: pin to one CPU, measure, print one JSON line."""
+    os.sched_setaffinity(0, {int(os.environ["BENCH_CPU"])})
+    result: Result
+    if kind == "decode":
+        result = {"seconds": decode_floor(folder)}
+    elif kind == "annual":
+        result = {"seconds": annual_run(folder, out)}
+    else:
+        result = reference_block(folder, size, out)
+    result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(json.dumps(result))
+
+
+def spawn(kind: str, folder: Path, size: int, out: Path, cpu: int) -> Result:
+    env = os.environ | ONE_THREAD | {"BENCH_CPU": str(cpu)}
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--folder",
+               str(folder), "--size", str(size), "--out", str(out)]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} child failed:\n{done.stderr}")
+    result: Result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {kind}: {result['seconds']:.2f} s, max RSS {result['maxrss_gb']:.2f} GB",
+          file=sys.stderr)
+    return result
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def measure(folder: Path, size: int, repeats: int) -> Result:
+    cpu = max(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="snowdays-bench-") as tmp:
+        spawn("decode", folder, size, Path(tmp), cpu)  # warm the page cache, not recorded
+        decode = [spawn("decode", folder, size, Path(tmp), cpu) for _ in range(repeats)]
+        annual = [spawn("annual", folder, size, Path(tmp) / f"run{k}", cpu) for k in range(repeats)]
+        reference = spawn("reference", folder, size, Path(tmp) / "run0", cpu)
+    return {"cpu": cpu, "decode": decode, "annual": annual, "reference": reference}
+
+
+def summarise(raw: Result, size: int) -> Result:
+    decode = statistics.median(r["seconds"] for r in raw["decode"])
+    annual = statistics.median(r["seconds"] for r in raw["annual"])
+    rss = max(r["maxrss_gb"] for r in raw["annual"])
+    ref = raw["reference"]
+    compute = ref["seconds"] * size * size / (ref["block"][0] * ref["block"][1])
+    naive = compute + decode
+    figures = {"decode floor (s)": decode, "annual (s)": annual, "peak RSS (GB)": rss,
+               "naive compute (s)": compute, "naive incl. decode floor (s)": naive,
+               "annual / decode floor": annual / decode, "naive / annual": naive / annual}
+    met = {name: (figures[name] <= bound if op == "<=" else figures[name] >= bound)
+           for name, (op, bound) in TARGETS.items()}
+    return {"figures": figures, "targets_met": met, "reference_agrees": ref["agrees"],
+            "naive_note": f"extrapolated from a {ref['block'][0]}x{ref['block'][1]} sub-block "
+                          f"by pixel count, plus the decode floor as its reading cost"}
+
+
+def machine() -> Result:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cpu_count": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__, "commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def dataset(folder: Path) -> Result:
+    paths = rasters(folder)
+    return {"folder": str(folder.relative_to(ROOT)), "products": len(paths),
+            "landsat": sum("_SNW_XS" in p.name for p in paths),
+            "bytes": sum(p.stat().st_size for p in paths)}
+
+
+def table(report: Result) -> str:
+    figures, met = report["summary"]["figures"], report["summary"]["targets_met"]
+    lines = [f"{'figure':<32}{'value':>12}   target"]
+    for name, value in figures.items():
+        op, bound = TARGETS.get(name, ("", None))
+        verdict = f"{op} {bound:g}  {'met' if met[name] else 'MISSED'}" if bound else ""
+        lines.append(f"{name:<32}{value:>12.2f}   {verdict}")
+    lines.append(f"naive: {report['summary']['naive_note']}; "
+                 f"agrees with annual on the block: {report['summary']['reference_agrees']}")
+    load = report["load_average"]
+    lines.append(f"one core ({report['raw']['cpu']}) of {report['machine']['cpu_count']}; load average "
+                 f"before {load['before'][0]:.2f}, after {load['after'][0]:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size", type=int, default=5490)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="size 1098, 1 repeat")
+    parser.add_argument("--child", choices=["decode", "annual", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.folder, args.size, args.out)
+    size, repeats = (1098, 1) if args.quick else (args.size, args.repeats)
+    folder = ensure_data(size)
+    load_before = os.getloadavg()
+    raw = measure(folder, size, repeats)
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "size": size,
+              "repeats": repeats, "machine": machine(), "data": dataset(folder),
+              "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw,
+              "summary": summarise(raw, size)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"results: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
