@@ -17,10 +17,14 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from snowdays import __version__
 from snowdays.annual import run_annual, write
 from snowdays.errors import ProductRejected, RejectedProducts, SnowdaysError, StorageError, UsageError
+from snowdays.export import export as export_maps
+from snowdays.export import status as tile_status
+from snowdays.ingest import ingest as ingest_product
 from snowdays.names import normalise_tile
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
@@ -88,6 +92,62 @@ def sample(
     with _progress("writing products") as progress:
         paths = make_season(out, tile, parsed, size, family, zip_, seed, progress)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")
+
+
+@app.command()
+def ingest(
+    products: Annotated[list[str], typer.Argument(help="Products: dirs, zips or tifs, local or s3://.")],
+    store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
+) -> None:
+    """Fold products into their tiles' seasons; bad ones are quarantined."""
+    settings = get_settings()
+    outcomes = []
+    for href in products:
+        report = ingest_product(store, href, settings)
+        outcomes.append(report.outcome.split(" ", 1)[0])
+        seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())
+        typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
+    if "rejected" in outcomes:
+        raise typer.Exit(3)
+    if "deferred" in outcomes:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
+    tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")],
+    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
+    out: Annotated[Path, typer.Option(help="Folder the four maps are written to.")],
+    as_of: Annotated[str | None, typer.Option(help="Maps as of this date, YYYY-MM-DD.")] = None,
+    annual: Annotated[bool | None, typer.Option(help="Name the maps as annual (default: once the "
+                                                 "season's window is over).")] = None,
+) -> None:
+    """Write a stored season's four maps (year to date, or annual)."""
+    settings = get_settings()
+    for path in export_maps(store, tile, season, out, settings,
+                            _date(as_of) if as_of else None, annual):
+        typer.echo(path)
+
+
+@app.command()
+def status(
+    store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
+    tile: Annotated[str | None, typer.Option(help="Only this tile.")] = None,
+) -> None:
+    """Tiles, seasons, as-of dates, products folded, quarantined, last commit."""
+    table = Table("tile", "season", "as of", "products", "quarantined", "last commit")
+    found = tile_status(store, get_settings(), tile)
+    for t in found:
+        commit = f"{t.last_commit.written_at:%Y-%m-%d %H:%M:%S} {t.last_commit.id[:8]}"
+        rows = [(s.label, str(s.as_of), str(s.products)) for s in t.seasons] or [("-", "-", "0")]
+        for label, as_of, count in rows:
+            table.add_row(t.tile, label, as_of, count, str(len(t.quarantined)), commit)
+    out = Console(soft_wrap=True)
+    out.print(table)
+    for t in found:
+        for q in t.quarantined:
+            out.print(f"quarantined in {t.tile}: {escape(q['product'])}: {escape(q['reason'])} ({q['at']})")
 
 
 @app.command()

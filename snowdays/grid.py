@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,15 @@ class Grid:
         t = dataset.transform
         return cls(dataset.crs.to_string(), (t.a, t.b, t.c, t.d, t.e, t.f), dataset.width,
                    dataset.height)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Grid:
+        return cls(str(data["crs"]), tuple(float(x) for x in data["transform"]),  # type: ignore[arg-type]
+                   int(data["width"]), int(data["height"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"crs": self.crs, "transform": list(self.transform), "width": self.width,
+                "height": self.height}
 
     @property
     def affine(self) -> Affine:

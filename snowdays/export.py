@@ -1,0 +1,107 @@
+"""Maps out of a tile's store (annual or year to date), and what the stores hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import zarr
+
+from snowdays.duration import Maps
+from snowdays.errors import UsageError
+from snowdays.grid import Grid
+from snowdays.names import normalise_tile
+from snowdays.outputs import write_maps
+from snowdays.season import Season, parse_season
+from snowdays.settings import Settings
+from snowdays.state import ledger, load, recompute
+from snowdays.store import Commit, attr, last_commit, open_repo, read, subgroup, tiles
+
+
+@dataclass(frozen=True)
+class SeasonMaps:
+    tile: str
+    season: Season
+    grid: Grid
+    maps: Maps
+    as_of: date
+    """Stop date of the maps: the latest acquisition folded (at most the season's stop)."""
+    landsat: bool
+    products: int
+
+
+def season_maps(root: str, tile: str, label: str, settings: Settings,
+                as_of: date | None = None) -> SeasonMaps:
+    """The four maps of a stored season, as of its latest product or of ``as_of``."""
+    tile = normalise_tile(tile)
+    season = parse_season(label, settings.season_start, settings.margin_days)
+    group = _season(root, tile, label, settings)
+    entries = ledger(group)
+    latest = int(attr(group, "latest"))
+    if as_of is None:
+        stop_day, state = min(latest, season.n_days - 1), load(group, season.n_days)
+    else:
+        stop_day = min(season.day(as_of), season.n_days - 1)
+        entries = [e for e in entries if e.day <= stop_day]
+        if not entries:
+            raise UsageError(f"{tile} {label} has no product on or before {as_of}")
+        state = recompute(group, season.n_days, entries)
+    grid = Grid.from_json(attr(read(open_repo(root, tile, settings)), "grid"))
+    maps = state.maps(max(stop_day, 0) + 1)
+    return SeasonMaps(tile, season, grid, maps, season.start + timedelta(max(stop_day, 0)),
+                      any(e.landsat for e in entries), len(entries))
+
+
+def export(root: str, tile: str, label: str, out: Path, settings: Settings,
+           as_of: date | None = None, annual: bool | None = None,
+           today: date | None = None) -> list[Path]:
+    """Write the maps; named as annual once the season's window is over (or when asked)."""
+    result = season_maps(root, tile, label, settings, as_of)
+    s = result.season
+    over = (today or datetime.now(UTC).date()) > s.stop + timedelta(s.margin)
+    stop = s.stop if (annual if annual is not None else over and as_of is None) else result.as_of
+    return write_maps(result.maps, result.grid, out, tile=result.tile, start=s.start, stop=stop,
+                      landsat=result.landsat, settings=settings)
+
+
+def _season(root: str, tile: str, label: str, settings: Settings) -> zarr.Group:
+    if tile not in tiles(root, settings):
+        raise UsageError(f"no store for tile {tile} under {root}")
+    group = read(open_repo(root, tile, settings))
+    if f"seasons/{label}" not in group:
+        raise UsageError(f"tile {tile} has no season {label} under {root}")
+    return subgroup(group, f"seasons/{label}")
+
+
+@dataclass(frozen=True)
+class SeasonStatus:
+    label: str
+    as_of: date | None
+    products: int
+
+
+@dataclass(frozen=True)
+class TileStatus:
+    tile: str
+    seasons: list[SeasonStatus]
+    quarantined: list[dict[str, str]]
+    last_commit: Commit
+
+
+def status(root: str, settings: Settings, tile: str | None = None) -> list[TileStatus]:
+    names = tiles(root, settings) if tile is None else [normalise_tile(tile)]
+    found = []
+    for name in names:
+        repo = open_repo(root, name, settings)
+        group = read(repo)
+        seasons = []
+        if "seasons" in group:
+            for label, sub in sorted(subgroup(group, "seasons").groups()):
+                start, latest = date.fromisoformat(attr(sub, "start")), attr(sub, "latest")
+                stop = date.fromisoformat(attr(sub, "stop"))
+                as_of = None if latest is None else min(start + timedelta(int(latest)), stop)
+                seasons.append(SeasonStatus(label, as_of, len(ledger(sub))))
+        quarantined: list[dict[str, str]] = attr(group, "quarantine", [])
+        found.append(TileStatus(name, seasons, quarantined, last_commit(repo)))
+    return found

@@ -1,0 +1,130 @@
+"""Fold arriving products into their tiles' stores; export and describe what the stores hold."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import icechunk
+import zarr
+
+from snowdays.errors import Deferred, ProductRejected, WrongGrid
+from snowdays.grid import Codes, Grid
+from snowdays.names import parse_name
+from snowdays.products import Product, open_product
+from snowdays.season import Season, parse_season
+from snowdays.settings import Settings
+from snowdays.state import Entry, Outcome, classify, fold_product, season_group
+from snowdays.store import UNIDENTIFIED, attr, open_repo, read, transact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    """What became of one product."""
+
+    product: str
+    outcome: str
+    seasons: dict[str, str] = field(default_factory=dict)
+
+
+def seasons_of(when: date, settings: Settings) -> list[tuple[str, Season]]:
+    """Every season whose window holds ``when`` (the margins make two seasons overlap)."""
+    found = []
+    for year in (when.year - 1, when.year):
+        label = f"{year}-{year + 1}"
+        season = parse_season(label, settings.season_start, settings.margin_days)
+        if season.in_window(when):
+            found.append((label, season))
+    return found
+
+
+def checksum(product: Product) -> str:
+    digest = hashlib.sha256()
+    for member in sorted(product.source.members) if product.source.kind == "dir" else [""]:
+        path = product.source.href.rstrip("/") + (f"/{member}" if member else "")
+        with product.source.fs.open(path.removeprefix("s3://"), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest(root: str, href: str, settings: Settings) -> Report:
+    """Fold one product into every season of its tile whose window holds it; quarantine it if bad."""
+    try:
+        product = open_product(href, settings)
+        repo = open_repo(root, product.id.tile, settings, create=True)
+        grid = _grid_for(repo, product)
+        classes = classify(product.read(grid, settings))
+        outcomes = transact(repo, lambda r: _fold(r, product, grid, classes, checksum(product),
+                                                  settings))
+    except ProductRejected as e:
+        quarantine(root, href, e, settings)
+        return Report(e.product, f"rejected ({e.reason})")
+    except Deferred as e:
+        return Report(product.id.name, f"deferred ({e})")
+    seasons = {label: o.value for label, o in outcomes.items()}
+    return Report(product.id.name, _summary(list(outcomes.values())), seasons)
+
+
+def _summary(outcomes: list[Outcome]) -> str:
+    """One word for a product folded into several seasons: the most that happened to it."""
+    for outcome in Outcome:  # in order: folded, recomputed, duplicate, older
+        if outcome in outcomes:
+            return outcome.value
+    return "skipped (outside every season)"
+
+
+def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
+    stored = attr(read(repo), "grid")
+    if stored is not None:
+        grid = Grid.from_json(stored)
+        if product.id.mission == "S2" and not product.grid.same_as(grid):
+            raise WrongGrid(product.id.name,
+                            f"grid {product.grid.describe()}, tile has {grid.describe()}")
+        return grid
+    if product.id.mission != "S2":
+        raise Deferred(f"no Sentinel-2 product of {product.id.tile} defines the tile grid yet; "
+                       "fold it again after one")
+    return product.grid
+
+
+def _fold(root: zarr.Group, product: Product, grid: Grid, classes: Codes, digest: str,
+          settings: Settings) -> tuple[dict[str, Outcome], str | None]:
+    stored = attr(root, "grid")
+    if stored is None:
+        root.attrs["grid"] = grid.to_json()
+    elif Grid.from_json(stored) != grid:
+        raise WrongGrid(product.id.name, "the tile grid changed while it was folded")
+    pid, outcomes = product.id, {}
+    for label, season in seasons_of(pid.acquired.date(), settings):
+        entry = Entry(pid.name, [str(k) for k in pid.key], list(pid.version), digest,
+                      season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
+                                                 pid.name], pid.mission == "L8")
+        group = season_group(root, season, label, grid)
+        outcomes[label] = fold_product(group, season.n_days, entry, classes)
+    changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
+    return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
+
+
+def quarantine(root: str, href: str, error: ProductRejected, settings: Settings) -> None:
+    """Record a rejected product and its reason in its tile's store (state left unchanged)."""
+    try:
+        tile = parse_name(Path(href.rstrip("/")).name).tile
+    except ProductRejected:
+        tile = UNIDENTIFIED
+    record = {"product": error.product, "href": href, "kind": error.reason_kind,
+              "reason": error.reason, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    def work(group: zarr.Group) -> tuple[None, str | None]:
+        held: list[dict[str, str]] = attr(group, "quarantine", [])
+        if any(r["product"] == record["product"] and r["reason"] == record["reason"] for r in held):
+            return None, None
+        group.attrs["quarantine"] = [*held, record]
+        return None, f"quarantine {error.product}: {error.reason}"
+
+    transact(open_repo(root, tile, settings, create=True), work)

@@ -1,0 +1,124 @@
+"""One transactional store per tile: an Icechunk repository on a local folder or ``s3://``.
+
+Everything a fold changes (state arrays, observation cube, ledger, quarantine) is written in one
+session and becomes visible with one commit. A writer that loses a commit race re-reads the tile and
+does its work again, so two writers never lose a product.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import icechunk
+import zarr
+
+from snowdays.errors import StorageError
+from snowdays.settings import Settings
+from snowdays.storage import filesystem, is_s3
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BRANCH = "main"
+UNIDENTIFIED = "_unidentified"
+"""Repository that records rejected products whose name gives no tile."""
+
+
+def storage(root: str, tile: str, settings: Settings) -> icechunk.Storage:
+    """Icechunk storage of one tile under ``root`` (a folder or an ``s3://bucket/prefix``)."""
+    if not is_s3(root):
+        return icechunk.local_filesystem_storage(str(Path(root) / tile))
+    bucket, _, prefix = root.removeprefix("s3://").partition("/")
+    endpoint = settings.s3_endpoint_url
+    return icechunk.s3_storage(
+        bucket=bucket, prefix=f"{prefix.strip('/')}/{tile}".lstrip("/"), region=settings.s3_region,
+        endpoint_url=endpoint, allow_http=bool(endpoint and endpoint.startswith("http:")),
+        force_path_style=bool(endpoint), from_env=True,
+    )
+
+
+def open_repo(root: str, tile: str, settings: Settings, create: bool = False) -> icechunk.Repository:
+    """The tile's repository; with ``create``, made (with an empty root group) if missing.
+
+    A local folder is safe for one writer at a time; concurrent writers need an object store.
+    """
+    icechunk.set_logs_filter("error")  # its warning on local folders is the sentence above
+    where = storage(root, tile, settings)
+    try:
+        if not create:
+            return icechunk.Repository.open(where)
+        repo = icechunk.Repository.open_or_create(where)
+    except icechunk.IcechunkError as e:
+        raise StorageError(f"Could not open the store of {tile} under {root}: {e}") from e
+    transact(repo, lambda root_group: (None, f"create the store of {tile}"))
+    return repo
+
+
+def tiles(root: str, settings: Settings) -> list[str]:
+    """The tiles that have a store under ``root``."""
+    fs = filesystem(root, settings)
+    base = root.removeprefix("s3://").rstrip("/")
+    if not fs.exists(base):
+        return []
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(base, detail=False)]
+    return sorted(n for n in names if fs.exists(f"{base}/{n}/repo") or fs.exists(f"{base}/{n}/refs"))
+
+
+def transact(repo: icechunk.Repository, work: Callable[[zarr.Group], tuple[T, str | None]],
+             attempts: int = 8) -> T:
+    """Run ``work`` on a fresh writable view of the tile and commit what it changed.
+
+    ``work`` returns its result and the commit message (None: nothing to commit). On a commit
+    conflict the work runs again on the newer state.
+    """
+    for attempt in range(1, attempts + 1):
+        session = repo.writable_session(BRANCH)
+        result, message = work(zarr.open_group(session.store, mode="a"))
+        if message is None or not session.has_uncommitted_changes:
+            return result
+        try:
+            session.commit(message)
+            return result
+        except icechunk.ConflictError:
+            log.info("commit conflict on attempt %d, folding again on the newer state", attempt)
+    raise StorageError(f"gave up after {attempts} commit conflicts")
+
+
+def read(repo: icechunk.Repository) -> zarr.Group:
+    """A read-only view of the latest commit."""
+    return zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    message: str
+    written_at: datetime
+
+
+def last_commit(repo: icechunk.Repository) -> Commit:
+    info = next(iter(repo.ancestry(branch=BRANCH)))
+    return Commit(info.id, info.message, info.written_at)
+
+
+def attr(group: zarr.Group, name: str, default: Any = None) -> Any:
+    """A JSON attribute, untyped (its shape is the caller's to know)."""
+    return group.attrs.get(name, default)
+
+
+def subgroup(group: zarr.Group, path: str) -> zarr.Group:
+    found = group[path]
+    if not isinstance(found, zarr.Group):
+        raise StorageError(f"{path} in the store is not a group")
+    return found
+
+
+def array(group: zarr.Group, name: str) -> zarr.Array[Any]:
+    found = group[name]
+    if not isinstance(found, zarr.Array):
+        raise StorageError(f"{name} in the store is not an array")
+    return found

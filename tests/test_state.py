@@ -1,0 +1,149 @@
+"""Folding products one by one, in any order, gives what one batch gives on the same products."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from snowdays.annual import run_annual
+from snowdays.duration import Maps
+from snowdays.export import export, season_maps, status
+from snowdays.ingest import ingest, seasons_of
+from snowdays.names import parse_name
+from snowdays.sample import make_season
+from snowdays.season import Season, parse_season
+from snowdays.settings import get_settings
+
+SEASON = parse_season("2017-2018")
+SIZE = 20
+SETTINGS = get_settings()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A season with, besides its products, re-published versions of a few of them."""
+    folder = tmp_path_factory.mktemp("archive")
+    paths = make_season(folder, "T31TCH", SEASON, SIZE, "muscate", True, seed=11)
+    for path in paths[10::40]:
+        republish(path, value=100 if "SENTINEL2" in path.name else 0)
+    return folder
+
+
+def republish(path: Path, value: int) -> Path:
+    """A V9-9 zip of a product whose raster is filled with ``value``."""
+    old = path.name.removesuffix(".zip")
+    new = old.rsplit("_V", 1)[0] + "_V9-9"
+    work = path.parent / "work" / new
+    shutil.unpack_archive(path, work.parent)
+    (work.parent / old).rename(work)
+    for member in work.iterdir():
+        member.rename(work / member.name.replace(old, new))
+    xml = work / f"{new}_MTD_ALL.xml"
+    xml.write_text(xml.read_text().replace(old, new).replace("<PRODUCT_VERSION>1.", "<PRODUCT_VERSION>9.")
+                   .replace("9.7<", "9.9<").replace("9.4<", "9.9<"))
+    raster = next(work.glob("*_SNW_*.tif"))
+    with rasterio.open(raster, "r+") as ds:
+        ds.write(np.full(ds.shape, value, np.uint8), 1)
+    made = shutil.make_archive(str(path.parent / new), "zip", work.parent, new)
+    shutil.rmtree(work.parent)
+    return Path(made)
+
+
+def final_set(stream: list[Path], into: Path) -> Path:
+    """The products a batch should see: each acquisition's highest version, once."""
+    best: dict[object, Path] = {}
+    for p in stream:
+        pid = parse_name(p.name)
+        if pid.key not in best or pid.version > parse_name(best[pid.key].name).version:
+            best[pid.key] = p
+    into.mkdir()
+    for p in best.values():
+        shutil.copy2(p, into / p.name)
+    return into
+
+
+def ingest_all(store: Path, stream: list[Path]) -> list[str]:
+    outcomes, deferred = [], []
+    for p in stream:
+        report = ingest(str(store), str(p), SETTINGS)
+        outcomes.append(report.outcome)
+        if report.outcome.startswith("deferred"):
+            deferred.append(p)
+    for p in deferred:  # what the sweep does: fold again once a Sentinel-2 product set the grid
+        outcomes.append(ingest(str(store), str(p), SETTINGS).outcome)
+    return outcomes
+
+
+def assert_same(got: Maps, expected: Maps) -> None:
+    for (kind, a), (_, b) in zip(got.items(), expected.items(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=kind)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    products = sorted(p for p in archive.iterdir() if p.suffix == ".zip")
+    in_season = [p for p in products if SEASON.in_window(parse_name(p.name).acquired)]
+    stream = rng.sample(in_season, 24)
+    stream += rng.sample(stream, 3)  # duplicates
+    republished = [p for p in in_season if "_V9-9" in p.name]
+    stream += [p for p in republished if rng.random() < 0.7]
+    rng.shuffle(stream)
+    outcomes = ingest_all(tmp_path / "store", stream)
+    assert outcomes.count("skipped (duplicate)") >= 3
+    expected = run_annual(str(final_set(stream, tmp_path / "final")), "T31TCH", SEASON, SETTINGS)
+    got = season_maps(str(tmp_path / "store"), "T31TCH", "2017-2018", SETTINGS)
+    if got.as_of == SEASON.stop:
+        assert_same(got.maps, expected.maps)
+    else:  # year to date: the batch stopped at the latest acquisition folded
+        ytd = Season(start=SEASON.start, stop=got.as_of, margin=SEASON.margin)
+        batch = run_annual(str(tmp_path / "final"), "T31TCH", ytd, SETTINGS)
+        assert_same(got.maps, batch.maps)
+    assert got.products == len(list((tmp_path / "final").iterdir()))
+
+
+def test_year_to_date_then_the_whole_season(archive: Path, tmp_path: Path) -> None:
+    products = sorted((p for p in archive.iterdir() if p.suffix == ".zip"
+                       and "_V9-9" not in p.name), key=lambda p: parse_name(p.name).acquired)
+    products = [p for p in products if SEASON.in_window(parse_name(p.name).acquired)]
+    half = [p for p in products if parse_name(p.name).acquired.date() <= date(2018, 1, 20)]
+    ingest_all(tmp_path / "store", half)
+    ytd = season_maps(str(tmp_path / "store"), "T31TCH", "2017-2018", SETTINGS)
+    latest = max(parse_name(p.name).acquired.date() for p in half)
+    assert ytd.as_of == latest
+    folder = final_set(half, tmp_path / "half")
+    batch = run_annual(str(folder), "T31TCH", Season(start=SEASON.start, stop=latest), SETTINGS)
+    assert_same(ytd.maps, batch.maps)
+    store = str(tmp_path / "store")
+    named = export(store, "T31TCH", "2017-2018", tmp_path / "ytd", SETTINGS, today=date(2018, 2, 1))
+    assert all(f"_20170901_{latest:%Y%m%d}_" in p.name for p in named)
+    asked = export(store, "T31TCH", "2017-2018", tmp_path / "a", SETTINGS, annual=True)
+    assert all("_20170901_20180831_" in p.name for p in asked)
+    ingest_all(tmp_path / "store", products[len(half):])
+    whole = season_maps(str(tmp_path / "store"), "T31TCH", "2017-2018", SETTINGS)
+    assert whole.as_of == SEASON.stop
+    everything = final_set(products, tmp_path / "all")
+    assert_same(whole.maps, run_annual(str(everything), "T31TCH", SEASON, SETTINGS).maps)
+    past = season_maps(str(tmp_path / "store"), "T31TCH", "2017-2018", SETTINGS, ytd.as_of)
+    assert_same(past.maps, ytd.maps)  # as of an earlier date: recomputed from the cube
+
+
+def test_margins_fold_into_both_seasons_and_status_tells(archive: Path, tmp_path: Path) -> None:
+    edge = next(p for p in sorted(archive.iterdir())
+                if p.suffix == ".zip" and "SENTINEL2" in p.name
+                and len(seasons_of(parse_name(p.name).acquired.date(), SETTINGS)) == 2)
+    report = ingest(str(tmp_path / "store"), str(edge), SETTINGS)
+    assert report.outcome == "folded" and len(report.seasons) == 2
+    bad = tmp_path / "SENTINEL2A_20180101-103629-000_L2B-SNOW_T31TCH_C_V1-7.zip"
+    bad.write_bytes(b"not a zip")
+    rejected = ingest(str(tmp_path / "store"), str(bad), SETTINGS)
+    assert rejected.outcome.startswith("rejected (not a readable zip archive")
+    [tile] = status(str(tmp_path / "store"), SETTINGS)
+    assert [s.products for s in tile.seasons] == [1, 1]
+    assert [q["product"] for q in tile.quarantined] == [bad.stem]
