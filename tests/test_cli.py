@@ -46,3 +46,37 @@ def test_bad_usage_exits_2(tmp_path: Path, snowdays_cli: RunCli) -> None:
     assert "nowhere" in no_folder.stderr
     assert "modis" in bad_family.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_ingest_export_status(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), {}, tmp_path)
+
+    assert run("sample", "in", "--size", "16", "--zip").returncode == 0
+    products = sorted(str(p) for p in (tmp_path / "in").iterdir())
+    s2 = [p for p in products if "SENTINEL2" in p and "201801" in p][:3]
+    landsat = next(p for p in products if "LANDSAT8" in p)
+    (tmp_path / "X_bad.zip").write_bytes(b"junk")
+    first = run("ingest", landsat, "--store", "store")
+    assert first.returncode == 1 and "deferred (no Sentinel-2 product" in first.stdout
+    done = run("ingest", *s2, s2[0], str(tmp_path / "X_bad.zip"), "--store", "store")
+    assert done.returncode == 3, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": ", 1)[1].split(" [")[0] for line in lines] == [
+        "folded", "folded", "folded", "skipped (duplicate)",
+        "rejected (the name matches no Theia snow product family)"]
+    assert run("ingest", landsat, "--store", "store").returncode == 0
+    shown = run("status", "--store", "store")
+    assert shown.returncode == 0, shown.stderr
+    assert "2017-2018" in shown.stdout and "quarantined in _unidentified: X_bad" in shown.stdout
+    row = next(line for line in shown.stdout.splitlines() if "2017-2018" in line)
+    assert " 4 " in row  # three Sentinel-2 products and the Landsat one
+    out = run("export", "--store", "store", "--tile", "T31TCH", "--season", "2017-2018",
+              "--out", "maps", "--as-of", "2018-01-31")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name.split("_")[1] for p in (tmp_path / "maps").iterdir()) == [
+        "S2L8-SNOW-NOBS", "S2L8-SNOW-SCD", "S2L8-SNOW-SMOD", "S2L8-SNOW-SOD"]
+    assert all("_20170901_20180131_" in p.name for p in (tmp_path / "maps").iterdir())
+    missing = run("export", "--store", "store", "--tile", "T32TLR", "--season", "2017-2018",
+                  "--out", "none")
+    assert missing.returncode == 2 and "no store for tile T32TLR" in missing.stderr
