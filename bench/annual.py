@@ -13,72 +13,45 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numba
 import numpy as np
 import rasterio
 from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
+from bench.common import (
+    RESULTS,
+    ROOT,
+    SEASON,
+    TILE,
+    Result,
+    bench_cpu,
+    dataset,
+    ensure_data,
+    machine,
+    pin,
+    rasters,
+    run_child,
+)
 from snowdays.annual import run_annual, write
 from snowdays.duration import FoldState
 from snowdays.grid import merge_day
-from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
 from tests.reference import _describe, cube_maps
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "bench" / "data"
-RESULTS = ROOT / "bench" / "results"
-TILE, SEASON = "T31TCH", "2017-2018"
 BLOCK = 64
 """Side of the sub-block the naive reference runs on."""
-ONE_THREAD = dict.fromkeys(("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                            "MKL_NUM_THREADS", "GDAL_NUM_THREADS"), "1")
-"""Set in the children's environment, so before any import there."""
 TARGETS = {"annual / decode floor": ("<=", 2.0), "peak RSS (GB)": ("<=", 3.0),
            "naive / annual": (">=", 20.0)}
-Result = dict[str, Any]
-
-
-# --- data ----------------------------------------------------------------------------------------
-
-def ensure_data(size: int) -> Path:
-    """The cached season at ``size``; (re)generated unless its completion marker is there."""
-    folder = DATA / f"{TILE}-{SEASON}-{size}"
-    marker = DATA / f"{folder.name}.complete"  # beside, not in: every entry in the folder is a product
-    if marker.exists():
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    DATA.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        print(f"\rgenerating {folder.name}: {done}/{total} products, "
-              f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
-
-    make_season(folder, TILE, parse_season(SEASON), size=size, family="muscate", as_zip=False,
-                seed=0, progress=progress)
-    print(file=sys.stderr)
-    marker.write_text(f"generated in {time.perf_counter() - started:.0f} s\n")
-    return folder
-
-
-def rasters(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*/*_SNW_*.tif"))
 
 
 # --- measurements, each run in a pinned child process --------------------------------------------
@@ -146,7 +119,7 @@ def window_cube(folder: Path, window: Window) -> tuple[np.ndarray, list[int], in
 
 def child(kind: str, folder: Path, size: int, out: Path) -> None:
     """Entry point of a measuring child: pin to one CPU, measure, print one JSON line."""
-    os.sched_setaffinity(0, {int(os.environ["BENCH_CPU"])})
+    pin()
     result: Result
     if kind == "decode":
         result = {"seconds": decode_floor(folder)}
@@ -159,13 +132,8 @@ def child(kind: str, folder: Path, size: int, out: Path) -> None:
 
 
 def spawn(kind: str, folder: Path, size: int, out: Path, cpu: int) -> Result:
-    env = os.environ | ONE_THREAD | {"BENCH_CPU": str(cpu)}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--folder",
-               str(folder), "--size", str(size), "--out", str(out)]
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{done.stderr}")
-    result: Result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_child(Path(__file__).resolve(), ["--child", kind, "--folder", str(folder), "--size",
+                                                  str(size), "--out", str(out)], cpu)
     print(f"  {kind}: {result['seconds']:.2f} s, max RSS {result['maxrss_gb']:.2f} GB",
           file=sys.stderr)
     return result
@@ -174,7 +142,7 @@ def spawn(kind: str, folder: Path, size: int, out: Path, cpu: int) -> Result:
 # --- the run -------------------------------------------------------------------------------------
 
 def measure(folder: Path, size: int, repeats: int) -> Result:
-    cpu = max(os.sched_getaffinity(0))
+    cpu = bench_cpu()
     with tempfile.TemporaryDirectory(prefix="snowdays-bench-") as tmp:
         spawn("decode", folder, size, Path(tmp), cpu)  # warm the page cache, not recorded
         decode = [spawn("decode", folder, size, Path(tmp), cpu) for _ in range(repeats)]
@@ -198,27 +166,6 @@ def summarise(raw: Result, size: int) -> Result:
     return {"figures": figures, "targets_met": met, "reference_agrees": ref["agrees"],
             "naive_note": f"extrapolated from a {ref['block'][0]}x{ref['block'][1]} sub-block "
                           f"by pixel count, plus the decode floor as its reading cost"}
-
-
-def machine() -> Result:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"cpu_count": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def dataset(folder: Path) -> Result:
-    paths = rasters(folder)
-    return {"folder": str(folder.relative_to(ROOT)), "products": len(paths),
-            "landsat": sum("_SNW_XS" in p.name for p in paths),
-            "bytes": sum(p.stat().st_size for p in paths)}
 
 
 def table(report: Result) -> str:

@@ -8,6 +8,7 @@ does its work again, so two writers never lose a product.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,9 @@ from snowdays.storage import filesystem, is_s3
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BRANCH = "main"
+CREATE_ATTEMPTS = 10
+_CREATION_RACE = ("only be created in clean prefixes", "branch update conflict")
+"""What Icechunk says to a writer that created a repository at the same time as another."""
 UNIDENTIFIED = "_unidentified"
 """Repository that records rejected products whose name gives no tile."""
 
@@ -48,12 +52,26 @@ def open_repo(root: str, tile: str, settings: Settings, create: bool = False) ->
     """
     icechunk.set_logs_filter("error")  # its warning on local folders is the sentence above
     where = storage(root, tile, settings)
-    try:
-        if not create:
+    failed = f"Could not open the store of {tile} under {root}"
+    if not create:
+        try:
             return icechunk.Repository.open(where)
-        repo = icechunk.Repository.open_or_create(where)
-    except icechunk.IcechunkError as e:
-        raise StorageError(f"Could not open the store of {tile} under {root}: {e}") from e
+        except icechunk.IcechunkError as e:
+            raise StorageError(f"{failed}: {e}") from e
+    attempt = 1
+    while True:
+        try:
+            repo = icechunk.Repository.open_or_create(where)
+            break
+        except icechunk.IcechunkError as e:
+            # two writers may create a new tile at once: the loser finds the prefix taken, or its
+            # branch made first (Icechunk tells either by its message alone), and opens the
+            # repository once the winner has made it
+            if not any(m in str(e) for m in _CREATION_RACE) or attempt == CREATE_ATTEMPTS:
+                raise StorageError(f"{failed}: {e}") from e
+            log.info("the store of %s is being created by another writer; opening it again", tile)
+            time.sleep(0.05 * attempt)
+            attempt += 1
     transact(repo, lambda root_group: (None, f"create the store of {tile}"))
     return repo
 

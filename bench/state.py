@@ -1,0 +1,352 @@
+"""Benchmark of the incremental store (``snowdays ingest``) on a full-size tile and season, on one core.
+
+In a child process pinned to one CPU with every thread pool set to one thread (as bench/annual.py),
+the whole cached season is ingested into a new store in acquisition order, timing each product:
+
+- in-order fold: the median ingest time of the products that fold in O(pixels) (every season they
+  go to was behind them), after a warm-up, against the median time to merely decode the same
+  products (``Product.read`` onto the tile grid);
+- out-of-order fold: one early product is held back and ingested last, onto the store holding the
+  rest of the season, which recomputes the season from the cube; against the batch ``annual`` run
+  (``run_annual`` + ``write``, bench/annual.py's child) measured in the same run;
+- the store: bytes of the tile's Icechunk repository on disk, per season, against the compressed
+  size of the inputs of the season's window; also what stays after expiring the history;
+- peak RSS of the ingesting process.
+
+The state the store ends with is checked against the batch maps. Results go to
+bench/results/state-<UTC timestamp>.json and are printed as a table.
+
+    uv run python bench/state.py [--size 5490] [--quick] [--store DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import icechunk
+import numpy as np
+import rasterio
+import zarr
+
+from bench import annual
+from bench.common import (
+    RESULTS,
+    ROOT,
+    SEASON,
+    TILE,
+    Result,
+    bench_cpu,
+    dataset,
+    ensure_data,
+    machine,
+    pin,
+    run_child,
+)
+from snowdays.duration import FoldState
+from snowdays.export import season_maps
+from snowdays.grid import Grid, merge_day
+from snowdays.ingest import ingest, seasons_of
+from snowdays.names import parse_name
+from snowdays.products import open_product
+from snowdays.season import parse_season
+from snowdays.settings import Settings, get_settings
+from snowdays.state import Outcome, classify
+from snowdays.store import attr, open_repo, read
+
+WARM_UP = 5
+"""In-order folds left out of the medians (the store and the caches settle)."""
+TARGETS = {"in-order fold (s)": ("<=", 1.5), "in-order fold / decode": ("<=", 5.0),
+           "out-of-order / annual": ("<=", 1.0), "store per season / inputs": ("<=", 0.25)}
+
+
+# --- the ingesting child --------------------------------------------------------------------------
+
+def products(folder: Path) -> list[Path]:
+    """The season's products, in acquisition order."""
+    return sorted((p for p in folder.iterdir() if p.is_dir()),
+                  key=lambda p: (parse_name(p.name).acquired, p.name))
+
+
+def held_out(order: list[Path], settings: Settings) -> Path:
+    """An early product that folds into this season only: the first Sentinel-2 one after the
+    previous season's window."""
+    season = parse_season(SEASON, settings.season_start, settings.margin_days)
+    for path in order:
+        pid = parse_name(path.name)
+        if pid.mission == "S2" and season.day(pid.acquired) > season.margin \
+                and len(seasons_of(pid.acquired.date(), settings)) == 1:
+            return path
+    raise SystemExit("no early single-season Sentinel-2 product in the data")
+
+
+def classify_fold(outcome: dict[str, str], days: dict[str, int], latest: dict[str, int]) -> str:
+    """How a product was folded: in order, on a day already folded, or before the latest day."""
+    if all(o == Outcome.FOLDED.value for o in outcome.values()):
+        return "in order"
+    if any(o == Outcome.RECOMPUTED.value and days[s] == latest.get(s) for s, o in outcome.items()):
+        return "same day"
+    if any(o == Outcome.RECOMPUTED.value for o in outcome.values()):
+        return "out of order"
+    return "skipped"
+
+
+def ingest_all(root: str, order: list[Path], settings: Settings) -> list[Result]:
+    """Ingest in order, timing each; a deferred product is ingested again after the next fold."""
+    latest: dict[str, int] = {}
+    records: list[Result] = []
+    deferred: list[Path] = []
+
+    def one(path: Path, retry: bool) -> Result:
+        pid = parse_name(path.name)
+        days = {label: s.day(pid.acquired) for label, s in seasons_of(pid.acquired.date(), settings)}
+        started = time.perf_counter()
+        report = ingest(root, str(path), settings)
+        seconds = time.perf_counter() - started
+        kind = classify_fold(report.seasons, days, latest) if report.seasons else \
+            report.outcome.split(" ", 1)[0]
+        for label, day in days.items():
+            if label in report.seasons:
+                latest[label] = max(latest.get(label, day), day)
+        record = {"product": path.name, "seconds": seconds, "outcome": report.outcome,
+                  "seasons": report.seasons, "kind": kind, "retry": retry}
+        records.append(record)
+        print(f"\r  ingest {len(records)}/{len(order)}: {seconds:.2f} s {kind:<16}", end="",
+              file=sys.stderr, flush=True)
+        return record
+
+    for path in order:
+        record = one(path, retry=False)
+        if record["outcome"].startswith("deferred"):
+            deferred.append(path)
+        elif record["seasons"] and deferred:
+            for again in deferred:
+                one(again, retry=True)
+            deferred = []
+    print(file=sys.stderr)
+    return records
+
+
+def decode_times(root: str, paths: list[Path], settings: Settings) -> list[float]:
+    """Seconds to decode each product onto the tile grid (identifying it is not timed)."""
+    grid = Grid.from_json(attr(read(open_repo(root, TILE, settings)), "grid"))
+    seconds = []
+    for path in paths:
+        product = open_product(str(path), settings)
+        started = time.perf_counter()
+        product.read(grid, settings)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def tree_bytes(folder: Path) -> dict[str, int]:
+    """Files, their bytes, and the bytes of the disk blocks they take."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    stats = [p.stat() for p in files]
+    return {"files": len(files), "bytes": sum(s.st_size for s in stats),
+            "disk_bytes": sum(s.st_blocks * 512 for s in stats)}
+
+
+def store_sizes(root: str, settings: Settings, scratch: Path) -> Result:
+    """The repository on disk, what its latest snapshot references per season, and what stays on
+    disk once the history is expired and collected (on a copy)."""
+    repo_dir = Path(root) / TILE
+    group = read(open_repo(root, TILE, settings))
+    seasons: dict[str, Result] = {}
+    for label, sub in sorted(group["seasons"].groups()):  # type: ignore[union-attr]
+        arrays = {name: a.nbytes_stored() for name, a in sub.arrays()}
+        seasons[label] = {"slots": int(sub["cube"].shape[0]), "live_bytes": sum(arrays.values()),
+                          "arrays": arrays}
+    commits = sum(1 for _ in open_repo(root, TILE, settings).ancestry(branch="main"))
+    copy = scratch / "expired"
+    shutil.copytree(repo_dir, copy)
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(copy)))
+    started = time.perf_counter()
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    expired = repo.expire_snapshots(now)
+    gc = repo.garbage_collect(now)
+    compaction = time.perf_counter() - started
+    return {"repository": tree_bytes(repo_dir), "commits": commits, "seasons": seasons,
+            "expired": {**tree_bytes(copy), "snapshots_expired": len(expired),
+                        "chunks_deleted": gc.chunks_deleted, "seconds": compaction}}
+
+
+def input_bytes(folder: Path, settings: Settings) -> int:
+    """Compressed size of the inputs of the season's window: every file of its products."""
+    season = parse_season(SEASON, settings.season_start, settings.margin_days)
+    return sum(f.stat().st_size for p in products(folder) if season.in_window(parse_name(p.name).acquired)
+               for f in p.iterdir() if f.is_file())
+
+
+def agrees_with_annual(root: str, annual_out: Path, settings: Settings) -> bool:
+    """The stored season's maps are the batch's, pixel for pixel."""
+    maps = season_maps(root, TILE, SEASON, settings).maps
+    same = True
+    for kind, values in maps.items():
+        (written,) = annual_out.glob(f"*-SNOW-{kind}_*.tif")
+        with rasterio.open(written) as ds:
+            same &= bool(np.array_equal(ds.read(1), values))
+    return same
+
+
+def ingest_child(folder: Path, store: Path, annual_out: Path) -> Result:
+    settings = get_settings()
+    tiny = np.zeros((2, 2), np.uint8)
+    FoldState.empty((2, 2), 3).fold(classify(tiny), 0)  # load the compiled kernels outside the timing
+    merge_day([tiny, tiny])
+    root = str(store)
+    order = products(folder)
+    late = held_out(order, settings)
+    records = ingest_all(root, [p for p in order if p != late], settings)
+    in_order = [r for r in records if r["kind"] == "in order" and not r["retry"]][WARM_UP:]
+    decode = decode_times(root, [folder / r["product"] for r in in_order], settings)
+    for record, seconds in zip(in_order, decode, strict=True):
+        record["decode_seconds"] = seconds
+    started = time.perf_counter()
+    report = ingest(root, str(late), settings)
+    out_of_order = {"product": late.name, "seconds": time.perf_counter() - started,
+                    "outcome": report.outcome, "seasons": report.seasons,
+                    "maxrss_gb_before": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
+    with tempfile.TemporaryDirectory(prefix="snowdays-bench-", dir=store.parent) as scratch:
+        sizes = store_sizes(root, settings, Path(scratch))
+    return {"records": records, "out_of_order": out_of_order, "sizes": sizes,
+            "input_bytes": input_bytes(folder, settings),
+            "agrees_with_annual": agrees_with_annual(root, annual_out, settings),
+            "maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+def measure(folder: Path, size: int, keep: Path | None) -> Result:
+    cpu = bench_cpu()
+    with tempfile.TemporaryDirectory(prefix="snowdays-bench-") as tmp:
+        annual.spawn("decode", folder, size, Path(tmp), cpu)  # warm the page cache, not recorded
+        batch = annual.spawn("annual", folder, size, Path(tmp) / "annual", cpu)
+        store = keep if keep is not None else Path(tmp) / "store"
+        if keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
+        result = run_child(Path(__file__).resolve(), ["--child", "--folder", str(folder), "--store",
+                                                      str(store), "--out", str(Path(tmp) / "annual")],
+                           cpu)
+    print(f"  ingest: {sum(r['seconds'] for r in result['records']):.0f} s for "
+          f"{len(result['records'])} products, max RSS {result['maxrss_gb']:.2f} GB", file=sys.stderr)
+    return {"cpu": cpu, "annual": batch, "ingest": result}
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarise(raw: Result) -> Result:
+    ing = raw["ingest"]
+    records: list[Result] = ing["records"]
+    timed = [r for r in records if "decode_seconds" in r]
+    one = [r["seconds"] for r in timed if len(r["seasons"]) == 1]
+    two = [r["seconds"] for r in timed if len(r["seasons"]) == 2]
+    fold = _median([r["seconds"] for r in timed])
+    decode = _median([r["decode_seconds"] for r in timed])
+    same_day = [r["seconds"] for r in records if r["kind"] == "same day"]
+    sizes = ing["sizes"]
+    seasons = sizes["seasons"]
+    full = seasons[SEASON]["slots"]
+    equivalents = sum(s["slots"] for s in seasons.values()) / full
+    repo = sizes["repository"]["bytes"]
+    per_season = repo / equivalents
+    inputs = ing["input_bytes"]
+    figures = {
+        "in-order fold (s)": fold,
+        "  one season (s)": _median(one),
+        "  two seasons, margins (s)": _median(two),
+        "decode, same products (s)": decode,
+        "in-order fold / decode": fold / decode,
+        "same-day fold, recomputed (s)": _median(same_day),
+        "out-of-order fold (s)": ing["out_of_order"]["seconds"],
+        "annual, batch (s)": raw["annual"]["seconds"],
+        "out-of-order / annual": ing["out_of_order"]["seconds"] / raw["annual"]["seconds"],
+        "whole season ingested (s)": sum(r["seconds"] for r in records),
+        "inputs of the window (MB)": inputs / 1e6,
+        "repository (MB)": repo / 1e6,
+        "  seasons held": len(seasons),
+        "  repository / seasons held (MB)": repo / len(seasons) / 1e6,
+        "  full seasons' worth (slots)": equivalents,
+        "store per season (MB)": per_season / 1e6,
+        "store per season / inputs": per_season / inputs,
+        "  latest snapshot only (MB)": sum(s["live_bytes"] for s in seasons.values()) / 1e6,
+        "  after expiring history (MB)": sizes["expired"]["bytes"] / 1e6,
+        "peak RSS, ingesting (GB)": ing["maxrss_gb"],
+    }
+    met = {name: (figures[name] <= bound if op == "<=" else figures[name] >= bound)
+           for name, (op, bound) in TARGETS.items()}
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["kind"]] = counts.get(r["kind"], 0) + 1
+    held = ", ".join(f"{label} ({s['slots']} products)" for label, s in seasons.items())
+    return {"figures": figures, "targets_met": met, "folds": counts, "medians_over": len(timed),
+            "agrees_with_annual": ing["agrees_with_annual"],
+            "size_note": f"seasons held: {held}; "
+                         f"products within {get_settings().margin_days} days of a season boundary "
+                         "fold into both seasons, so the repository holds "
+                         f"{equivalents:.2f} full seasons' worth of products: the store per season is "
+                         "the repository divided by that"}
+
+
+def table(report: Result) -> str:
+    summary = report["summary"]
+    figures, met = summary["figures"], summary["targets_met"]
+    lines = [f"{'figure':<36}{'value':>10}   target"]
+    for name, value in figures.items():
+        op, bound = TARGETS.get(name, ("", None))
+        verdict = f"{op} {bound:g}  {'met' if met[name] else 'MISSED'}" if bound else ""
+        lines.append(f"{name:<36}{value:>10.3g}   {verdict}")
+    lines.append(f"folds: {summary['folds']}; medians over {summary['medians_over']} in-order products "
+                 f"after a warm-up of {WARM_UP}; out-of-order product "
+                 f"{report['raw']['ingest']['out_of_order']['product']}")
+    lines.append(summary["size_note"])
+    lines.append(f"stored maps agree with annual: {summary['agrees_with_annual']}")
+    load = report["load_average"]
+    lines.append(f"one core ({report['raw']['cpu']}) of {report['machine']['cpu_count']}; load average "
+                 f"before {load['before'][0]:.2f}, after {load['after'][0]:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size", type=int, default=5490)
+    parser.add_argument("--quick", action="store_true", help="size 1098")
+    parser.add_argument("--store", type=Path, help="keep the store there (replaced if it exists)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        pin()
+        print(json.dumps(ingest_child(args.folder, args.store, args.out)))
+        return
+    size = 1098 if args.quick else args.size
+    folder = ensure_data(size)
+    load_before = os.getloadavg()
+    raw = measure(folder, size, args.store.resolve() if args.store else None)
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "size": size, "machine": machine(),
+        "data": dataset(folder), "zarr": zarr.__version__, "icechunk": icechunk.__version__,
+        "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw}
+    report["summary"] = summarise(raw)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"state-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"results: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

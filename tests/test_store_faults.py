@@ -1,0 +1,422 @@
+"""The tile store under faults, with real processes: two writers on one tile, writers killed mid-fold.
+
+Concurrency: two processes fold the two halves of a season into one tile on a real (moto) S3 server at
+the same time; the loser of each commit race re-reads the tile and folds again, so no product is lost or
+counted twice. Crash safety: a process that kills itself (SIGKILL) at a point of the fold leaves the
+previous commit readable and unchanged, and the product folds on the next attempt. The children are
+small programs written here; they wrap library functions to meet or to die at a point, and the library
+carries no test hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from snowdays.annual import run_annual
+from snowdays.duration import Maps
+from snowdays.export import season_maps, status
+from snowdays.ingest import ingest, seasons_of
+from snowdays.names import parse_name
+from snowdays.sample import make_season
+from snowdays.season import Season, parse_season
+from snowdays.settings import Settings, get_settings
+from snowdays.state import STATE, Entry, ledger
+from snowdays.store import BRANCH, array, open_repo, read, subgroup
+from tests.conftest import S3Server
+
+TILE = "T31TCH"
+LABEL = "2017-2018"
+SEASON = parse_season(LABEL)
+SIZE = 16
+PRODUCTS = 16
+SETTINGS = get_settings()
+CONFLICT = "snowdays.store:INFO:commit conflict"
+
+#: Two writers: meet at the start, fold their products, and meet again before the commit of their
+#: first fold, so that both commits race from the same parent (one conflict at least, whatever the
+#: timing); every other commit races as it comes. Logs at INFO on stderr; prints one JSON line per
+#: product on stdout.
+WRITER = """
+import json, logging, os, sys, time
+from pathlib import Path
+
+import icechunk
+
+from snowdays.ingest import ingest
+from snowdays.settings import get_settings
+
+logging.basicConfig(level=logging.INFO, format="%(name)s:%(levelname)s:%(message)s")
+meeting, root, *hrefs = sys.argv[1:]
+
+
+def meet(stage):
+    Path(meeting, f"{stage}.{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(Path(meeting).glob(f"{stage}.*"))) < 2:
+        if time.monotonic() > deadline:
+            sys.exit(f"the other writer never reached {stage}")
+        time.sleep(0.001)
+
+
+commit, first = icechunk.Session.commit, [True]
+
+
+def commit_together(self, message, *args, **kwargs):
+    if first[0] and message.startswith("fold "):
+        first[0] = False
+        meet("fold")
+    return commit(self, message, *args, **kwargs)
+
+
+icechunk.Session.commit = commit_together
+settings = get_settings()
+meet("start")
+for href in hrefs:
+    report = ingest(root, href, settings)
+    print(json.dumps([report.product, report.outcome]), flush=True)
+"""
+
+#: Ingests one product and SIGKILLs itself at the named point of the fold. Points within the fold are
+#: told apart by the store keys written so far (zarr v3: ``seasons/<season>/<array>/zarr.json``, the
+#: array's chunks under ``.../<array>/c/``, the season group's attributes, its ledger, in
+#: ``seasons/<season>/zarr.json``); before dying, it prints the keys written so far on stderr.
+CRASHER = """
+import json, os, signal, sys
+
+import icechunk
+from icechunk.store import IcechunkStore
+
+from snowdays.ingest import ingest
+from snowdays.settings import get_settings
+from snowdays.state import STATE
+
+point, root, href = sys.argv[1:]
+written = []
+
+
+def array_of(key):
+    parts = key.split("/")
+    return parts[2] if parts[0] == "seasons" and len(parts) > 3 else None
+
+
+def die():
+    print(json.dumps(written), file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def dies_before(key):
+    name, states = array_of(key), {array_of(k) for k in written} & set(STATE)
+    return {
+        "before any write": True,
+        "cube grown, its slot not written": name == "cube" and "/c/" in key,
+        "cube written, state not": name in STATE,
+        "between state writes": name in STATE and bool(states) and name not in states,
+        "state written, ledger not": key.count("/") == 2 and key.endswith("/zarr.json"),
+    }.get(point, False)
+
+
+def watch(method):
+    original = getattr(IcechunkStore, method)
+
+    async def write(self, key, *args, **kwargs):
+        if dies_before(key):
+            die()
+        written.append(key)
+        return await original(self, key, *args, **kwargs)
+
+    setattr(IcechunkStore, method, write)
+
+
+for method in ("set", "set_if_not_exists", "delete", "delete_dir"):
+    watch(method)
+commit = icechunk.Session.commit
+
+
+def commit_and_die(self, *args, **kwargs):
+    if point == "before the commit":
+        die()
+    commit(self, *args, **kwargs)
+    if point == "after the commit":
+        die()
+
+
+icechunk.Session.commit = commit_and_die
+print(ingest(root, href, get_settings()).outcome, flush=True)
+"""
+
+
+def array_of(key: str) -> str | None:
+    parts = key.split("/")
+    return parts[2] if parts[0] == "seasons" and len(parts) > 3 else None
+
+
+def states(written: list[str]) -> set[str | None]:
+    return {array_of(k) for k in written} & set(STATE)
+
+
+LEDGER = f"seasons/{LABEL}/zarr.json"
+#: Each point, and what the store should have been sent when the process died there.
+POINTS: dict[str, Callable[[list[str]], bool]] = {
+    "before any write": lambda w: w == [],
+    "cube grown, its slot not written": lambda w: bool(w) and {array_of(k) for k in w} == {"cube"}
+    and not any("/c/" in k for k in w),
+    "cube written, state not": lambda w: any(k.startswith(f"seasons/{LABEL}/cube/c/") for k in w)
+    and not states(w),
+    "between state writes": lambda w: len(states(w)) == 1 and LEDGER not in w,
+    "state written, ledger not": lambda w: len(states(w)) >= 2 and LEDGER not in w,
+    "before the commit": lambda w: len(states(w)) >= 2 and LEDGER in w,
+}
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A short run of a season's products in acquisition order, all in that season's window only
+    (Sentinel-2 and Landsat, some on the same day)."""
+    made = tmp_path_factory.mktemp("made")
+    paths = make_season(made, TILE, SEASON, SIZE, "muscate", False, seed=5)
+    only_one = [p for p in paths
+                if [label for label, _ in seasons_of(parse_name(p.name).acquired.date(), SETTINGS)]
+                == [LABEL]]
+    folder = tmp_path_factory.mktemp("archive")
+    chosen = [Path(shutil.move(p, folder / p.name)) for p in only_one[:PRODUCTS]]
+    assert len(chosen) == PRODUCTS
+    assert any("LANDSAT8" in p.name for p in chosen)
+    days = [parse_name(p.name).acquired.date() for p in chosen]
+    assert len(set(days)) < len(days), "some products should share a day"
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def child_env(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Callable[[Mapping[str, str]], dict[str, str]]:
+    """The environment of a child: this process's (without ``SNOWDAYS_`` settings), plus changes.
+
+    Where bytecode may not be written, children share a bytecode cache of their own so that each does
+    not compile again every module it imports.
+    """
+    pycache: dict[str, str] = {}
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        cache = getattr(request.config, "cache", None)
+        folder = (cache.mkdir("snowdays-pycache") if cache is not None
+                  else tmp_path_factory.mktemp("pycache"))
+        pycache["PYTHONPYCACHEPREFIX"] = str(folder)
+
+    def env(changes: Mapping[str, str]) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
+        if pycache:
+            base.pop("PYTHONDONTWRITEBYTECODE", None)
+        return base | pycache | dict(changes)
+
+    return env
+
+
+def python(program: str, tmp_path: Path, name: str) -> list[str]:
+    script = tmp_path / f"{name}.py"
+    script.write_text(program)
+    return [sys.executable, str(script)]
+
+
+def batch(products: list[Path], into: Path) -> Maps:
+    """The maps of one batch over ``products``, year to date (stop: the latest acquisition)."""
+    into.mkdir()
+    for p in products:
+        shutil.copytree(p, into / p.name)
+    latest = max(parse_name(p.name).acquired.date() for p in products)
+    season = Season(start=SEASON.start, stop=latest, margin=SEASON.margin)
+    return run_annual(str(into), TILE, season, SETTINGS).maps
+
+
+def assert_same(got: Maps, expected: Maps) -> None:
+    for (kind, a), (_, b) in zip(got.items(), expected.items(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=kind)
+
+
+@dataclass
+class Seen:
+    """What a reader sees of the tile's latest commit."""
+
+    commit: str
+    commits: int
+    entries: list[Entry]
+    slots: int
+    maps: Maps
+
+
+def look(root: str, settings: Settings) -> Seen:
+    """Read the tile as a reader would; check the state agrees with the cube and the ledger."""
+    [tile] = status(root, settings)
+    assert tile.tile == TILE and [s.label for s in tile.seasons] == [LABEL]
+    repo = open_repo(root, TILE, settings)
+    group = subgroup(read(repo), f"seasons/{LABEL}")
+    entries = ledger(group)
+    assert tile.seasons[0].products == len(entries)
+    slots = array(group, "cube").shape[0]
+    assert sorted(e.slot for e in entries) == list(range(slots)), "a cube slot outside the ledger"
+    stored = season_maps(root, TILE, LABEL, settings)
+    assert stored.products == len(entries)
+    recomputed = season_maps(root, TILE, LABEL, settings, as_of=stored.as_of)  # from the cube alone
+    assert_same(stored.maps, recomputed.maps)
+    commits = len(list(repo.ancestry(branch=BRANCH)))
+    return Seen(tile.last_commit.id, commits, entries, slots, stored.maps)
+
+
+# --- two writers -------------------------------------------------------------------------------------
+
+def test_two_writers_on_one_tile_lose_no_product(products: list[Path], s3_server: S3Server, tmp_path: Path,
+                                                 child_env: Callable[[Mapping[str, str]],
+                                                                     dict[str, str]]) -> None:
+    s3_server.client().create_bucket(Bucket="snow-writers")
+    root = "s3://snow-writers/stores"
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    # each begins with a Sentinel-2 product (the tile's grid), then they interleave: out of order
+    heads = [p for p in products if "SENTINEL2" in p.name][:2]
+    rest = [p for p in products if p not in heads]
+    halves = [[heads[0], *rest[0::2]], [heads[1], *rest[1::2]]]
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    env = child_env({"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url})
+    writer = python(WRITER, tmp_path, "writer")
+    children = [subprocess.Popen([*writer, str(meeting), root, *map(str, half)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for half in halves]
+    outputs = []
+    try:
+        for child in children:
+            outputs.append(child.communicate(timeout=120))
+    finally:
+        for child in children:
+            child.kill()
+    assert [child.returncode for child in children] == [0, 0], "\n".join(err for _, err in outputs)
+
+    for half, (out, _) in zip(halves, outputs, strict=True):
+        reports = [json.loads(line) for line in out.splitlines()]
+        assert [name for name, _ in reports] == [p.name for p in half]
+        assert {outcome for _, outcome in reports} <= {"folded", "folded (season recomputed)"}, reports
+    conflicts = [err.count(CONFLICT) for _, err in outputs]
+    worst = max((int(n) for _, err in outputs for n in re.findall(rf"{CONFLICT} on attempt (\d+)", err)),
+                default=0)
+    raced = sum(err.count("being created by another writer") for _, err in outputs)
+    print(f"commit conflicts per writer: {conflicts}, most for one product: {worst}, "
+          f"waits for the other's creation of the tile: {raced}")
+    assert sum(conflicts) >= 1, "the writers never raced"
+
+    seen = look(root, settings)
+    names = [e.name for e in seen.entries]
+    assert sorted(names) == sorted(p.name for p in products)  # each exactly once
+    repo = open_repo(root, TILE, settings)
+    messages = [c.message for c in repo.ancestry(branch=BRANCH)]
+    assert messages[-2:] == [f"create the store of {TILE}", "Repository initialized"]  # once
+    assert sorted(messages[:-2]) == sorted(f"fold {p.name} into {LABEL}" for p in products)
+    assert seen.commits == len(messages) == 2 + PRODUCTS
+    expected = batch(products, tmp_path / "batch")
+    assert_same(seen.maps, expected)
+
+
+# --- a writer killed mid-fold ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def folded(products: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local store holding the first products but one (the fourth, left out to come late)."""
+    root = tmp_path_factory.mktemp("folded") / "stores"
+    for p in [*products[:3], *products[4:8]]:
+        assert ingest(str(root), str(p), SETTINGS).outcome.startswith("folded")
+    return root
+
+
+def seen_some(product: Path) -> bool:
+    """Whether the product has a valid pixel."""
+    with rasterio.open(next(product.glob("*_SNW_*.tif"))) as ds:
+        return bool((ds.read(1) <= 100).any())
+
+
+def crash(point: str, root: str, product: Path, tmp_path: Path,
+          env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*python(CRASHER, tmp_path, "crasher"), point, root, str(product)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "out-of-order"])
+@pytest.mark.parametrize("point", list(POINTS))
+def test_a_writer_killed_mid_fold_leaves_the_tile_as_it_was(
+        point: str, late: bool, products: list[Path], folded: Path, tmp_path: Path,
+        child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> None:
+    root = tmp_path / "stores"
+    shutil.copytree(folded, root)
+    before = look(str(root), SETTINGS)
+    # a product with a valid pixel, so that it changes the state (a cloudy one may change none)
+    product = products[3] if late else next(p for p in products[8:] if seen_some(p))
+    assert seen_some(product)
+
+    died = crash(point, str(root), product, tmp_path, child_env({}))
+    assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
+    assert died.stdout == ""
+    written = json.loads(died.stderr.splitlines()[-1])
+    assert POINTS[point](written), written  # it died where it was meant to
+
+    after = look(str(root), SETTINGS)
+    assert (after.commit, after.commits, after.entries, after.slots) == (
+        before.commit, before.commits, before.entries, before.slots)
+    assert_same(after.maps, before.maps)
+
+    again = ingest(str(root), str(product), SETTINGS)
+    assert again.outcome == ("folded (season recomputed)" if late else "folded")
+    now = look(str(root), SETTINGS)
+    assert now.commits == before.commits + 1
+    assert sorted(e.name for e in now.entries) == sorted([*(e.name for e in before.entries),
+                                                          product.name])
+    used = [*products[:3], *products[4:8], product]
+    assert_same(now.maps, batch(used, tmp_path / "batch"))
+
+
+def test_a_writer_killed_after_its_commit_folded_the_product_once(
+        products: list[Path], folded: Path, tmp_path: Path,
+        child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> None:
+    root = tmp_path / "stores"
+    shutil.copytree(folded, root)
+    before = look(str(root), SETTINGS)
+    product = products[3]
+
+    died = crash("after the commit", str(root), product, tmp_path, child_env({}))
+    assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
+
+    after = look(str(root), SETTINGS)
+    assert after.commits == before.commits + 1
+    assert product.name in [e.name for e in after.entries]
+    assert ingest(str(root), str(product), SETTINGS).outcome == "skipped (duplicate)"
+    assert look(str(root), SETTINGS).commit == after.commit
+    assert_same(after.maps, batch([*products[:8]], tmp_path / "batch"))
+
+
+def test_a_writer_killed_before_its_commit_on_s3(
+        products: list[Path], s3_server: S3Server, tmp_path: Path,
+        child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> None:
+    s3_server.client().create_bucket(Bucket="snow-crash")
+    root = "s3://snow-crash/stores"
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    for p in products[:3]:
+        assert ingest(root, str(p), settings).outcome.startswith("folded")
+    before = look(root, settings)
+    product = products[3]
+    env = child_env({"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url})
+
+    died = crash("before the commit", root, product, tmp_path, env)
+    assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
+    after = look(root, settings)
+    assert (after.commit, after.entries) == (before.commit, before.entries)
+    assert_same(after.maps, before.maps)
+
+    assert ingest(root, str(product), settings).outcome == "folded"
+    assert_same(look(root, settings).maps, batch(products[:4], tmp_path / "batch"))
