@@ -67,12 +67,14 @@ def bench_cpu() -> int:
 
 
 def run_child(script: Path, args: list[str], cpu: int) -> Result:
-    """Run ``script`` as a measuring child on ``cpu``, one thread per pool; its last stdout line."""
+    """Run ``script`` as a measuring child on ``cpu``, one thread per pool; its last stdout line.
+
+    The child's stderr (progress, errors) goes straight to ours."""
     env = os.environ | ONE_THREAD | {"BENCH_CPU": str(cpu)}
     command = [sys.executable, str(script), *args]
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{script.name} {' '.join(args)} failed:\n{done.stderr}")
+        raise SystemExit(f"{script.name} {' '.join(args)} failed (its error is above)")
     result: Result = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

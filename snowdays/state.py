@@ -26,10 +26,6 @@ from snowdays.season import Season
 from snowdays.store import array, attr, subgroup
 
 CHUNK = 1098
-"""Rows of a chunk of the state arrays (which span the grid's width)."""
-CHUNK_COLS: int | None = None
-CUBE_ROWS: int | None = None
-"""Rows of a chunk of the cube (None: a whole slot)."""
 STATE = ("last_day", "last_snow", "scd", "run_start", "best_start", "best_len", "nobs")
 _DTYPES = ("int16", "uint8", "uint16", "int16", "int16", "int16", "uint16")
 _ALWAYS = frozenset({"last_day", "nobs"})
@@ -82,13 +78,11 @@ def season_group(root: zarr.Group, season: Season, label: str, grid: Grid) -> za
     if path in root:
         return subgroup(root, path)
     group = root.require_group(path)
-    # every access is to whole slots of the cube and whole rows of the state: few, large chunks
-    chunks = (min(CHUNK, grid.height), min(CHUNK_COLS or grid.width, grid.width))
+    chunks = (min(CHUNK, grid.height), min(CHUNK, grid.width))
     for name, dtype in zip(STATE, _DTYPES, strict=True):
         group.create_array(name, shape=grid.shape, chunks=chunks, dtype=dtype,
                            fill_value=NONE if name == "last_day" else 0)
-    cube_chunks = (1, min(CUBE_ROWS or grid.height, grid.height), grid.width)
-    group.create_array("cube", shape=(0, *grid.shape), chunks=cube_chunks, dtype="uint8",
+    group.create_array("cube", shape=(0, *grid.shape), chunks=(1, *chunks), dtype="uint8",
                        fill_value=255)
     group.attrs.update(start=season.start.isoformat(), stop=season.stop.isoformat(),
                        margin=season.margin, ledger=[], latest=None)
@@ -167,8 +161,8 @@ def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:
 
 
 def _tidy(state: FoldState) -> None:
-    """Zero ``run_start`` where no snow run is open: only read where the last observation was snow,
-    it compresses far better so (the maps are the same)."""
+    """Zero ``run_start`` where no snow run is open. It is only read where the last observation was
+    snow, so the maps are the same, and the zeros compress far better than stale run starts."""
     state.run_start[state.last_snow == 0] = 0
 
 

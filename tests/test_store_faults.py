@@ -179,6 +179,10 @@ POINTS: dict[str, Callable[[list[str]], bool]] = {
     "state written, ledger not": lambda w: len(states(w)) >= 2 and LEDGER not in w,
     "before the commit": lambda w: len(states(w)) >= 2 and LEDGER in w,
 }
+#: (point, whether the product comes late): once the state is written to, both paths of the fold
+#: (in order, and the season recomputed) write differently; before, they do not.
+CASES = [("before any write", False), ("cube grown, its slot not written", True),
+         *((point, late) for point in list(POINTS)[2:] for late in (False, True))]
 
 
 @pytest.fixture(scope="module")
@@ -327,77 +331,115 @@ def test_two_writers_on_one_tile_lose_no_product(products: list[Path], s3_server
 
 # --- a writer killed mid-fold ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def folded(products: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A local store holding the first products but one (the fourth, left out to come late)."""
-    root = tmp_path_factory.mktemp("folded") / "stores"
-    for p in [*products[:3], *products[4:8]]:
-        assert ingest(str(root), str(p), SETTINGS).outcome.startswith("folded")
-    return root
+BASE = slice(0, 8)
+LATE = 3
+"""The products of the store a writer dies in: the first ones but the one at LATE, to come late."""
+
+
+def base_of(products: list[Path]) -> list[Path]:
+    return [p for i, p in enumerate(products[BASE]) if i != LATE]
+
+
+def next_of(products: list[Path], late: bool) -> Path:
+    """The product folded when the writer dies: late (out of order), or later than every folded day,
+    with a valid pixel so that it changes the state (a cloudy one may change none)."""
+    return products[LATE] if late else next(p for p in products[BASE.stop:] if seen_some(p))
 
 
 def seen_some(product: Path) -> bool:
-    """Whether the product has a valid pixel."""
     with rasterio.open(next(product.glob("*_SNW_*.tif"))) as ds:
         return bool((ds.read(1) <= 100).any())
 
 
-def crash(point: str, root: str, product: Path, tmp_path: Path,
-          env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*python(CRASHER, tmp_path, "crasher"), point, root, str(product)], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+@pytest.fixture(scope="module")
+def folded(products: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("folded") / "stores"
+    for p in base_of(products):
+        assert ingest(str(root), str(p), SETTINGS).outcome.startswith("folded")
+    return root
 
 
-@pytest.mark.parametrize("late", [False, True], ids=["in-order", "out-of-order"])
-@pytest.mark.parametrize("point", list(POINTS))
+@dataclass(frozen=True)
+class Crash:
+    root: Path
+    before: Seen
+    product: Path
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+
+def crash(point: str, root: str, product: Path, script: list[str],
+          env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([*script, point, root, str(product)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def crashes(products: list[Path], folded: Path, tmp_path_factory: pytest.TempPathFactory,
+            child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> dict[tuple[str, bool], Crash]:
+    """A writer that dies at each case's point, each on a copy of the ``folded`` store, all at once
+    (they share nothing)."""
+    base = tmp_path_factory.mktemp("crashes")
+    script = python(CRASHER, base, "crasher")
+    started: dict[tuple[str, bool], tuple[Path, Seen, Path, subprocess.Popen[str]]] = {}
+    try:
+        for point, late in [*CASES, ("after the commit", True)]:
+            root = base / f"{point.replace(' ', '-').replace(',', '')}-{late}" / "stores"
+            shutil.copytree(folded, root)
+            product = next_of(products, late)
+            started[point, late] = (root, look(str(root), SETTINGS), product,
+                                    crash(point, str(root), product, script, child_env({})))
+        done = {}
+        for key, (root, before, product, child) in started.items():
+            out, err = child.communicate(timeout=120)
+            done[key] = Crash(root, before, product, child.returncode, out, err)
+        return done
+    finally:
+        for *_, child in started.values():
+            child.kill()
+
+
+@pytest.mark.parametrize(("point", "late"), CASES,
+                         ids=[f"{p}-{'out-of-order' if late else 'in-order'}" for p, late in CASES])
 def test_a_writer_killed_mid_fold_leaves_the_tile_as_it_was(
-        point: str, late: bool, products: list[Path], folded: Path, tmp_path: Path,
-        child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> None:
-    root = tmp_path / "stores"
-    shutil.copytree(folded, root)
-    before = look(str(root), SETTINGS)
-    # a product with a valid pixel, so that it changes the state (a cloudy one may change none)
-    product = products[3] if late else next(p for p in products[8:] if seen_some(p))
-    assert seen_some(product)
-
-    died = crash(point, str(root), product, tmp_path, child_env({}))
+        point: str, late: bool, products: list[Path], crashes: dict[tuple[str, bool], Crash],
+        tmp_path: Path) -> None:
+    died = crashes[point, late]
+    root, before, product = str(died.root), died.before, died.product
     assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
     assert died.stdout == ""
     written = json.loads(died.stderr.splitlines()[-1])
     assert POINTS[point](written), written  # it died where it was meant to
 
-    after = look(str(root), SETTINGS)
+    after = look(root, SETTINGS)
     assert (after.commit, after.commits, after.entries, after.slots) == (
         before.commit, before.commits, before.entries, before.slots)
     assert_same(after.maps, before.maps)
 
-    again = ingest(str(root), str(product), SETTINGS)
+    again = ingest(root, str(product), SETTINGS)
     assert again.outcome == ("folded (season recomputed)" if late else "folded")
-    now = look(str(root), SETTINGS)
+    now = look(root, SETTINGS)
     assert now.commits == before.commits + 1
     assert sorted(e.name for e in now.entries) == sorted([*(e.name for e in before.entries),
                                                           product.name])
-    used = [*products[:3], *products[4:8], product]
-    assert_same(now.maps, batch(used, tmp_path / "batch"))
+    assert_same(now.maps, batch([*base_of(products), product], tmp_path / "batch"))
 
 
 def test_a_writer_killed_after_its_commit_folded_the_product_once(
-        products: list[Path], folded: Path, tmp_path: Path,
-        child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> None:
-    root = tmp_path / "stores"
-    shutil.copytree(folded, root)
-    before = look(str(root), SETTINGS)
-    product = products[3]
-
-    died = crash("after the commit", str(root), product, tmp_path, child_env({}))
+        products: list[Path], crashes: dict[tuple[str, bool], Crash], tmp_path: Path) -> None:
+    died = crashes["after the commit", True]
+    root, before, product = str(died.root), died.before, died.product
     assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
+    assert died.stdout == ""
 
-    after = look(str(root), SETTINGS)
+    after = look(root, SETTINGS)
     assert after.commits == before.commits + 1
-    assert product.name in [e.name for e in after.entries]
-    assert ingest(str(root), str(product), SETTINGS).outcome == "skipped (duplicate)"
-    assert look(str(root), SETTINGS).commit == after.commit
-    assert_same(after.maps, batch([*products[:8]], tmp_path / "batch"))
+    assert sorted(e.name for e in after.entries) == sorted([*(e.name for e in before.entries),
+                                                            product.name])
+    assert ingest(root, str(product), SETTINGS).outcome == "skipped (duplicate)"
+    assert look(root, SETTINGS).commit == after.commit
+    assert_same(after.maps, batch([*base_of(products), product], tmp_path / "batch"))
 
 
 def test_a_writer_killed_before_its_commit_on_s3(
@@ -412,8 +454,10 @@ def test_a_writer_killed_before_its_commit_on_s3(
     product = products[3]
     env = child_env({"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url})
 
-    died = crash("before the commit", root, product, tmp_path, env)
-    assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
+    child = crash("before the commit", root, product, python(CRASHER, tmp_path, "crasher"), env)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == -signal.SIGKILL, (out, err)
+    assert LEDGER in json.loads(err.splitlines()[-1])
     after = look(root, settings)
     assert (after.commit, after.entries) == (before.commit, before.entries)
     assert_same(after.maps, before.maps)
