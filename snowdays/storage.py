@@ -11,6 +11,7 @@ import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import fsspec
@@ -110,7 +111,7 @@ class Source:
 def open_source(href: str, settings: Settings) -> Source:
     """List a product's members; reject unsafe or unreadable archives."""
     fs = filesystem(href, settings)
-    path = _local(href).rstrip("/")
+    path = _local(href).rstrip("/") if is_s3(href) else str(Path(href).absolute())  # find gives absolute paths
     try:
         if href.lower().endswith(".tif"):
             return Source(href, "tif", {posixpath.basename(path): int(fs.size(path))}, fs)
