@@ -111,7 +111,8 @@ class Source:
 def open_source(href: str, settings: Settings) -> Source:
     """List a product's members; reject unsafe or unreadable archives."""
     fs = filesystem(href, settings)
-    path = _local(href).rstrip("/") if is_s3(href) else str(Path(href).absolute())  # find gives absolute paths
+    # fsspec lists local folders with absolute paths
+    path = _local(href).rstrip("/") if is_s3(href) else str(Path(href).absolute())
     try:
         if href.lower().endswith(".tif"):
             return Source(href, "tif", {posixpath.basename(path): int(fs.size(path))}, fs)
