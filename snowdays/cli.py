@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +29,9 @@ from snowdays.names import normalise_tile
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
+from snowdays.store import compact as compact_store
+from snowdays.store import open_repo
+from snowdays.store import tiles as store_tiles
 
 app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -148,6 +151,22 @@ def status(
     for t in found:
         for q in t.quarantined:
             out.print(f"quarantined in {t.tile}: {escape(q['product'])}: {escape(q['reason'])} ({q['at']})")
+
+
+@app.command()
+def compact(
+    store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
+    tile: Annotated[str | None, typer.Option(help="Only this tile.")] = None,
+    keep_days: Annotated[float | None, typer.Option(min=0, help="Days of commits to keep (default: "
+                                                    "the history_days setting).")] = None,
+) -> None:
+    """Drop the stores' history older than some days, and the data only it used."""
+    settings = get_settings()
+    keep = timedelta(days=settings.history_days if keep_days is None else keep_days)
+    for name in [normalise_tile(tile)] if tile else store_tiles(store, settings):
+        done = compact_store(open_repo(store, name, settings), keep)
+        typer.echo(f"{name}: {done.snapshots_expired} commits expired, {done.chunks_deleted} chunks "
+                   f"({done.bytes_deleted / 1e6:.1f} MB) deleted")
 
 
 @app.command()

@@ -15,7 +15,7 @@ from snowdays.names import normalise_tile
 from snowdays.outputs import write_maps
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings
-from snowdays.state import ledger, load, recompute
+from snowdays.state import ledger, state_at
 from snowdays.store import Commit, attr, last_commit, open_repo, read, subgroup, tiles
 
 
@@ -38,15 +38,12 @@ def season_maps(root: str, tile: str, label: str, settings: Settings,
     season = parse_season(label, settings.season_start, settings.margin_days)
     group = _season(root, tile, label, settings)
     entries = ledger(group)
-    latest = int(attr(group, "latest"))
-    if as_of is None:
-        stop_day, state = min(latest, season.n_days - 1), load(group, season.n_days)
-    else:
-        stop_day = min(season.day(as_of), season.n_days - 1)
-        entries = [e for e in entries if e.day <= stop_day]
-        if not entries:
-            raise UsageError(f"{tile} {label} has no product on or before {as_of}")
-        state = recompute(group, season.n_days, entries)
+    until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
+    entries = [e for e in entries if e.day <= until]
+    if not entries:
+        raise UsageError(f"{tile} {label} has no product on or before {as_of}")
+    state = state_at(group, season.n_days, until)
+    stop_day = min(until, season.n_days - 1)
     grid = Grid.from_json(attr(read(open_repo(root, tile, settings)), "grid"))
     maps = state.maps(max(stop_day, 0) + 1)
     return SeasonMaps(tile, season, grid, maps, season.start + timedelta(max(stop_day, 0)),

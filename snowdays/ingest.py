@@ -17,7 +17,7 @@ from snowdays.names import parse_name
 from snowdays.products import Product, open_product
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings
-from snowdays.state import Entry, Outcome, classify, fold_product, season_group
+from snowdays.state import Entry, Outcome, fold_product, pack, season_group
 from snowdays.store import UNIDENTIFIED, attr, open_repo, read, transact
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ def ingest(root: str, href: str, settings: Settings) -> Report:
         product = open_product(href, settings)
         repo = open_repo(root, product.id.tile, settings, create=True)
         grid = _grid_for(repo, product)
-        classes = classify(product.read(grid, settings))
-        outcomes = transact(repo, lambda r: _fold(r, product, grid, classes, checksum(product),
+        packed = pack(product.read(grid, settings))
+        outcomes = transact(repo, lambda r: _fold(r, product, grid, packed, checksum(product),
                                                   settings))
     except ProductRejected as e:
         quarantine(root, href, e, settings)
@@ -93,7 +93,7 @@ def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
     return product.grid
 
 
-def _fold(root: zarr.Group, product: Product, grid: Grid, classes: Codes, digest: str,
+def _fold(root: zarr.Group, product: Product, grid: Grid, packed: Codes, digest: str,
           settings: Settings) -> tuple[dict[str, Outcome], str | None]:
     stored = attr(root, "grid")
     if stored is None:
@@ -106,7 +106,7 @@ def _fold(root: zarr.Group, product: Product, grid: Grid, classes: Codes, digest
                       season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
                                                  pid.name], pid.mission == "L8")
         group = season_group(root, season, label, grid)
-        outcomes[label] = fold_product(group, season.n_days, entry, classes)
+        outcomes[label] = fold_product(group, season.n_days, entry, packed, settings.pending_max)
     changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
     return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
 

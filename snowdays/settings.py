@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     """Days before the start and after the stop whose observations still count."""
     block_rows: int = Field(1098, ge=1)
     """Rows of a spatial block folded at once (bounds the temporaries)."""
+    pending_max: int = Field(16, ge=0)
+    """Products of a season kept in its cube only (pending) before they are folded into its state
+    arrays; the latest day's always wait. More: cheaper arrivals, dearer maps."""
+    history_days: float = Field(30, ge=0)
+    """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
 
     s3_endpoint_url: str | None = None
     """S3-compatible endpoint, e.g. ``http://127.0.0.1:5000``; empty means AWS."""

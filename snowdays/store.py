@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,6 +121,29 @@ class Commit:
 def last_commit(repo: icechunk.Repository) -> Commit:
     info = next(iter(repo.ancestry(branch=BRANCH)))
     return Commit(info.id, info.message, info.written_at)
+
+
+GRACE = timedelta(hours=1)
+"""Objects younger than this are never collected: a writer may be about to commit them."""
+
+
+@dataclass(frozen=True)
+class Compaction:
+    snapshots_expired: int
+    chunks_deleted: int
+    bytes_deleted: int
+
+
+def compact(repo: icechunk.Repository, keep: timedelta, grace: timedelta = GRACE) -> Compaction:
+    """Drop the history older than ``keep`` (its snapshots, and the objects only they used).
+
+    The latest commit always stays; objects younger than ``grace`` stay too, so that a concurrent
+    writer's uncommitted chunks are never lost.
+    """
+    now = datetime.now(UTC)
+    expired = repo.expire_snapshots(now - keep)
+    summary = repo.garbage_collect(min(now - keep, now - grace))
+    return Compaction(len(expired), summary.chunks_deleted, summary.bytes_deleted)
 
 
 def attr(group: zarr.Group, name: str, default: Any = None) -> Any:

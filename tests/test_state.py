@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import random
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
@@ -18,7 +22,10 @@ from snowdays.ingest import ingest, seasons_of
 from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
-from snowdays.settings import get_settings
+from snowdays.settings import Settings, get_settings
+from snowdays.state import pack, unpack
+from snowdays.store import compact, last_commit, open_repo
+from tests.conftest import RunCli
 
 SEASON = parse_season("2017-2018")
 SIZE = 20
@@ -68,15 +75,15 @@ def final_set(stream: list[Path], into: Path) -> Path:
     return into
 
 
-def ingest_all(store: Path, stream: list[Path]) -> list[str]:
+def ingest_all(store: Path, stream: list[Path], settings: Settings = SETTINGS) -> list[str]:
     outcomes, deferred = [], []
     for p in stream:
-        report = ingest(str(store), str(p), SETTINGS)
+        report = ingest(str(store), str(p), settings)
         outcomes.append(report.outcome)
         if report.outcome.startswith("deferred"):
             deferred.append(p)
     for p in deferred:  # what the sweep does: fold again once a Sentinel-2 product set the grid
-        outcomes.append(ingest(str(store), str(p), SETTINGS).outcome)
+        outcomes.append(ingest(str(store), str(p), settings).outcome)
     return outcomes
 
 
@@ -87,7 +94,10 @@ def assert_same(got: Maps, expected: Maps) -> None:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, seed: int) -> None:
+    """Each order with a different number of products left pending before a fold into the state
+    arrays: none (every arrival but the latest day's is folded at once), a few, the default."""
     rng = random.Random(seed)
+    settings = get_settings(pending_max=(0, 3, SETTINGS.pending_max)[seed % 3])
     products = sorted(p for p in archive.iterdir() if p.suffix == ".zip")
     in_season = [p for p in products if SEASON.in_window(parse_name(p.name).acquired)]
     stream = rng.sample(in_season, 24)
@@ -95,7 +105,7 @@ def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, se
     republished = [p for p in in_season if "_V9-9" in p.name]
     stream += [p for p in republished if rng.random() < 0.7]
     rng.shuffle(stream)
-    outcomes = ingest_all(tmp_path / "store", stream)
+    outcomes = ingest_all(tmp_path / "store", stream, settings)
     assert outcomes.count("skipped (duplicate)") >= 3
     expected = run_annual(str(final_set(stream, tmp_path / "final")), "T31TCH", SEASON, SETTINGS)
     got = season_maps(str(tmp_path / "store"), "T31TCH", "2017-2018", SETTINGS)
@@ -147,3 +157,45 @@ def test_margins_fold_into_both_seasons_and_status_tells(archive: Path, tmp_path
     [tile] = status(str(tmp_path / "store"), SETTINGS)
     assert [s.products for s in tile.seasons] == [1, 1]
     assert [q["product"] for q in tile.quarantined] == [bad.stem]
+
+
+@settings(deadline=None)  # the first example compiles the kernels
+@given(arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 13))))
+def test_the_cube_packs_classes_four_to_a_byte(raw: npt.NDArray[np.uint8]) -> None:
+    packed = pack(raw)
+    assert packed.shape == (raw.shape[0], -(-raw.shape[1] // 4))
+    expected = np.where(raw == 0, 0, np.where(raw <= 100, 1, 255))
+    np.testing.assert_array_equal(unpack(packed, raw.shape[1]), expected)
+
+
+def test_compacting_drops_the_history_and_keeps_the_maps(archive: Path, tmp_path: Path,
+                                                         snowdays_cli: RunCli) -> None:
+    store = tmp_path / "store"
+    products = sorted((p for p in archive.iterdir() if p.suffix == ".zip" and "_V9-9" not in p.name),
+                      key=lambda p: parse_name(p.name).acquired)[:12]
+    eager = get_settings(pending_max=0)  # the state arrays are written again at every arrival
+    ingest_all(store, products, eager)
+    before = season_maps(str(store), "T31TCH", "2017-2018", eager)
+    repo = open_repo(str(store), "T31TCH", eager)
+    commits, tip = len(list(repo.ancestry(branch="main"))), last_commit(repo).id
+    kept = snowdays_cli(["compact", "--store", str(store)], {}, tmp_path)  # keeps 30 days by default
+    assert (kept.returncode, kept.stdout) == (0, "T31TCH: 0 commits expired, 0 chunks (0.0 MB) deleted\n")
+    size = disk_bytes(store)
+
+    done = compact(repo, keep=timedelta(0), grace=timedelta(0))
+    assert done.snapshots_expired >= commits - 2 and done.bytes_deleted > 0  # tiny chunks: in manifests
+    assert disk_bytes(store) <= size - done.bytes_deleted
+    repo = open_repo(str(store), "T31TCH", eager)
+    assert last_commit(repo).id == tip and len(list(repo.ancestry(branch="main"))) < commits
+    assert_same(season_maps(str(store), "T31TCH", "2017-2018", eager).maps, before.maps)
+    later = sorted((p for p in archive.iterdir() if p.suffix == ".zip" and "_V9-9" not in p.name),
+                   key=lambda p: parse_name(p.name).acquired)[12:14]
+    assert ingest_all(store, later, eager) == ["folded", "folded"]
+    batch = run_annual(str(final_set([*products, *later], tmp_path / "all")), "T31TCH",
+                       Season(start=SEASON.start, stop=parse_name(later[-1].name).acquired.date()),
+                       eager)
+    assert_same(season_maps(str(store), "T31TCH", "2017-2018", eager).maps, batch.maps)
+
+
+def disk_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
