@@ -28,18 +28,20 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
 from bench.common import (
-    RESULTS,
-    ROOT,
     SEASON,
     TILE,
     Result,
     bench_cpu,
+    conditions,
     dataset,
     ensure_data,
+    figure_lines,
     machine,
     pin,
     rasters,
     run_child,
+    save,
+    targets_met,
 )
 from snowdays.annual import run_annual, write
 from snowdays.duration import FoldState
@@ -161,25 +163,17 @@ def summarise(raw: Result, size: int) -> Result:
     figures = {"decode floor (s)": decode, "annual (s)": annual, "peak RSS (GB)": rss,
                "naive compute (s)": compute, "naive incl. decode floor (s)": naive,
                "annual / decode floor": annual / decode, "naive / annual": naive / annual}
-    met = {name: (figures[name] <= bound if op == "<=" else figures[name] >= bound)
-           for name, (op, bound) in TARGETS.items()}
-    return {"figures": figures, "targets_met": met, "reference_agrees": ref["agrees"],
+    return {"figures": figures, "targets_met": targets_met(figures, TARGETS),
+            "reference_agrees": ref["agrees"],
             "naive_note": f"extrapolated from a {ref['block'][0]}x{ref['block'][1]} sub-block "
                           f"by pixel count, plus the decode floor as its reading cost"}
 
 
 def table(report: Result) -> str:
-    figures, met = report["summary"]["figures"], report["summary"]["targets_met"]
-    lines = [f"{'figure':<32}{'value':>12}   target"]
-    for name, value in figures.items():
-        op, bound = TARGETS.get(name, ("", None))
-        verdict = f"{op} {bound:g}  {'met' if met[name] else 'MISSED'}" if bound else ""
-        lines.append(f"{name:<32}{value:>12.2f}   {verdict}")
+    lines = figure_lines(report["summary"], TARGETS, 32, ".2f")
     lines.append(f"naive: {report['summary']['naive_note']}; "
                  f"agrees with annual on the block: {report['summary']['reference_agrees']}")
-    load = report["load_average"]
-    lines.append(f"one core ({report['raw']['cpu']}) of {report['machine']['cpu_count']}; load average "
-                 f"before {load['before'][0]:.2f}, after {load['after'][0]:.2f}")
+    lines.append(conditions(report))
     return "\n".join(lines)
 
 
@@ -202,11 +196,7 @@ def main() -> None:
               "repeats": repeats, "machine": machine(), "data": dataset(folder),
               "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw,
               "summary": summarise(raw, size)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    print(f"results: {path.relative_to(ROOT)}")
+    save(report, "", table(report))
 
 
 if __name__ == "__main__":

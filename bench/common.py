@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,37 @@ def dataset(folder: Path) -> Result:
     return {"folder": str(folder.relative_to(ROOT)), "products": len(paths),
             "landsat": sum("_SNW_XS" in p.name for p in paths),
             "bytes": sum(p.stat().st_size for p in paths)}
+
+
+Targets = dict[str, tuple[str, float]]
+
+
+def targets_met(figures: dict[str, float], targets: Targets) -> dict[str, bool]:
+    return {name: (figures[name] <= bound if op == "<=" else figures[name] >= bound)
+            for name, (op, bound) in targets.items()}
+
+
+def figure_lines(summary: Result, targets: Targets, width: int, digits: str) -> list[str]:
+    """The figures, one a line, each with its target and whether it was met."""
+    figures, met = summary["figures"], summary["targets_met"]
+    lines = [f"{'figure':<{width}}{'value':>10}   target"]
+    for name, value in figures.items():
+        op, bound = targets.get(name, ("", None))
+        verdict = f"{op} {bound:g}  {'met' if met[name] else 'MISSED'}" if bound else ""
+        lines.append(f"{name:<{width}}{value:>10{digits}}   {verdict}")
+    return lines
+
+
+def conditions(report: Result) -> str:
+    load = report["load_average"]
+    return (f"one core ({report['raw']['cpu']}) of {report['machine']['cpu_count']}; load average "
+            f"before {load['before'][0]:.2f}, after {load['after'][0]:.2f}")
+
+
+def save(report: Result, prefix: str, table: str) -> None:
+    """Write the report to bench/results/<prefix><UTC timestamp>.json; print its table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{prefix}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table)
+    print(f"results: {path.relative_to(ROOT)}")

@@ -44,17 +44,19 @@ import zarr
 
 from bench import annual
 from bench.common import (
-    RESULTS,
-    ROOT,
     SEASON,
     TILE,
     Result,
     bench_cpu,
+    conditions,
     dataset,
     ensure_data,
+    figure_lines,
     machine,
     pin,
     run_child,
+    save,
+    targets_met,
 )
 from snowdays.duration import FoldState
 from snowdays.export import season_maps
@@ -314,8 +316,7 @@ def summarise(raw: Result) -> Result:
         "  with the whole history (MB)": sizes["repository"]["bytes"] / 1e6,
         "peak RSS, ingesting (GB)": ing["maxrss_gb"],
     }
-    met = {name: (figures[name] <= bound if op == "<=" else figures[name] >= bound)
-           for name, (op, bound) in TARGETS.items()}
+    met = targets_met(figures, TARGETS)
     counts: dict[str, int] = {}
     for r in records:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
@@ -332,20 +333,13 @@ def summarise(raw: Result) -> Result:
 
 def table(report: Result) -> str:
     summary = report["summary"]
-    figures, met = summary["figures"], summary["targets_met"]
-    lines = [f"{'figure':<36}{'value':>10}   target"]
-    for name, value in figures.items():
-        op, bound = TARGETS.get(name, ("", None))
-        verdict = f"{op} {bound:g}  {'met' if met[name] else 'MISSED'}" if bound else ""
-        lines.append(f"{name:<36}{value:>10.3g}   {verdict}")
+    lines = figure_lines(summary, TARGETS, 36, ".3g")
     lines.append(f"folds: {summary['folds']}; medians over {summary['medians_over']} in-order products "
                  f"after a warm-up of {WARM_UP}; out-of-order product "
                  f"{report['raw']['ingest']['out_of_order']['product']}")
     lines.append(summary["size_note"])
     lines.append(f"stored maps agree with annual: {summary['agrees_with_annual']}")
-    load = report["load_average"]
-    lines.append(f"one core ({report['raw']['cpu']}) of {report['machine']['cpu_count']}; load average "
-                 f"before {load['before'][0]:.2f}, after {load['after'][0]:.2f}")
+    lines.append(conditions(report))
     return "\n".join(lines)
 
 
@@ -371,11 +365,7 @@ def main() -> None:
         "data": dataset(folder), "zarr": zarr.__version__, "icechunk": icechunk.__version__,
         "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw}
     report["summary"] = summarise(raw)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"state-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    print(f"results: {path.relative_to(ROOT)}")
+    save(report, "state-", table(report))
 
 
 if __name__ == "__main__":
