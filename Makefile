@@ -3,13 +3,17 @@ UV ?= python3 -m uv
 SAMPLE ?= sample/T31TCH-2017-2018
 OUT ?= out/T31TCH-2017-2018
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo annual test lint bench
 
 setup:
+	@infra/system-packages.sh
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
 	$(UV) sync --frozen
 
-demo: setup  ## the main job on embedded defaults: a sample season and its annual maps
+demo: setup  ## the main job on embedded defaults: the local pipeline, fed a season over two minutes
+	$(UV) run snowdays demo
+
+annual: setup  ## the batch alone: a sample season and its annual maps
 	$(UV) run snowdays sample $(SAMPLE) --tile T31TCH --season 2017-2018
 	$(UV) run snowdays annual $(SAMPLE) --tile T31TCH --start 2017-09-01 --stop 2018-08-31 --out $(OUT)
 

@@ -5,11 +5,15 @@ Exit codes: 0 success, 1 storage fault (worth retrying), 2 bad usage, 3 bad inpu
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -28,13 +32,19 @@ from snowdays.ingest import ingest as ingest_product
 from snowdays.names import normalise_tile
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
-from snowdays.settings import get_settings
+from snowdays.settings import Settings, get_settings
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
+from stac.api import serve as serve_api
+from stac.publish import publish as publish_season
+from stac.search import api_url
+from stac.search import search as search_items
 
 app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
+stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_help=True)
+app.add_typer(stac_app, name="stac")
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
@@ -170,6 +180,131 @@ def compact(
 
 
 @app.command()
+def publish(
+    store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
+    tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")],
+    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
+    out: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
+                                            "(default from settings).")] = None,
+) -> None:
+    """Publish a stored season: maps, quicklook and STAC item in the catalog, then the STAC API."""
+    report = publish_season(store, tile, season, get_settings(), out)
+    typer.echo(report.item_href)
+    if report.api_error:
+        err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: "
+                  f"{escape(report.api_error)}; publish again once the database is up")
+        raise typer.Exit(1)
+    typer.echo(f"STAC API up to date ({report.api_items} items)")
+
+
+@app.command()
+def search(
+    tile: Annotated[str | None, typer.Option(help="Tile, e.g. T31TCH.")] = None,
+    season: Annotated[str | None, typer.Option(help="Season, e.g. 2017-2018.")] = None,
+    bbox: Annotated[str | None, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees.")] = None,
+    datetime: Annotated[str | None, typer.Option(help="Date or interval, e.g. 2018-01-01/2018-03-31.")]
+    = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help="CQL2 text filter.")] = None,
+    api: Annotated[str | None, typer.Option(help="STAC API URL (default: the local one).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the items as a GeoJSON collection.")]
+    = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many items.")] = None,
+) -> None:
+    """Search the STAC API for published seasons, newest as-of date first."""
+    items = search_items(api or api_url(get_settings()), tile=tile, season=season,
+                         bbox=_numbers(bbox) if bbox else None, datetime=datetime, filter=filter_,
+                         limit=limit)
+    if json_:
+        features = [i.to_dict(transform_hrefs=False) for i in items]
+        typer.echo(json.dumps({"type": "FeatureCollection", "features": features}, indent=1))
+        return
+    table = Table("item", "tile", "season", "as of", "status", "products", "SCD")
+    for i in items:
+        p = i.properties
+        table.add_row(i.id, p.get("grid:code", ""), p.get("snowdays:season", ""),
+                      p.get("snowdays:as_of", ""), p.get("snowdays:status", ""),
+                      str(p.get("snowdays:products", "")), i.assets["SCD"].href if "SCD" in i.assets else "")
+    Console(soft_wrap=True).print(table)
+
+
+@stac_app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default from "
+                                             "settings).")] = None,
+) -> None:
+    """Run the STAC API (stac-fastapi-pgstac) on 127.0.0.1, starting the local database if configured."""
+    settings = get_settings()
+    serve_api(settings if port is None else settings.model_copy(update={"stac_api_port": port}))
+
+
+@app.command()
+def up() -> None:
+    """Run the local stack on 127.0.0.1 until Ctrl-C: Prefect, Dask, the STAC API, a file server, and the
+    pipeline watching the archive."""
+    from infra.stack import Stack, urls  # noqa: PLC0415 - the pipeline is imported by its commands only
+
+    settings = get_settings()
+    _interrupt_on_sigterm()
+    with Stack(settings, Path(settings.prefect_home).parent / "logs"):
+        _print_urls(urls(settings), settings)
+        _until_interrupted()
+
+
+@app.command()
+def demo(
+    minutes: Annotated[float, typer.Option(min=0, help="Time over which the season is dripped.")] = 2,
+    size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m.")] = 549,
+    exit_when_done: Annotated[bool, typer.Option(help="Stop once every product is folded.")] = False,
+) -> None:
+    """``up``, then a generated season of T31TCH dripped into the archive: watch the runs fire."""
+    from infra.demo import drip, season_products, settled  # noqa: PLC0415
+    from infra.stack import Stack, urls  # noqa: PLC0415
+
+    settings = get_settings()
+    _interrupt_on_sigterm()
+    base = Path(settings.prefect_home).parent
+    with _progress("generating the season") as progress:
+        progress(0, 1)
+        products = season_products(base / "demo" / f"T31TCH-2017-2018-{size}", "T31TCH", "2017-2018",
+                                   size, settings)
+        progress(1, 1)
+    with Stack(settings, base / "logs"):
+        _print_urls(urls(settings), settings)
+        with _progress("products into the archive") as progress:
+            drip(products, Path(settings.archive), minutes * 60, lambda k, _: progress(k, len(products)))
+        if not exit_when_done:
+            _until_interrupted()
+            return
+        while not settled("T31TCH", settings, f"{urls(settings)['Prefect UI']}/api"):
+            time.sleep(2)
+        typer.echo(f"every product is folded: {settings.store}")
+
+
+def _print_urls(found: dict[str, str], settings: Settings) -> None:
+    for name, url in found.items():
+        typer.echo(f"{name:<16}{url}")
+    typer.echo(f"{'archive':<16}{settings.archive}\n{'stores':<16}{settings.store}\n"
+               f"{'catalog':<16}{settings.stac_catalog}\nCtrl-C stops everything.")
+
+
+def _interrupt_on_sigterm() -> None:
+    """Stop on SIGTERM as on Ctrl-C: through the stack's exit, which stops every child."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _until_interrupted() -> None:
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
@@ -180,6 +315,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as e:
         raise UsageError(f"{text!r} is not a date written YYYY-MM-DD") from e
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError as e:
+        raise UsageError(f"{text!r} is not numbers separated by commas") from e
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import zarr
 
 from snowdays.errors import Deferred, ProductRejected, WrongGrid
 from snowdays.grid import Codes, Grid
-from snowdays.names import parse_name
+from snowdays.names import ProductId, parse_name
 from snowdays.products import Product, open_product
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings
@@ -53,22 +53,47 @@ def checksum(product: Product) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A product read, checked and put on its tile's grid: all a fold needs (and a worker returns)."""
+
+    href: str
+    id: ProductId
+    grid: Grid
+    packed: Codes
+    checksum: str
+
+
 def ingest(root: str, href: str, settings: Settings) -> Report:
     """Fold one product into every season of its tile whose window holds it; quarantine it if bad."""
+    ready = prepare(root, href, settings)
+    return ready if isinstance(ready, Report) else fold(root, ready, settings)
+
+
+def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
+    """Read a product onto its tile's grid (reading the store only); a bad one is quarantined and a
+    Landsat one before any grid is deferred, each with its report."""
     try:
         product = open_product(href, settings)
-        repo = open_repo(root, product.id.tile, settings, create=True)
-        grid = _grid_for(repo, product)
-        packed = pack(product.read(grid, settings))
-        outcomes = transact(repo, lambda r: _fold(r, product, grid, packed, checksum(product),
-                                                  settings))
+        grid = _grid_for(open_repo(root, product.id.tile, settings, create=True), product)
+        return Prepared(href, product.id, grid, pack(product.read(grid, settings)), checksum(product))
     except ProductRejected as e:
         quarantine(root, href, e, settings)
         return Report(e.product, f"rejected ({e.reason})")
     except Deferred as e:
         return Report(product.id.name, f"deferred ({e})")
+
+
+def fold(root: str, ready: Prepared, settings: Settings) -> Report:
+    """Fold a prepared product into its tile's store, in one commit."""
+    try:
+        repo = open_repo(root, ready.id.tile, settings, create=True)
+        outcomes = transact(repo, lambda r: _fold(r, ready, settings))
+    except ProductRejected as e:
+        quarantine(root, ready.href, e, settings)
+        return Report(e.product, f"rejected ({e.reason})")
     seasons = {label: o.value for label, o in outcomes.items()}
-    return Report(product.id.name, _summary(list(outcomes.values())), seasons)
+    return Report(ready.id.name, _summary(list(outcomes.values())), seasons)
 
 
 def _summary(outcomes: list[Outcome]) -> str:
@@ -93,20 +118,19 @@ def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
     return product.grid
 
 
-def _fold(root: zarr.Group, product: Product, grid: Grid, packed: Codes, digest: str,
-          settings: Settings) -> tuple[dict[str, Outcome], str | None]:
+def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[str, Outcome], str | None]:
     stored = attr(root, "grid")
     if stored is None:
-        root.attrs["grid"] = grid.to_json()
-    elif Grid.from_json(stored) != grid:
-        raise WrongGrid(product.id.name, "the tile grid changed while it was folded")
-    pid, outcomes = product.id, {}
+        root.attrs["grid"] = ready.grid.to_json()
+    elif Grid.from_json(stored) != ready.grid:
+        raise WrongGrid(ready.id.name, "the tile grid changed while it was folded")
+    pid, outcomes = ready.id, {}
     for label, season in seasons_of(pid.acquired.date(), settings):
-        entry = Entry(pid.name, [str(k) for k in pid.key], list(pid.version), digest,
+        entry = Entry(pid.name, [str(k) for k in pid.key], list(pid.version), ready.checksum,
                       season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
                                                  pid.name], pid.mission == "L8")
-        group = season_group(root, season, label, grid)
-        outcomes[label] = fold_product(group, season.n_days, entry, packed, settings.pending_max)
+        group = season_group(root, season, label, ready.grid)
+        outcomes[label] = fold_product(group, season.n_days, entry, ready.packed, settings.pending_max)
     changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
     return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
 

@@ -5,7 +5,7 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,8 +21,35 @@ class Settings(BaseSettings):
     pending_max: int = Field(16, ge=0)
     """Products of a season kept in its cube only (pending) before they are folded into its state
     arrays; the latest day's always wait. More: cheaper arrivals, dearer maps."""
+
     history_days: float = Field(30, ge=0)
     """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
+
+    archive: str = "archive"
+    """Folder or ``s3://`` prefix where products land, one entry per product (the pipeline's input)."""
+    store: str = "stores"
+    """Folder or ``s3://`` prefix of the tile stores (one Icechunk repository per tile)."""
+    dask_cluster: str = Field("local", pattern=r"^(local|kubernetes|tcp://.+|tls://.+)$")
+    """Where a tile's products are read: ``local`` (a LocalCluster), a scheduler address, or
+    ``kubernetes`` (an ephemeral cluster of the dask-kubernetes operator)."""
+    dask_workers: int = Field(2, ge=1)
+    """Workers of a local (or ephemeral Kubernetes) Dask cluster."""
+    files_url: str | None = None
+    """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI."""
+    files_port: int = Field(8082, ge=1, le=65535)
+    """Port of the file server ``snowdays up`` runs on 127.0.0.1 for the catalog folder."""
+    dask_port: int = Field(8786, ge=1, le=65535)
+    """Port of the Dask scheduler ``snowdays up`` runs on 127.0.0.1 (its workers stay up between runs)."""
+    prefect_port: int = Field(4200, ge=1, le=65535)
+    """Port of the Prefect server ``snowdays up`` runs on 127.0.0.1."""
+    prefect_home: str = ".snowdays/prefect"
+    """Folder of the local Prefect server's database and settings (``snowdays up``)."""
+    trigger_window_seconds: float = Field(10, ge=0)
+    """An arrival starts a run of its tile at most once in this many seconds (the run folds the burst)."""
+    max_runs: int = Field(4, ge=1)
+    """Flow runs the pipeline runs at once (one per tile at most)."""
+    watch_poll_seconds: float = Field(5, gt=0)
+    """Seconds between two looks at a local archive for new products (``snowdays up``)."""
 
     s3_endpoint_url: str | None = None
     """S3-compatible endpoint, e.g. ``http://127.0.0.1:5000``; empty means AWS."""
@@ -36,6 +63,42 @@ class Settings(BaseSettings):
     cog_compress: str = Field("DEFLATE", pattern=r"^(DEFLATE|ZSTD)$")
     output_counter: int = Field(1, ge=1)
     """Counter written in output names (LIS ``_<version>_<counter>``)."""
+
+    stac_catalog: str = "catalog"
+    """Folder or ``s3://`` prefix of the static STAC catalog; published maps are written beside their
+    items."""
+    stac_database_url: str = "postgresql://postgres@127.0.0.1:5439/snowdays"
+    """PostgreSQL database (with PostGIS) of the STAC API; snowdays installs pgstac in it."""
+    stac_postgres_data: str = ".snowdays/postgres"
+    """Folder of the local PostgreSQL cluster that ``snowdays stac serve`` starts when the database is
+    on 127.0.0.1 or localhost; empty: never start one (a managed database)."""
+    stac_connect_timeout: float = Field(5.0, gt=0)
+    """Seconds to wait for the STAC database before reporting it down."""
+    stac_api_port: int = Field(8081, ge=1, le=65535)
+    """Port of the STAC API that ``snowdays stac serve`` runs on 127.0.0.1."""
+    stac_api_url: str | None = None
+    """STAC API that ``snowdays search`` asks; empty: the local one on ``stac_api_port``."""
+
+    sweep_interval_seconds: float = Field(300, gt=0)
+    """Seconds between two sweeps of the archive (the safety net for lost events) in ``snowdays up``."""
+    sqs_queue_url: str | None = None
+    """SQS queue that receives the archive bucket's S3 notifications; empty: no SQS watcher."""
+    sqs_endpoint_url: str | None = None
+    """SQS endpoint, e.g. ``http://127.0.0.1:5000``; empty: ``s3_endpoint_url`` (empty there: AWS)."""
+    sqs_wait_seconds: int = Field(20, ge=0, le=20)
+    """Seconds one long poll of the SQS queue waits for messages (SQS allows 20 at most)."""
+    geodes_url: str = "https://geodes-portal.cnes.fr/api/stac"
+    """STAC API searched for new products, in the style of CNES GEODES (``POST {url}/search``)."""
+    geodes_api_key: SecretStr | None = None
+    """API key sent as ``X-API-Key`` to the STAC API and its downloads (GEODES: the portal's user
+    settings)."""
+    geodes_datasets: list[str] = ["MUSCATE_Snow_SENTINEL2_L2B-SNOW"]
+    """Datasets (collections) searched, as a JSON list in the environment."""
+    watch_tiles: list[str] = []
+    """Tiles searched in the STAC API, as a JSON list in the environment (``["T31TCH"]``); empty:
+    no search."""
+    geodes_poll_seconds: float = Field(3600, gt=0)
+    """Seconds between two searches of the STAC API in ``snowdays up``."""
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -121,3 +121,64 @@ def snowdays_cli(request: pytest.FixtureRequest,
                               capture_output=True, text=True, timeout=120, check=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL cluster with PostGIS on 127.0.0.1 for the whole session, stopped at the end.
+
+    Its folder is made outside pytest's own (which only its owner may enter), so that the ``postgres``
+    system user can run the server when the tests run as root.
+    """
+    import shutil  # noqa: PLC0415 - only database tests need these
+    import tempfile  # noqa: PLC0415
+
+    from infra.postgres import LocalPostgres  # noqa: PLC0415
+
+    folder = Path(tempfile.mkdtemp(prefix="snowdays-pg-"))
+    folder.chmod(0o755)
+    cluster = LocalPostgres(folder / "data", _free_port())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A Prefect API on 127.0.0.1 for the whole session (Prefect's test harness: a server on a free
+    port with a temporary SQLite database, telemetry off); yields its URL."""
+    from prefect.settings import (  # noqa: PLC0415 - only pipeline tests need Prefect
+        PREFECT_API_URL,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness  # noqa: PLC0415
+
+    with (temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False}),
+          prefect_test_harness(server_startup_timeout=120)):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def prefect_events(prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[Any]]]:
+    """Record the events this process emits, as Prefect's own tests do: every ``emit_event`` goes to
+    an ``AssertingEventsClient``. Yields a function that waits for the queued events and returns
+    those recorded so far."""
+    from prefect.events.clients import AssertingEventsClient  # noqa: PLC0415
+    from prefect.events.worker import EventsWorker  # noqa: PLC0415
+
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+
+    def recorded() -> list[Any]:
+        worker.wait_until_empty()
+        client = getattr(worker, "_client", None)  # made when the first event is handled
+        return list(getattr(client, "events", []))
+
+    try:
+        yield recorded
+    finally:
+        worker.drain()

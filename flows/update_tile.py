@@ -1,0 +1,89 @@
+"""update_tile: fold every pending product of a tile, then publish its seasons' maps and STAC items.
+
+Deployed with a trigger on ``snow.product.arrived`` (one run per event, parameters from the event's
+labels); a run folds all the tile's pending products (archive minus ledger), so a burst of events
+coalesces into few runs, and one run at a time holds the tile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.events.schemas.automations import Posture
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.runtime import flow_run
+
+from flows.cluster import SettingsDaskRunner
+from snowdays.ingest import Prepared, Report
+from snowdays.names import normalise_tile
+from snowdays.settings import get_settings
+from tasks.report import leave_artifacts
+from tasks.tile import find_pending, fold_product, publish_season, read_product, tile_lock
+
+ARRIVED = "snow.product.arrived"
+CHANGED = ("folded",)
+"""Report outcomes (first word) that change a season, so that it is published again."""
+
+
+def run_name() -> str:
+    """``update-T31TCH-2018-01-15``: the tile and the acquisition that woke the run (else today)."""
+    parameters = flow_run.parameters
+    return f"update-{normalise_tile(parameters['tile'])}-{parameters.get('day') or today()}"
+
+
+@flow(name="update-tile", flow_run_name=run_name,
+      task_runner=SettingsDaskRunner())  # type: ignore[arg-type]  # a runner of Dask futures
+def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
+    """Fold the pending products of ``tile`` and publish what changed. ``day``: the acquisition that
+    woke it (names the run only)."""
+    settings = get_settings()
+    tile = normalise_tile(tile)
+    logger = get_run_logger()
+    with tile_lock(tile):
+        reports = drain(tile)
+        seasons = sorted({label for r in reports if r.outcome.startswith(CHANGED) for label in r.seasons})
+        published = {label: publish_season(tile, label, settings) for label in seasons}
+        if reports:  # a run that found nothing leaves the last report as it was
+            leave_artifacts(tile, reports, published, settings)
+    for r in reports:
+        logger.info("%s: %s", r.product, r.outcome)
+    return [{"product": r.product, "outcome": r.outcome} for r in reports]
+
+
+def drain(tile: str) -> list[Report]:
+    """Fold pending products until none is left that can be folded: those that landed meanwhile,
+    and a Landsat one deferred until a Sentinel-2 one of the same batch set the tile's grid."""
+    reports: list[Report] = []
+    while True:
+        batch = fold_pending(tile)
+        done = {r.product for r in batch if not r.outcome.startswith("deferred")}
+        reports = [r for r in reports if r.product not in done] + batch
+        if not any(r.outcome.startswith(CHANGED) for r in batch):
+            return reports
+
+
+def fold_pending(tile: str) -> list[Report]:
+    """Read the pending products on the cluster, all at once, then fold them one by one here, in
+    acquisition order (one writer per tile)."""
+    settings = get_settings()
+    hrefs = find_pending(tile, settings)
+    reports = []
+    for read in [read_product.submit(href, settings) for href in hrefs]:
+        ready = read.result()
+        reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)
+    return reports
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def arrival_trigger(window: timedelta) -> DeploymentEventTrigger:
+    """A run for the tile an arrival event names, at most one per tile and ``window``: the first
+    event of a burst starts a run, which folds what the rest of the burst brings (the sweep finds
+    anything that lands after its last look)."""
+    return DeploymentEventTrigger(
+        name="product arrived", expect={ARRIVED}, match={"prefect.resource.id": "snow.product.*"},
+        for_each={"tile"}, posture=Posture.Reactive, threshold=1, within=window,
+        parameters={"tile": "{{ event.resource.tile }}", "day": "{{ event.resource.acquired }}"})

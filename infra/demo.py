@@ -1,0 +1,52 @@
+"""``snowdays demo``: the local stack, and a generated season dripped into its archive."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from snowdays.archive import pending
+from snowdays.names import parse_name
+from snowdays.sample import make_season
+from snowdays.season import parse_season
+from snowdays.settings import Settings
+
+
+def season_products(folder: Path, tile: str, label: str, size: int, settings: Settings) -> list[Path]:
+    """The demo's products (zips), generated once into ``folder``, in acquisition order."""
+    done = folder / ".complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        make_season(folder, tile, parse_season(label, settings.season_start, settings.margin_days), size,
+                    "muscate", True, seed=0)
+        done.touch()
+    return sorted(folder.glob("*.zip"), key=lambda p: (parse_name(p.name).acquired, p.name))
+
+
+def drip(products: list[Path], archive: Path, seconds: float,
+         told: Callable[[int, Path], None] = lambda k, p: None) -> None:
+    """Copy the products into the archive one by one over ``seconds``, each under a temporary name
+    first so that a watcher never sees half a product."""
+    pause = seconds / max(len(products), 1)
+    for k, product in enumerate(products, 1):
+        part = archive / f".{product.name}.part"
+        shutil.copy2(product, part)
+        part.rename(archive / product.name)
+        told(k, product)
+        time.sleep(pause)
+
+
+def settled(tile: str, settings: Settings, prefect_api: str) -> bool:
+    """Whether the tile's store has folded (or quarantined) every product of the archive, and no run
+    is left to start or finish (the last one publishes)."""
+    return not pending(settings.archive, settings.store, tile, settings) and runs_in_flight(prefect_api) == 0
+
+
+def runs_in_flight(prefect_api: str) -> int:
+    """Flow runs scheduled, pending or running on the Prefect server."""
+    body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}
+    return int(httpx.post(f"{prefect_api}/flow_runs/count", json=body, timeout=30).raise_for_status().json())

@@ -1,0 +1,123 @@
+"""The local stack ``snowdays up`` runs on 127.0.0.1, each part a child process with its own log.
+
+Prefect's server (SQLite), a Dask scheduler and its workers (they stay up between runs), the STAC API
+(with its local PostgreSQL), a file server for the catalog folder, and the pipeline (deployments
+served, the archive watched). Every port is a setting; stopping stops everything started.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from snowdays.errors import SnowdaysError
+from snowdays.settings import Settings
+
+LOCAL = "127.0.0.1"
+
+
+class StackError(SnowdaysError):
+    """A part of the stack did not start (the message names it and its log)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    command: list[str]
+    ready: str | None
+    """URL that answers once the part is up (None: up once started)."""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    return {"Prefect UI": f"http://{LOCAL}:{settings.prefect_port}",
+            "STAC API": f"http://{LOCAL}:{settings.stac_api_port}",
+            "files": f"http://{LOCAL}:{settings.files_port}",
+            "Dask scheduler": f"tcp://{LOCAL}:{settings.dask_port}"}
+
+
+def parts(settings: Settings) -> list[Part]:
+    """The children, in starting order (each needs those before it)."""
+    py, at = sys.executable, urls(settings)
+    api = f"{at['Prefect UI']}/api"
+    pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"],
+                "SNOWDAYS_FILES_URL": at["files"]}
+    Path(settings.stac_catalog).mkdir(parents=True, exist_ok=True)
+    Path(settings.archive).mkdir(parents=True, exist_ok=True)
+    return [
+        Part("prefect", [py, "-m", "prefect", "server", "start", "--host", LOCAL, "--port",
+                         str(settings.prefect_port)], f"{api}/health",
+             {"PREFECT_HOME": str(Path(settings.prefect_home).resolve()),
+              "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}),
+        Part("dask-scheduler", [py, "-m", "distributed.cli.dask_scheduler", "--host", LOCAL, "--port",
+                                str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None),
+        Part("dask-workers", [py, "-m", "distributed.cli.dask_worker", at["Dask scheduler"], "--nworkers",
+                              str(settings.dask_workers), "--nthreads", "1", "--host", LOCAL], None,
+             {"PREFECT_API_URL": api}),
+        Part("stac-api", [str(Path(py).with_name("snowdays")), "stac", "serve"],
+             f"{at['STAC API']}/_mgmt/ping"),
+        Part("files", [py, "-m", "http.server", str(settings.files_port), "--bind", LOCAL, "--directory",
+                       str(Path(settings.stac_catalog).resolve())], at["files"]),
+        Part("pipeline", [py, "-m", "flows.serve"],
+             f"{api}/deployments/name/update-tile/update-tile", pipeline),
+    ]
+
+
+class Stack:
+    """Start the parts one by one, each once the one before answers; stop them in reverse order."""
+
+    def __init__(self, settings: Settings, logs: Path, timeout: float = 120) -> None:
+        self.settings, self.logs, self.timeout = settings, logs, timeout
+        self.running: list[tuple[Part, subprocess.Popen[bytes]]] = []
+
+    def __enter__(self) -> Stack:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            for part in parts(self.settings):
+                self._start(part)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _start(self, part: Part) -> None:
+        log = self.logs / f"{part.name}.log"
+        with log.open("wb") as out:
+            child = subprocess.Popen(part.command, env=os.environ | part.env, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append((part, child))
+        if part.ready is not None:
+            self._wait(part, child, part.ready, log)
+
+    def _wait(self, part: Part, child: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise StackError(f"{part.name} exited with {child.returncode}; see {log}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own URL
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise StackError(f"{part.name} did not answer at {url} within {self.timeout:.0f} s; see {log}")
+
+    def stop(self) -> None:
+        for _, child in reversed(self.running):
+            if child.poll() is None:
+                child.terminate()
+        for _, child in reversed(self.running):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.running = []

@@ -1,0 +1,52 @@
+"""The archive: where products land (a folder or an ``s3://`` prefix, one entry per product).
+
+The truth of what a tile still has to fold is the archive minus the tile's ledgers: events only say
+when to look.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from snowdays.errors import ProductRejected
+from snowdays.names import ProductId, normalise_tile, parse_name
+from snowdays.settings import Settings
+from snowdays.storage import list_products
+from snowdays.store import attr, open_repo, read, subgroup, tiles
+
+
+def identify(href: str) -> ProductId | None:
+    """The product an archive entry holds, by its name (None: not a product's name)."""
+    try:
+        return parse_name(PurePosixPath(href.rstrip("/")).name)
+    except ProductRejected:
+        return None
+
+
+def arrived(archive: str, settings: Settings, tile: str | None = None) -> dict[str, ProductId]:
+    """The archive's products (of one tile), by href."""
+    found = {href: identify(href) for href in list_products(archive, settings)}
+    wanted = None if tile is None else normalise_tile(tile)
+    return {href: pid for href, pid in found.items()
+            if pid is not None and (wanted is None or pid.tile == wanted)}
+
+
+def known(store: str, tile: str, settings: Settings) -> set[str]:
+    """Names of the products a tile's store has folded, or holds in quarantine."""
+    if tile not in tiles(store, settings):
+        return set()
+    root = read(open_repo(store, tile, settings))
+    names = {q["product"] for q in attr(root, "quarantine", [])}
+    if "seasons" in root:
+        for _, season in subgroup(root, "seasons").groups():
+            names |= {e["name"] for e in attr(season, "ledger", [])}
+    return names
+
+
+def pending(archive: str, store: str, tile: str, settings: Settings) -> list[str]:
+    """Hrefs of the tile's products in the archive that its store has neither folded nor
+    quarantined, oldest acquisition first (Sentinel-2 first on a day: they set the grid)."""
+    tile = normalise_tile(tile)
+    done = known(store, tile, settings)
+    waiting = [(pid, href) for href, pid in arrived(archive, settings, tile).items() if pid.name not in done]
+    return [href for pid, href in sorted(waiting, key=lambda w: (w[0].acquired.date(), w[0].merge_order))]

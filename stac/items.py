@@ -1,0 +1,252 @@
+"""The STAC collection ``snow-cover-duration`` and its items: one per tile and season.
+
+An item describes the four maps of a season as of its latest folded product (year to date while the
+season's window is open, ``provisional``; annual once it is over, ``final``), their quicklook and the
+products they were computed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pystac
+from pystac.extensions.file import FileExtension
+from pystac.extensions.grid import GridExtension
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Statistics
+from pystac.extensions.render import Render, RenderExtension
+from pystac.item_assets import ItemAssetDefinition
+from rasterio.crs import CRS
+from rasterio.warp import transform_geom
+
+from snowdays import __version__
+from snowdays.duration import U16
+from snowdays.export import SeasonMaps
+from snowdays.grid import Grid
+
+COLLECTION = "snow-cover-duration"
+SEMANTICS = "lis-1.11"
+"""The definitions the maps follow: LIS 1.11's snow annual map, made exact (``SEMANTICS.md``)."""
+PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+KINDS = ("SCD", "SOD", "SMOD", "NOBS")
+_TITLES = {
+    "SCD": "Snow cover duration",
+    "SOD": "Snow onset date",
+    "SMOD": "Snow melt-out date",
+    "NOBS": "Number of clear observations",
+}
+_DESCRIPTIONS = {
+    "SCD": "Days with snow in the season after daily linear gap-filling between clear observations.",
+    "SOD": "First day of the longest snow period, as a day index from the season start (0 when the "
+           "season has 10 snow days or fewer).",
+    "SMOD": "Last day of the longest snow period, as a day index from the season start (0 when the "
+            "season has 10 snow days or fewer).",
+    "NOBS": "Clear (valid) observation days in the season's window.",
+}
+COLORMAP = "blues"
+"""Colour map of the render hints and of the quicklook (ColorBrewer Blues)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """What an item describes: the season's maps, the files written, and where they are."""
+
+    result: SeasonMaps
+    files: dict[str, Path]
+    """Asset key (``SCD``.., ``quicklook``, ``products``) -> the local file written."""
+    hrefs: dict[str, str]
+    """Asset key -> where the file is published (relative to the item, or absolute)."""
+    final: bool
+    observation_days: int
+    updated: datetime
+
+
+def item_id(tile: str, label: str) -> str:
+    """``scd-t31tch-2017-2018``."""
+    return f"scd-{tile.lower()}-{label}"
+
+
+def multihash(path: Path) -> str:
+    """``file:checksum`` of a file: its SHA2-256 as a hex multihash (code 0x12, length 0x20)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return "1220" + digest.hexdigest()
+
+
+def make_item(p: Published) -> pystac.Item:
+    r, s = p.result, p.result.season
+    geometry = footprint(r.grid)
+    item = pystac.Item(
+        id=item_id(r.tile, label_of(r)), geometry=geometry, bbox=bbox_of(geometry),
+        datetime=datetime.combine(r.as_of, time(), UTC), collection=COLLECTION,
+        start_datetime=datetime.combine(s.start, time(), UTC),
+        end_datetime=datetime.combine(s.stop, time(23, 59, 59), UTC),
+        properties=_properties(p),
+    )
+    item.common_metadata.instruments = ["msi", "oli"] if r.landsat else ["msi"]
+    item.common_metadata.updated = p.updated
+    GridExtension.ext(item, add_if_missing=True).apply(f"MGRS-{r.tile.removeprefix('T')}")
+    item.stac_extensions.append(PROCESSING)
+    for kind, array in r.maps.items():
+        _add_map(item, kind, array, r.grid, s.start, p.files[kind], p.hrefs[kind])
+    _add_file(item, "quicklook", pystac.Asset(
+        p.hrefs["quicklook"], "Quicklook of the snow cover duration, with its colour scale",
+        media_type=pystac.MediaType.PNG, roles=["overview"]), p.files["quicklook"])
+    _add_file(item, "products", pystac.Asset(
+        p.hrefs["products"], "Input products", "Names of the Theia snow products the maps were "
+        "computed from", media_type=pystac.MediaType.JSON, roles=["metadata"]), p.files["products"])
+    RenderExtension.ext(item, add_if_missing=True).apply(renders(s.n_days))
+    return item
+
+
+def label_of(r: SeasonMaps) -> str:
+    return f"{r.season.start.year}-{r.season.start.year + 1}"
+
+
+def _properties(p: Published) -> dict[str, Any]:
+    r = p.result
+    sensors = "Sentinel-2 and Landsat-8" if r.landsat else "Sentinel-2"
+    return {
+        "title": f"Snow cover duration {r.tile} {label_of(r)}",
+        "snowdays:season": label_of(r),
+        "snowdays:as_of": r.as_of.isoformat(),
+        "snowdays:status": "final" if p.final else "provisional",
+        "snowdays:products": r.products,
+        "snowdays:observation_days": p.observation_days,
+        "snowdays:semantics": SEMANTICS,
+        "processing:level": "L3B",
+        "processing:software": {"snowdays": __version__},
+        "processing:lineage": f"Computed by snowdays from {r.products} Theia snow products ({sensors}) "
+                              f"acquired on {p.observation_days} days up to {r.as_of}; the products "
+                              "are listed in the asset 'products'.",
+    }
+
+
+def _add_map(item: pystac.Item, kind: str, array: U16, grid: Grid, start: date, path: Path,
+             href: str) -> None:
+    asset = pystac.Asset(href, _TITLES[kind], _DESCRIPTIONS[kind],
+                         media_type=pystac.MediaType.COG, roles=["data"])
+    _add_file(item, kind, asset, path)
+    proj = ProjectionExtension.ext(asset, add_if_missing=True)
+    proj.apply(shape=list(grid.shape), transform=[*grid.transform, 0.0, 0.0, 1.0], **_crs(grid))
+    RasterExtension.ext(asset, add_if_missing=True).apply([_band(kind, array, grid, start)])
+
+
+def _add_file(item: pystac.Item, key: str, asset: pystac.Asset, path: Path) -> None:
+    item.add_asset(key, asset)
+    FileExtension.ext(asset, add_if_missing=True).apply(size=path.stat().st_size,
+                                                        checksum=multihash(path))
+
+
+def _crs(grid: Grid) -> dict[str, Any]:
+    crs = CRS.from_user_input(grid.crs)
+    epsg = crs.to_epsg()
+    return {"code": f"EPSG:{epsg}"} if epsg else {"code": None, "wkt2": crs.to_wkt()}
+
+
+def _unit(kind: str, start: date) -> str | None:
+    return {"SCD": "days", "SOD": f"days since {start}", "SMOD": f"days since {start}"}.get(kind)
+
+
+def _band(kind: str, array: U16, grid: Grid, start: date) -> RasterBand:
+    stats = Statistics.create(minimum=int(array.min()), maximum=int(array.max()),
+                              mean=round(float(np.mean(array, dtype=np.float64)), 3))
+    return RasterBand.create(data_type=DataType.UINT16, spatial_resolution=abs(grid.transform[0]),
+                             sampling=None, unit=_unit(kind, start), statistics=stats)
+
+
+def renders(n_days: int) -> dict[str, Render]:
+    """Render hints for viewers (titiler-style): colour map and value range of each map."""
+    days = [[0.0, float(n_days)]]
+    return {
+        "scd": Render.create(["SCD"], "Snow cover duration (days)", rescale=days,
+                             colormap_name=COLORMAP, resampling="average"),
+        "sod": Render.create(["SOD"], "Snow onset (day of season)", rescale=days, nodata=0,
+                             colormap_name="viridis", resampling="nearest"),
+        "smod": Render.create(["SMOD"], "Snow melt-out (day of season)", rescale=days, nodata=0,
+                              colormap_name="viridis", resampling="nearest"),
+        "nobs": Render.create(["NOBS"], "Clear observations", rescale=[[0.0, 100.0]],
+                              colormap_name="greys", resampling="average"),
+    }
+
+
+def footprint(grid: Grid, per_side: int = 4) -> dict[str, Any]:
+    """The grid's outline in WGS 84, densified so that its curved sides stay close."""
+    (x0, y0), (x1, y1) = grid.affine @ (0, 0), grid.affine @ (grid.width, grid.height)
+    steps = [k / per_side for k in range(per_side)]
+    ring = ([(x0 + (x1 - x0) * f, y0) for f in steps] + [(x1, y0 + (y1 - y0) * f) for f in steps]
+            + [(x1 - (x1 - x0) * f, y1) for f in steps] + [(x0, y1 - (y1 - y0) * f) for f in steps])
+    ring.append(ring[0])
+    out = transform_geom(grid.crs, "EPSG:4326", {"type": "Polygon", "coordinates": [ring]})
+    coords = [[round(x, 7), round(y, 7)] for x, y in out["coordinates"][0]]
+    if _signed_area(coords) < 0:  # GeoJSON outer rings run counter-clockwise
+        coords.reverse()
+    return {"type": "Polygon", "coordinates": [coords]}
+
+
+def _signed_area(ring: Sequence[Sequence[float]]) -> float:
+    return sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring)) / 2
+
+
+def bbox_of(geometry: dict[str, Any]) -> list[float]:
+    xs, ys = zip(*geometry["coordinates"][0], strict=True)
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def make_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
+    """The collection over ``items`` (its extent and summaries are theirs)."""
+    extent = (pystac.Extent.from_items(items) if items else pystac.Extent(
+        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([None, None])))
+    collection = pystac.Collection(
+        COLLECTION, "Snow cover duration (SCD), snow onset (SOD) and melt-out (SMOD) dates and number "
+        "of clear observations (NOBS) per Sentinel-2 tile and hydrological year, computed as Theia's "
+        "LIS snow annual map (L3B-SNOW) defines them from Theia snow products, and kept up to date as "
+        "products arrive.", extent, title="Snow cover duration", license="etalab-2.0",
+        keywords=["snow", "snow cover duration", "Sentinel-2", "Landsat-8", "Theia", "LIS"],
+        providers=[pystac.Provider("Theia", roles=[pystac.ProviderRole.PRODUCER],
+                                   url="https://www.theia-land.fr"),
+                   pystac.Provider("snowdays", roles=[pystac.ProviderRole.PROCESSOR], extra_fields={
+                       "processing:level": "L3B", "processing:software": {"snowdays": __version__}})],
+        summaries=_summaries(items),
+    )
+    collection.item_assets = item_assets()
+    collection.stac_extensions.append(PROCESSING)
+    RenderExtension.ext(collection, add_if_missing=True).apply(renders(366))
+    for ext in (ProjectionExtension, RasterExtension, FileExtension):
+        collection.stac_extensions.append(ext.get_schema_uri())
+    return collection
+
+
+def _summaries(items: Sequence[pystac.Item]) -> pystac.Summaries:
+    def values(name: str) -> list[Any]:
+        return sorted({i.properties[name] for i in items if name in i.properties})
+
+    return pystac.Summaries({
+        "grid:code": values("grid:code"), "snowdays:season": values("snowdays:season"),
+        "snowdays:status": ["provisional", "final"], "snowdays:semantics": [SEMANTICS],
+        "proj:code": sorted({str(a.extra_fields["proj:code"]) for i in items for a in i.assets.values()
+                             if a.extra_fields.get("proj:code")}),
+        "instruments": ["msi", "oli"],
+    })
+
+
+def item_assets() -> dict[str, ItemAssetDefinition | dict[str, Any]]:
+    """What every item's assets are, for clients that read the collection only."""
+    defs: dict[str, ItemAssetDefinition | dict[str, Any]] = {kind: ItemAssetDefinition.create(
+        _TITLES[kind], _DESCRIPTIONS[kind], pystac.MediaType.COG, ["data"],
+        {"raster:bands": [{"data_type": "uint16", "spatial_resolution": 20}]}) for kind in KINDS}
+    defs["quicklook"] = ItemAssetDefinition.create(
+        "Quicklook of the snow cover duration, with its colour scale", None, pystac.MediaType.PNG,
+        ["overview"])
+    defs["products"] = ItemAssetDefinition.create("Input products", None, pystac.MediaType.JSON,
+                                                  ["metadata"])
+    return defs

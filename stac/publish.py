@@ -1,0 +1,111 @@
+"""Publishing a stored season: its maps, quicklook and item in the static catalog, then in the STAC API.
+
+The static catalog is always written first; the database is brought up to date afterwards with every
+item of the catalog, so that an item the database missed (it was down) is loaded by the next publish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pystac
+
+from snowdays.errors import StorageError
+from snowdays.export import SeasonMaps, season_maps
+from snowdays.names import normalise_tile, parse_name
+from snowdays.outputs import write_maps
+from snowdays.settings import Settings
+from snowdays.state import ledger
+from snowdays.store import open_repo, read
+from stac.catalog import for_api, item_folder, remove_stale, upload, write_catalog
+from stac.database import upsert
+from stac.items import Published, item_id, label_of, make_item
+from stac.quicklook import write_quicklook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    item: pystac.Item
+    """The item as the static catalog holds it."""
+    item_href: str
+    catalog_href: str
+    api_items: int
+    """Items upserted into the STAC API (0 when it could not be updated)."""
+    api_error: str | None
+    """Why the STAC API could not be updated (the static catalog was written all the same)."""
+    removed: list[str]
+    """Files of earlier maps of the item removed once the API pointed at the new ones."""
+
+
+def publish(store: str, tile: str, label: str, settings: Settings, catalog: str | None = None,
+            today: date | None = None) -> PublishReport:
+    """Publish the season ``label`` of ``tile`` from the stores under ``store``.
+
+    Unknown tile or season: :class:`~snowdays.errors.UsageError`, and nothing is written.
+    """
+    root = catalog or settings.stac_catalog
+    result = season_maps(store, normalise_tile(tile), label, settings)
+    names = product_names(store, result.tile, label, settings)
+    season = result.season
+    final = (today or datetime.now(UTC).date()) > season.stop + timedelta(season.margin)
+    with tempfile.TemporaryDirectory(prefix="snowdays-publish-") as tmp:
+        files = write_files(result, names, final, Path(tmp), settings)
+        folder = item_folder(root, item_id(result.tile, label_of(result)))
+        hrefs = upload(files, folder, settings)
+        item = make_item(Published(result, files, hrefs, final, observation_days(names), _now()))
+    written = write_catalog(root, item, settings)
+    return _update_api(written, item, folder, settings)
+
+
+def _update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
+                settings: Settings) -> PublishReport:
+    items = list(collection.get_items())
+    data = collection.to_dict(include_self_link=False, transform_hrefs=False) | {"links": []}
+    error, removed = None, []
+    try:
+        upsert(settings.stac_database_url, data, [for_api(i) for i in items],
+               settings.stac_connect_timeout)
+        removed = remove_stale(folder, item, settings)
+    except StorageError as e:
+        log.warning("the static catalog is written, the STAC API is not updated: %s", e)
+        error = str(e)
+    catalog = collection.get_root() or collection
+    item = next(i for i in items if i.id == item.id)  # as the catalog holds it, with its links
+    return PublishReport(item, item.get_self_href() or "", catalog.get_self_href() or "",
+                         0 if error else len(items), error, removed)
+
+
+def write_files(result: SeasonMaps, names: list[str], final: bool, out: Path,
+                settings: Settings) -> dict[str, Path]:
+    """The four COGs (named as annual maps once final), the quicklook and the product list."""
+    s = result.season
+    maps = write_maps(result.maps, result.grid, out, tile=result.tile, start=s.start,
+                      stop=s.stop if final else result.as_of, landsat=result.landsat, settings=settings)
+    files = {path.name.split("_")[1].rsplit("-", 1)[1]: path for path in maps}
+    files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, s.n_days,
+                                         out / "quicklook.png")
+    files["products"] = out / "products.json"
+    files["products"].write_text(json.dumps({"tile": result.tile, "as_of": result.as_of.isoformat(),
+                                             "products": names}, indent=1) + "\n")
+    return files
+
+
+def product_names(store: str, tile: str, label: str, settings: Settings) -> list[str]:
+    group = read(open_repo(store, tile, settings))[f"seasons/{label}"]
+    return sorted(entry.name for entry in ledger(group))  # type: ignore[arg-type]
+
+
+def observation_days(names: list[str]) -> int:
+    """Distinct acquisition days (UTC) of the products."""
+    return len({parse_name(name).acquired.date() for name in names})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over snowdays with retries, concurrency, logging and artifacts."""

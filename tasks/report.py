@@ -1,0 +1,68 @@
+"""What a tile's update leaves in the Prefect UI: a summary, the SCD quicklook, every tile's status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+
+from snowdays.export import status
+from snowdays.ingest import Report
+from snowdays.settings import Settings
+from snowdays.storage import is_s3
+from stac.publish import PublishReport
+from stac.search import api_url
+
+
+def public(href: str, settings: Settings) -> str:
+    """An href as a browser reaches it: under ``files_url`` when the catalog folder is served."""
+    if settings.files_url and not is_s3(href) and "://" not in href:
+        root = Path(settings.stac_catalog).resolve()
+        path = Path(href).resolve()
+        if path.is_relative_to(root):
+            return f"{settings.files_url.rstrip('/')}/{path.relative_to(root).as_posix()}"
+    return href
+
+
+def summary(tile: str, reports: list[Report], published: dict[str, PublishReport],
+            settings: Settings) -> str:
+    """The run's markdown: seasons published (as-of date, products, mean SCD, links), then products."""
+    lines = [f"# {tile}", ""]
+    for label, done in published.items():
+        item = done.item
+        scd = item.assets["SCD"]
+        mean = scd.extra_fields["raster:bands"][0]["statistics"]["mean"]
+        api = f"{api_url(settings).rstrip('/')}/collections/{item.collection_id}/items/{item.id}"
+        lines += [f"## Season {label}: as of {item.properties['snowdays:as_of']} "
+                  f"({item.properties['snowdays:status']})", "",
+                  f"- products folded in the season: {item.properties['snowdays:products']}",
+                  f"- mean SCD: {mean:.1f} days",
+                  "- maps: " + ", ".join(f"[{k}]({public(item.assets[k].href, settings)})"
+                                         for k in ("SCD", "SOD", "SMOD", "NOBS")),
+                  f"- STAC item: [{item.id}]({public(done.item_href, settings)}) (static), "
+                  + (f"[API]({api})" if done.api_error is None
+                     else f"not in the STAC API: {done.api_error}"), ""]
+    lines += ["## Products", "", "| product | outcome |", "| --- | --- |"]
+    lines += [f"| {r.product} | {r.outcome} |" for r in reports] or ["| - | nothing pending |"]
+    return "\n".join(lines) + "\n"
+
+
+def leave_artifacts(tile: str, reports: list[Report], published: dict[str, PublishReport],
+                    settings: Settings) -> None:
+    key = tile.lower()
+    create_markdown_artifact(summary(tile, reports, published, settings), key=f"update-{key}",
+                             description=f"Update of {tile}")
+    for label, done in published.items():
+        href = public(done.item.assets["quicklook"].href, settings)
+        create_image_artifact(href, key=f"scd-{key}", description=f"SCD of {tile} {label}")
+    create_table_artifact(tiles_table(settings), key="tiles", description="Every tile's seasons")
+
+
+def tiles_table(settings: Settings) -> list[dict[str, str]]:
+    rows = []
+    for t in status(settings.store, settings):
+        for s in t.seasons:
+            rows.append({"tile": t.tile, "season": s.label, "as of": str(s.as_of),
+                         "products": str(s.products), "quarantined": str(len(t.quarantined)),
+                         "last commit": f"{t.last_commit.written_at:%Y-%m-%d %H:%M:%S}"})
+    return rows

@@ -1,0 +1,75 @@
+"""The tasks of a tile's update: find its pending products, read them, fold them, publish the season."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from snowdays.archive import pending
+from snowdays.errors import is_retryable
+from snowdays.ingest import Prepared, Report, fold, prepare
+from snowdays.settings import Settings
+from stac.publish import PublishReport, publish
+
+RETRY_DELAYS = [2, 10, 30]
+"""Seconds before each retry of a task that met a transient fault (storage, network)."""
+
+
+def transient(task: Any, run: Any, state: Any) -> bool:
+    """Retry condition: only a fault that may pass (a bad product is final)."""
+    try:
+        state.result()
+    except Exception as e:  # noqa: BLE001 - the state's own exception, whatever it is
+        return is_retryable(e)
+    return False
+
+
+_retrying: dict[str, Any] = {"retries": len(RETRY_DELAYS), "retry_delay_seconds": RETRY_DELAYS,
+                             "retry_condition_fn": transient, "cache_policy": NO_CACHE}
+
+
+@task(name="find pending products", **_retrying)
+def find_pending(tile: str, settings: Settings) -> list[str]:
+    return pending(settings.archive, settings.store, tile, settings)
+
+
+@task(name="read product", task_run_name="read {href}", **_retrying)
+def read_product(href: str, settings: Settings) -> Prepared | Report:
+    return prepare(settings.store, href, settings)
+
+
+@task(name="fold product", task_run_name="fold {ready.id.name}", **_retrying)
+def fold_product(ready: Prepared, settings: Settings) -> Report:
+    return fold(settings.store, ready, settings)
+
+
+@task(name="publish season", task_run_name="publish {tile} {label}", **_retrying)
+def publish_season(tile: str, label: str, settings: Settings) -> PublishReport:
+    return publish(settings.store, tile, label, settings)
+
+
+def lock_name(tile: str) -> str:
+    return f"snowdays-tile-{tile}"
+
+
+@contextmanager
+def tile_lock(tile: str) -> Iterator[None]:
+    """Hold the tile's global concurrency limit (one slot; made on first use): one update of a tile
+    at a time, whichever worker runs it."""
+    name = lock_name(tile)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with suppress(ObjectAlreadyExists):  # another run made it first
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    with concurrency(name, occupy=1, strict=True):
+        yield

@@ -1,0 +1,104 @@
+"""update_tile on a real Prefect server (Prefect's test harness), a real Dask LocalCluster of worker
+processes, a real PostgreSQL with pgstac: pending products become state, COGs, a STAC item and
+artifacts; a corrupt product is quarantined and reported without failing the others."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import get_current_settings
+
+from flows.cluster import task_runner, worker_env
+from flows.update_tile import update_tile
+from infra.postgres import LocalPostgres
+from snowdays.annual import run_annual
+from snowdays.export import season_maps, status
+from snowdays.names import parse_name
+from snowdays.season import Season, parse_season
+from snowdays.settings import Settings, get_settings
+from tasks.tile import lock_name
+from tests.stacdata import database, sample
+
+TILE, LABEL = "T31TCH", "2017-2018"
+SEASON = parse_season(LABEL)
+
+
+@pytest.fixture
+def pipeline(postgres: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             prefect_api: str) -> Settings:
+    """Settings of a pipeline in ``tmp_path``, in the environment as the flow reads them."""
+    values = {"ARCHIVE": tmp_path / "archive", "STORE": tmp_path / "stores",
+              "STAC_CATALOG": tmp_path / "catalog", "STAC_DATABASE_URL": database(postgres, "pipeline"),
+              "STAC_POSTGRES_DATA": "", "DASK_WORKERS": "1"}
+    for name, value in values.items():
+        monkeypatch.setenv(f"SNOWDAYS_{name}", str(value))
+    (tmp_path / "archive").mkdir()
+    return get_settings()
+
+
+def run(tile: str, day: str, settings: Settings) -> list[dict[str, str]]:
+    assert settings == get_settings()  # the flow reads them from the environment, as a served run does
+    return update_tile(tile=tile, day=day)
+
+
+def artifact(key: str) -> str:
+    """The latest version of the artifact ``key``, as the UI reads it (the body the UI sends: this
+    server version refuses the client's explicit nulls)."""
+    url = f"{get_current_settings().api.url}/artifacts/filter"
+    body = {"artifacts": {"key": {"any_": [key]}}, "sort": "UPDATED_DESC", "limit": 1}
+    [found] = httpx.post(url, json=body, timeout=30).raise_for_status().json()
+    return str(found["data"])
+
+
+def test_pending_products_are_folded_published_and_reported(pipeline: Settings, tmp_path: Path) -> None:
+    products = [p for p in sample(tmp_path / "made", TILE, LABEL, 3)
+                if date(2017, 9, 20) < parse_name(p.name).acquired.date()][:7]
+    first, later = products[:4], products[4:]
+    for p in first:
+        shutil.copy2(p, Path(pipeline.archive) / p.name)
+
+    done = run(TILE, "2017-10-01", pipeline)
+    assert sorted(r["product"] for r in done) == sorted(p.stem for p in first)
+    assert {r["outcome"] for r in done} == {"folded"}
+    [tile] = status(pipeline.store, pipeline)
+    assert [s.products for s in tile.seasons] == [4]
+    text = artifact("update-t31tch")
+    assert all(p.stem in text for p in first) and "mean SCD" in text
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(lock_name(TILE)).limit == 1
+
+    corrupt = Path(pipeline.archive) / "SENTINEL2A_20171020-103629-000_L2B-SNOW_T31TCH_C_V1-7.zip"
+    corrupt.write_bytes(b"not a zip")
+    for p in later:
+        shutil.copy2(p, Path(pipeline.archive) / p.name)
+    done = run(TILE, "2017-10-20", pipeline)
+    outcomes = {r["product"]: r["outcome"] for r in done}
+    assert outcomes[corrupt.stem].startswith("rejected (not a readable zip archive")
+    assert all(outcomes[p.stem] == "folded" for p in later)
+    text = artifact("update-t31tch")
+    assert corrupt.stem in text and "not a readable zip archive" in text
+
+    assert run(TILE, "2017-10-21", pipeline) == []  # nothing pending: nothing done
+
+    stored = season_maps(pipeline.store, TILE, LABEL, pipeline)
+    final = tmp_path / "final"
+    final.mkdir()
+    for p in products:
+        shutil.copy2(p, final / p.name)
+    batch = run_annual(str(final), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
+    for (kind, got), (_, want) in zip(stored.maps.items(), batch.maps.items(), strict=True):
+        np.testing.assert_array_equal(got, want, err_msg=kind)
+
+
+def test_dask_workers_get_the_prefect_api(prefect_api: str) -> None:
+    env = worker_env()
+    assert env["PREFECT_API_URL"].startswith("http://127.0.0.1:")
+    kwargs = task_runner(get_settings(dask_cluster="local", dask_workers=3)).cluster_kwargs
+    assert kwargs["env"] == env and kwargs["n_workers"] == 3
+    assert task_runner(get_settings(dask_cluster="tcp://10.0.0.1:8786")).address == "tcp://10.0.0.1:8786"

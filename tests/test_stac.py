@@ -1,0 +1,206 @@
+"""STAC items, collection and static catalog of published seasons, checked offline.
+
+Golden items: ``tests/golden/*.json``; ``SNOWDAYS_UPDATE_GOLDEN=1 pytest tests/test_stac.py`` rewrites
+them from the current code (then review the diff).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+from PIL import Image
+
+from snowdays.errors import UsageError
+from snowdays.export import season_maps
+from snowdays.settings import Settings, get_settings
+from stac.catalog import open_catalog
+from stac.items import COLLECTION
+from stac.publish import PublishReport, publish
+from stac.quicklook import BLUES
+from stac.validate import InvalidStac, validate
+from tests.conftest import S3Server, _free_port
+from tests.stacdata import ingest_until, sample
+
+GOLDEN = Path(__file__).with_name("golden")
+LABEL = "2017-2018"
+UNTIL = date(2018, 1, 31)
+IN_SEASON = date(2018, 2, 1)
+"""A day inside the season's window: the maps are provisional."""
+
+
+def offline() -> Settings:
+    """Settings whose STAC database is a closed port on 127.0.0.1 (these tests need none)."""
+    return get_settings(stac_database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/none",
+                        stac_connect_timeout=2)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """T31TCH 2017-2018 folded up to the end of January 2018."""
+    base = tmp_path_factory.mktemp("stac-store")
+    products = sample(base / "products", "T31TCH", LABEL, seed=5)
+    assert ingest_until(base / "store", products, UNTIL, offline()) > 20
+    return base / "store"
+
+
+@pytest.fixture(scope="module")
+def published(store: Path, tmp_path_factory: pytest.TempPathFactory) -> PublishReport:
+    catalog = tmp_path_factory.mktemp("catalog")
+    return publish(str(store), "T31TCH", LABEL, offline(), str(catalog), today=IN_SEASON)
+
+
+def normalised(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without what changes at every run or with the GeoTIFF library (time, bytes)."""
+    out = copy.deepcopy(item)
+    out["properties"]["updated"] = "<updated>"
+    for asset in out["assets"].values():
+        asset["file:size"], asset["file:checksum"] = "<size>", "<checksum>"
+    return out
+
+
+def test_item_matches_golden_and_validates(published: PublishReport) -> None:
+    item = json.loads(Path(published.item_href).read_text())
+    golden = GOLDEN / f"{item['id']}.json"
+    if os.environ.get("SNOWDAYS_UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(json.dumps(normalised(item), indent=1, sort_keys=True) + "\n")
+    assert golden.is_file(), f"no golden item {golden}: run with SNOWDAYS_UPDATE_GOLDEN=1"
+    assert normalised(item) == json.loads(golden.read_text())
+    assert validate(item)[1:] == item["stac_extensions"]
+    assert item["id"] == "scd-t31tch-2017-2018"
+    props = item["properties"]
+    assert props["snowdays:status"] == "provisional"
+    assert props["snowdays:as_of"] <= UNTIL.isoformat()
+    assert props["start_datetime"] == "2017-09-01T00:00:00Z"
+    assert props["grid:code"] == "MGRS-31TCH"
+
+
+def test_collection_and_catalog_validate(published: PublishReport) -> None:
+    root = Path(published.catalog_href)
+    collection = json.loads((root.parent / COLLECTION / "collection.json").read_text())
+    validate(collection)
+    validate(json.loads(root.read_text()))
+    assert set(collection["item_assets"]) == {"SCD", "SOD", "SMOD", "NOBS", "quicklook", "products"}
+    assert collection["summaries"]["grid:code"] == ["MGRS-31TCH"]
+    assert collection["renders"]["scd"]["colormap_name"] == "blues"
+
+
+def test_assets_describe_their_files(published: PublishReport, store: Path) -> None:
+    item = pystac.Item.from_file(published.item_href)
+    maps = dict(season_maps(str(store), "T31TCH", LABEL, offline()).maps.items())
+    for key, asset in item.assets.items():
+        path = Path(asset.get_absolute_href() or "")
+        data = path.read_bytes()
+        assert asset.extra_fields["file:size"] == len(data)
+        assert asset.extra_fields["file:checksum"] == "1220" + hashlib.sha256(data).hexdigest()
+        if key not in maps:
+            continue
+        assert asset.media_type == pystac.MediaType.COG and asset.roles == ["data"]
+        with rasterio.open(path) as ds:
+            assert asset.extra_fields["proj:shape"] == list(ds.shape)
+            assert asset.extra_fields["proj:transform"] == list(ds.transform)
+            assert asset.extra_fields["proj:code"] == ds.crs.to_string()
+            assert asset.extra_fields["raster:bands"][0]["data_type"] == ds.dtypes[0] == "uint16"
+            assert np.array_equal(ds.read(1), maps[key])
+        assert asset.extra_fields["raster:bands"][0]["statistics"]["maximum"] == int(maps[key].max())
+    products = json.loads(Path(item.assets["products"].get_absolute_href() or "").read_text())
+    assert len(products["products"]) == item.properties["snowdays:products"]
+
+
+def test_quicklook_has_map_and_colour_scale(published: PublishReport, store: Path) -> None:
+    item = pystac.Item.from_file(published.item_href)
+    assert item.assets["quicklook"].roles == ["overview"]
+    with Image.open(item.assets["quicklook"].get_absolute_href() or "") as image:
+        pixels = np.asarray(image.convert("RGBA"))
+    maps = season_maps(str(store), "T31TCH", LABEL, offline()).maps
+    height = maps.scd.shape[0]
+    assert pixels.shape[0] > height  # the colour scale is under the map
+    bar = next(r for r in range(height, pixels.shape[0]) if tuple(pixels[r, 6, :3]) != (255, 255, 255))
+    first, last = (tuple(int(BLUES[i][k:k + 2], 16) for k in (1, 3, 5)) for i in (0, -1))
+    assert tuple(pixels[bar, 6, :3]) == first
+    assert np.abs(pixels[bar, pixels.shape[1] - 8, :3].astype(int) - last).max() <= 8
+    never_seen = maps.nobs == 0
+    assert np.array_equal(pixels[:height, : maps.scd.shape[1], 3] == 0, never_seen)
+
+
+def test_final_once_the_window_is_over(store: Path, tmp_path: Path) -> None:
+    report = publish(str(store), "t31tch", LABEL, offline(), str(tmp_path), today=date(2018, 9, 16))
+    props = report.item.properties
+    assert props["snowdays:status"] == "final"
+    assert props["datetime"] == f"{props['snowdays:as_of']}T00:00:00Z"
+    assert all("_20170901_20180831_" in a.href for k, a in report.item.assets.items() if k == "SCD")
+    assert report.api_error is not None and "cannot be reached" in report.api_error
+    validate(report.item.to_dict())
+
+
+def test_catalog_updated_in_place(store: Path, tmp_path: Path) -> None:
+    settings = offline()
+    other = tmp_path / "other"
+    products = sample(other / "products", "T32TLR", "2018-2019", seed=8)
+    assert ingest_until(other / "store", products, date(2018, 12, 31), settings) > 5
+    publish(str(store), "T31TCH", LABEL, settings, str(tmp_path / "cat"), today=IN_SEASON)
+    publish(str(other / "store"), "T32TLR", "2018-2019", settings, str(tmp_path / "cat"))
+    publish(str(store), "T31TCH", LABEL, settings, str(tmp_path / "cat"), today=IN_SEASON)
+    catalog = pystac.Catalog.from_file(str(tmp_path / "cat" / "catalog.json"))
+    collection = catalog.get_child(COLLECTION)
+    assert isinstance(collection, pystac.Collection)
+    items = sorted(i.id for i in collection.get_items())
+    assert items == ["scd-t31tch-2017-2018", "scd-t32tlr-2018-2019"]
+    interval = collection.extent.temporal.intervals[0]
+    assert interval[0] is not None and interval[0].year == 2017
+    assert interval[1] is not None and interval[1].year == 2019
+    assert collection.summaries.to_dict()["grid:code"] == ["MGRS-31TCH", "MGRS-32TLR"]
+    for item in collection.get_items():
+        validate(item.to_dict(transform_hrefs=False))
+
+
+def test_unknown_tile_or_season_writes_nothing(store: Path, tmp_path: Path) -> None:
+    for tile, label, words in [("T32TLR", LABEL, "no store for tile T32TLR"),
+                               ("T31TCH", "2019-2020", "no season 2019-2020"),
+                               ("T31TCH", "2019", "2019")]:
+        with pytest.raises(UsageError, match=words):
+            publish(str(store), tile, label, offline(), str(tmp_path / "cat"))
+    assert not (tmp_path / "cat").exists()
+
+
+def test_validation_is_real(published: PublishReport) -> None:
+    item = json.loads(Path(published.item_href).read_text())
+    broken = copy.deepcopy(item)
+    broken["assets"]["SCD"]["proj:shape"] = [24]
+    with pytest.raises(InvalidStac, match=r"projection.*proj:shape"):
+        validate(broken)
+    broken = copy.deepcopy(item)
+    broken["assets"]["SCD"]["file:checksum"] = "not hex"
+    with pytest.raises(InvalidStac, match="file"):
+        validate(broken)
+    unknown = copy.deepcopy(item)
+    unknown["stac_extensions"].append("https://stac-extensions.github.io/eo/v1.1.0/schema.json")
+    with pytest.raises(InvalidStac, match="not vendored"):
+        validate(unknown)
+
+
+def test_static_catalog_on_s3(store: Path, s3_server: S3Server) -> None:
+    s3_server.client().create_bucket(Bucket="stac")
+    settings = offline().model_copy(update={"s3_endpoint_url": s3_server.endpoint_url})
+    report = publish(str(store), "T31TCH", LABEL, settings, "s3://stac/catalog", today=IN_SEASON)
+    assert report.item_href == "s3://stac/catalog/snow-cover-duration/scd-t31tch-2017-2018/" \
+                               "scd-t31tch-2017-2018.json"
+    catalog = open_catalog("s3://stac/catalog", settings)
+    items = list(catalog.get_items(recursive=True))
+    assert [i.id for i in items] == ["scd-t31tch-2017-2018"]
+    scd = items[0].assets["SCD"].get_absolute_href() or ""
+    assert scd.startswith("s3://stac/catalog/snow-cover-duration/scd-t31tch-2017-2018/LIS_")
+    body = s3_server.client().get_object(Bucket="stac", Key=scd.removeprefix("s3://stac/"))["Body"]
+    data = body.read()
+    assert items[0].assets["SCD"].extra_fields["file:size"] == len(data)
+    validate(items[0].to_dict(transform_hrefs=False))
