@@ -8,6 +8,7 @@ coalesces into few runs, and one run at a time holds the tile.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 
 from prefect import flow, get_run_logger
 from prefect.events.schemas.automations import Posture
@@ -22,6 +23,9 @@ from tasks.report import leave_artifacts
 from tasks.tile import find_pending, fold_product, publish_season, read_product, tile_lock
 
 ARRIVED = "snow.product.arrived"
+FAILED = "failed"
+"""Outcome of a product whose reading or folding raised what no rule foresaw (a bug, or a fault that
+retries did not clear): the run goes on with the others, then fails, and the product stays pending."""
 CHANGED = ("folded",)
 """Report outcomes (first word) that change a season, so that it is published again."""
 
@@ -48,6 +52,9 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
             leave_artifacts(tile, reports, published, settings)
     for r in reports:
         logger.info("%s: %s", r.product, r.outcome)
+    failed = [f"{r.product}: {r.outcome}" for r in reports if r.outcome.startswith(FAILED)]
+    if failed:  # the others are folded and published; these stay pending for the next run
+        raise RuntimeError(f"{len(failed)} products failed unexpectedly: {'; '.join(failed)}")
     return [{"product": r.product, "outcome": r.outcome} for r in reports]
 
 
@@ -69,9 +76,13 @@ def fold_pending(tile: str) -> list[Report]:
     settings = get_settings()
     hrefs = find_pending(tile, settings)
     reports = []
-    for read in [read_product.submit(href, settings) for href in hrefs]:
-        ready = read.result()
-        reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)
+    for href, read in [(href, read_product.submit(href, settings)) for href in hrefs]:
+        try:
+            ready = read.result()
+            reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)
+        except Exception as e:  # noqa: BLE001 - an unforeseen fault of one product stops no other
+            name = PurePosixPath(href.rstrip("/")).name
+            reports.append(Report(name, f"{FAILED} ({type(e).__name__}: {e})"))
     return reports
 
 

@@ -100,12 +100,17 @@ class Source:
                 with self.fs.open(_local(self.href), "rb") as f, zipfile.ZipFile(f) as z:
                     return z.read(member)
             return bytes(self.fs.cat_file(_local(self.href.rstrip("/")) + "/" + member))
-        except zipfile.BadZipFile as e:
+        except _NOT_A_ZIP as e:
             raise CorruptProduct(self.product, f"cannot read {member}: {e}") from e
         except (OSError, BotoCoreError) as e:
             if self.kind != "zip" and isinstance(e, FileNotFoundError | IsADirectoryError):
                 raise CorruptProduct(self.product, f"cannot read {member}: {e}") from e
             raise _storage_error(self.href, e) from e
+
+
+_NOT_A_ZIP = (zipfile.BadZipFile, ValueError)
+"""What zipfile raises on a file that is no zip: on S3, a file shorter than a zip's end record makes
+s3fs refuse zipfile's seek from the end with ValueError, where a local file gives BadZipFile."""
 
 
 def open_source(href: str, settings: Settings) -> Source:
@@ -136,7 +141,7 @@ def _zip_members(
     try:
         with fs.open(path, "rb") as f, zipfile.ZipFile(f) as z:
             infos = z.infolist()
-    except zipfile.BadZipFile as e:
+    except _NOT_A_ZIP as e:
         raise CorruptProduct(name, f"not a readable zip archive ({e})") from e
     check_archive(name, infos, settings)
     return {i.filename: i.file_size for i in infos if not i.is_dir()}

@@ -30,8 +30,9 @@ from tests.stacdata import database
 
 TILE, LABEL = "T31TCH", "2017-2018"
 ITEM = "scd-t31tch-2017-2018"
-WAIT = 300.0
+WAIT = 240.0
 """Seconds a step may take, at most (runs start in processes of their own on a 2-core machine)."""
+pytestmark = pytest.mark.timeout(WAIT + 120)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from snowdays.annual import run_annual
-from snowdays.errors import RejectedProducts, StorageError, UnsafeArchive, is_retryable
+from snowdays.errors import CorruptProduct, RejectedProducts, StorageError, UnsafeArchive, is_retryable
 from snowdays.products import open_product
 from snowdays.settings import get_settings
 from tests.badproducts import (
@@ -83,6 +83,24 @@ def test_s3_zip_slip_rejected(slip_bucket: tuple[str, str], s3_server: S3Server)
     kept = run_annual(url, TILE, SEASON, settings, strict=False)
     assert [r.product for r in kept.rejected] == [name]
     assert name not in {p.id.name for p in kept.used}
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 cut short", b"PK\x03\x04" + bytes(40), b""],
+                         ids=["shorter-than-an-end-record", "no-end-record", "empty"])
+def test_s3_truncated_zip_rejected(content: bytes, s3_server: S3Server, tmp_path: Path) -> None:
+    """A zip cut short is a bad product on S3 as it is locally, whatever its length."""
+    name = "SENTINEL2A_20171030-103629-000_L2B-SNOW_T31TCH_C_V1-7"
+    for where in ("local", "s3"):
+        folder = tmp_path / where
+        folder.mkdir()
+        (folder / f"{name}.zip").write_bytes(content)
+    url = s3_server.upload(tmp_path / "s3", "snow-truncated", f"cut-{len(content)}")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    for href in (str(tmp_path / "local" / f"{name}.zip"), f"{url}/{name}.zip"):
+        with pytest.raises(CorruptProduct) as caught:
+            open_product(href, settings, TILE)
+        assert caught.value.product == name
+        assert caught.value.reason.startswith("not a readable zip archive"), caught.value.reason
 
 
 def test_s3_zip_slip_rejected_by_cli(slip_bucket: tuple[str, str], s3_server: S3Server,
