@@ -131,6 +131,7 @@ def main() -> None:
     folder = ensure_data(args.size)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="snowdays-bench-pipeline-") as tmp:
+        Path(tmp).chmod(0o755)  # run as root, the local PostgreSQL runs as its own user, which must enter
         records = measure(folder, args.products, args.warm, Path(tmp))
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "size": args.size, "machine": machine(),

@@ -46,7 +46,8 @@ def parts(settings: Settings) -> list[Part]:
     py, at = sys.executable, urls(settings)
     api = f"{at['Prefect UI']}/api"
     pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"],
-                "SNOWDAYS_FILES_URL": at["files"]}
+                "SNOWDAYS_FILES_URL": at["files"],
+                "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # a triggered run starts within a second, not ten
     Path(settings.stac_catalog).mkdir(parents=True, exist_ok=True)
     Path(settings.archive).mkdir(parents=True, exist_ok=True)
     return [
