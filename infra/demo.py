@@ -46,7 +46,12 @@ def settled(tile: str, settings: Settings, prefect_api: str) -> bool:
     return not pending(settings.archive, settings.store, tile, settings) and runs_in_flight(prefect_api) == 0
 
 
-def runs_in_flight(prefect_api: str) -> int:
-    """Flow runs scheduled, pending or running on the Prefect server."""
+def runs_in_flight(prefect_api: str) -> int | None:
+    """Flow runs scheduled, pending or running on the Prefect server (None: it did not answer in
+    time, as it may not when busy: ask again later)."""
     body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}
-    return int(httpx.post(f"{prefect_api}/flow_runs/count", json=body, timeout=30).raise_for_status().json())
+    try:
+        answer = httpx.post(f"{prefect_api}/flow_runs/count", json=body, timeout=30).raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return int(answer.json())
