@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -47,11 +48,13 @@ def settled(tile: str, settings: Settings, prefect_api: str) -> bool:
 
 
 def runs_in_flight(prefect_api: str) -> int | None:
-    """Flow runs scheduled, pending or running on the Prefect server (None: it did not answer in
-    time, as it may not when busy: ask again later)."""
-    body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}
+    """Flow runs due (scheduled for now or earlier: the sweep's later ones do not count), pending or
+    running on the Prefect server (None: it did not answer in time, as it may not when busy)."""
+    now = datetime.now(UTC).isoformat()
+    due = {"state": {"type": {"any_": ["SCHEDULED"]}}, "expected_start_time": {"before_": now}}
+    going = {"state": {"type": {"any_": ["PENDING", "RUNNING"]}}}
     try:
-        answer = httpx.post(f"{prefect_api}/flow_runs/count", json=body, timeout=30).raise_for_status()
+        return sum(int(httpx.post(f"{prefect_api}/flow_runs/count", json={"flow_runs": runs}, timeout=30)
+                       .raise_for_status().json()) for runs in (due, going))
     except httpx.HTTPError:
         return None
-    return int(answer.json())

@@ -8,10 +8,14 @@ served, the archive watched). Every port is a setting; stopping stops everything
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +116,11 @@ class Stack:
         raise StackError(f"{part.name} did not answer at {url} within {self.timeout:.0f} s; see {log}")
 
     def stop(self) -> None:
+        """Stop every child; a second Ctrl-C or SIGTERM meanwhile does not cut it short."""
+        with _uninterrupted():
+            self._stop()
+
+    def _stop(self) -> None:
         for _, child in reversed(self.running):
             if child.poll() is None:
                 child.terminate()
@@ -122,3 +131,17 @@ class Stack:
                 child.kill()
                 child.wait()
         self.running = []
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for a while (in the main thread, where signals are handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
