@@ -58,7 +58,8 @@ def parts(settings: Settings) -> list[Part]:
         Part("prefect", [py, "-m", "prefect", "server", "start", "--host", LOCAL, "--port",
                          str(settings.prefect_port)], f"{api}/health",
              {"PREFECT_HOME": str(Path(settings.prefect_home).resolve()),
-              "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}),
+              "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+              "PREFECT_UI_API_URL": api}),  # else the UI asks port 4200, whatever the server's
         Part("dask-scheduler", [py, "-m", "distributed.cli.dask_scheduler", "--host", LOCAL, "--port",
                                 str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None),
         Part("dask-workers", [py, "-m", "distributed.cli.dask_worker", at["Dask scheduler"], "--nworkers",
@@ -76,15 +77,18 @@ def parts(settings: Settings) -> list[Part]:
 class Stack:
     """Start the parts one by one, each once the one before answers; stop them in reverse order."""
 
-    def __init__(self, settings: Settings, logs: Path, timeout: float = 120) -> None:
-        self.settings, self.logs, self.timeout = settings, logs, timeout
+    def __init__(self, settings: Settings, logs: Path, timeout: float = 120,
+                 only: set[str] | None = None) -> None:
+        """``only``: the names of the parts to start (default: all)."""
+        self.settings, self.logs, self.timeout, self.only = settings, logs, timeout, only
         self.running: list[tuple[Part, subprocess.Popen[bytes]]] = []
 
     def __enter__(self) -> Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
             for part in parts(self.settings):
-                self._start(part)
+                if self.only is None or part.name in self.only:
+                    self._start(part)
         except BaseException:
             self.stop()
             raise
