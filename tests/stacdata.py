@@ -9,14 +9,14 @@ import time
 import urllib.request
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from infra.postgres import LocalPostgres
 from snowdays.ingest import ingest
 from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import parse_season
-from snowdays.settings import Settings
+from snowdays.settings import Settings, get_settings
 from stac.database import migrate
 from tests.conftest import console_script
 
@@ -66,3 +66,14 @@ def serve(settings: Settings, cwd: Path, log: IO[bytes]) -> subprocess.Popen[byt
             time.sleep(0.3)
     server.terminate()
     raise AssertionError("stac serve did not answer within 90 s")
+
+
+def pipeline_env(postgres: LocalPostgres, folder: Path, monkeypatch: Any, name: str) -> Settings:
+    """Settings of a pipeline in ``folder`` (archive, stores, catalog; a STAC database ``name``), put in
+    the environment as a flow run reads them; the archive is made, empty."""
+    values = {"ARCHIVE": folder / "archive", "STORE": folder / "stores", "STAC_CATALOG": folder / "catalog",
+              "STAC_DATABASE_URL": database(postgres, name), "STAC_POSTGRES_DATA": "", "DASK_WORKERS": "1"}
+    for key, value in values.items():
+        monkeypatch.setenv(f"SNOWDAYS_{key}", str(value))
+    (folder / "archive").mkdir()
+    return get_settings()

@@ -23,7 +23,7 @@ from snowdays.names import parse_name
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from tasks.tile import lock_name
-from tests.stacdata import database, sample
+from tests.stacdata import pipeline_env, sample
 
 TILE, LABEL = "T31TCH", "2017-2018"
 SEASON = parse_season(LABEL)
@@ -33,13 +33,7 @@ SEASON = parse_season(LABEL)
 def pipeline(postgres: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              prefect_api: str) -> Settings:
     """Settings of a pipeline in ``tmp_path``, in the environment as the flow reads them."""
-    values = {"ARCHIVE": tmp_path / "archive", "STORE": tmp_path / "stores",
-              "STAC_CATALOG": tmp_path / "catalog", "STAC_DATABASE_URL": database(postgres, "pipeline"),
-              "STAC_POSTGRES_DATA": "", "DASK_WORKERS": "1"}
-    for name, value in values.items():
-        monkeypatch.setenv(f"SNOWDAYS_{name}", str(value))
-    (tmp_path / "archive").mkdir()
-    return get_settings()
+    return pipeline_env(postgres, tmp_path, monkeypatch, "pipeline")
 
 
 def run(tile: str, day: str, settings: Settings) -> list[dict[str, str]]:
