@@ -2,7 +2,9 @@
 
 Deployed with a trigger on ``snow.product.arrived`` (one run per event, parameters from the event's
 labels); a run folds all the tile's pending products (archive minus ledger), so a burst of events
-coalesces into few runs, and one run at a time holds the tile.
+coalesces into few runs, and one run at a time holds the tile. Products are read on the Dask cluster;
+when enough wait, the state is folded chunk by chunk there too, each worker writing its chunks to the
+store in a fork of the run's session, merged and committed once by the run.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
-from snowdays.ingest import Prepared, Report
+from snowdays.ingest import Prepared, Report, checkpoint
 from snowdays.names import normalise_tile
 from snowdays.settings import get_settings
 from tasks.report import leave_artifacts
-from tasks.tile import find_pending, fold_product, publish_season, read_product, tile_lock
+from tasks.tile import find_pending, fold_product, on_cluster, publish_season, read_product, tile_lock
 
 ARRIVED = "snow.product.arrived"
 FAILED = "failed"
@@ -46,6 +48,9 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     logger = get_run_logger()
     with tile_lock(tile):
         reports = drain(tile)
+        if any(r.outcome.startswith(CHANGED) for r in reports):
+            for label in checkpoint(settings.store, tile, settings, on_cluster):
+                logger.info("%s %s: pending products folded into the state on the cluster", tile, label)
         seasons = sorted({label for r in reports if r.outcome.startswith(CHANGED) for label in r.seasons})
         published = {label: publish_season(tile, label, settings) for label in seasons}
         if reports:  # a run that found nothing leaves the last report as it was
@@ -71,8 +76,8 @@ def drain(tile: str) -> list[Report]:
 
 
 def fold_pending(tile: str) -> list[Report]:
-    """Read the pending products on the cluster, all at once, then fold them one by one here, in
-    acquisition order (one writer per tile)."""
+    """Read the pending products on the cluster, all at once, then put them in the tile's store one
+    by one here, in acquisition order (one writer per tile)."""
     settings = get_settings()
     hrefs = find_pending(tile, settings)
     reports = []

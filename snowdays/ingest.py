@@ -17,8 +17,19 @@ from snowdays.names import ProductId, parse_name
 from snowdays.products import Product, open_product
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings
-from snowdays.state import Entry, Outcome, fold_product, pack, season_group
-from snowdays.store import UNIDENTIFIED, attr, open_repo, read, transact
+from snowdays.state import (
+    Block,
+    Entry,
+    Outcome,
+    blocks,
+    checkpointed,
+    due,
+    fold_block,
+    fold_product,
+    pack,
+    season_group,
+)
+from snowdays.store import UNIDENTIFIED, Mapper, attr, fan_out, open_repo, read, subgroup, transact
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +76,32 @@ class Prepared:
 
 
 def ingest(root: str, href: str, settings: Settings) -> Report:
-    """Fold one product into every season of its tile whose window holds it; quarantine it if bad."""
+    """Fold one product into every season of its tile whose window holds it, then checkpoint the
+    tile if due; quarantine the product if bad."""
     ready = prepare(root, href, settings)
-    return ready if isinstance(ready, Report) else fold(root, ready, settings)
+    if isinstance(ready, Report):
+        return ready
+    report = fold(root, ready, settings)
+    if report.seasons:
+        checkpoint(root, ready.id.tile, settings)
+    return report
+
+
+def checkpoint(root: str, tile: str, settings: Settings, mapper: Mapper[Block] = map) -> list[str]:
+    """Fold the pending products of every season of the tile where more than ``pending_max`` wait
+    into its state, chunk by chunk through ``mapper``, in one commit. Returns the seasons."""
+    def plan(group: zarr.Group) -> tuple[list[Block], str | None]:
+        jobs = []
+        for label, season in subgroup(group, "seasons").groups() if "seasons" in group else []:
+            until = due(season, settings.pending_max)
+            if until is not None:
+                jobs += blocks(season, f"seasons/{label}", parse_season(label, settings.season_start,
+                                                                        settings.margin_days).n_days, until)
+        labels = sorted({b.season.removeprefix("seasons/") for b in jobs})
+        return jobs, f"checkpoint {', '.join(labels)}" if labels else None
+
+    done = fan_out(open_repo(root, tile, settings), plan, fold_block, checkpointed, mapper)
+    return sorted({b.season.removeprefix("seasons/") for b in done})
 
 
 def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
@@ -85,7 +119,7 @@ def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
 
 
 def fold(root: str, ready: Prepared, settings: Settings) -> Report:
-    """Fold a prepared product into its tile's store, in one commit."""
+    """Put a prepared product in its tile's store (cube and ledger: pending), in one commit."""
     try:
         repo = open_repo(root, ready.id.tile, settings, create=True)
         outcomes = transact(repo, lambda r: _fold(r, ready, settings))
@@ -130,7 +164,7 @@ def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[s
                       season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
                                                  pid.name], pid.mission == "L8")
         group = season_group(root, season, label, ready.grid)
-        outcomes[label] = fold_product(group, season.n_days, entry, ready.packed, settings.pending_max)
+        outcomes[label] = fold_product(group, entry, ready.packed)
     changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
     return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
 

@@ -7,12 +7,14 @@ Per season (a zarr group ``seasons/2017-2018``):
 - the ledger: one entry per product (name, acquisition key, version, checksum, day, slot, merge order);
 - the state: the seven arrays of :class:`FoldState`, holding the fold of every product up to the day
   ``folded``. Later products are *pending*: kept in the cube and the ledger only, and folded into the
-  state once more than ``pending_max`` of them wait (all but those of the latest day, which often sees
-  more products). Maps are the state with the pending days folded on top.
+  state at a checkpoint once more than ``pending_max`` of them wait (all but those of the latest day,
+  which often sees more products), chunk by chunk, each chunk on any worker. Maps are the state with
+  the pending days folded on top.
 
 A product arriving on a day after ``folded`` costs one packed slot (O(pixels of one product)); one on or
-before it (late, or a higher version of a folded product) recomputes the state from the cube. Either way
-the maps are those of one batch over the ledger's products, in any order of arrival.
+before it (late, or a higher version of a folded product) drops the stored state, which the next
+checkpoint makes anew from the cube. Either way the maps are those of one batch over the ledger's
+products, in any order of arrival.
 """
 
 from __future__ import annotations
@@ -79,10 +81,11 @@ def pack(raw: Codes) -> Codes:
     return out
 
 
-def unpack(packed: Codes, cols: int) -> Codes:
-    """Packed classes to codes the fold reads: 0 no snow, 1 snow, 255 invalid."""
+def unpack(packed: Codes, cols: int, skip: int = 0) -> Codes:
+    """Packed classes to codes the fold reads (0 no snow, 1 snow, 255 invalid), ``cols`` of them
+    after the first ``skip`` pixels."""
     out = np.empty((packed.shape[0], cols), np.uint8)
-    _unpack(packed, out)
+    _unpack(packed, skip, out)
     return out
 
 
@@ -109,8 +112,15 @@ def _pack(raw, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+def _unpack(packed, skip, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     rows, cols = out.shape
+    if skip:
+        for i in range(rows):
+            for j in range(cols):
+                p = skip + j
+                c = (packed[i, p // PER_BYTE] >> (2 * (p % PER_BYTE))) & 3
+                out[i, j] = 255 if c == 2 else c
+        return
     full = cols // PER_BYTE
     for i in range(rows):
         for b in range(full):
@@ -152,72 +162,101 @@ def folded_day(group: zarr.Group) -> int:
     return NONE if folded is None else int(folded)
 
 
-def fold_product(group: zarr.Group, n_days: int, new: Entry, packed: Codes, pending_max: int) -> Outcome:
-    """Fold one product's packed classes into a season group (in place, uncommitted)."""
+def fold_product(group: zarr.Group, new: Entry, packed: Codes) -> Outcome:
+    """Put one product's packed classes in the cube and the ledger (in place, uncommitted). One on
+    or before the day ``folded`` makes the stored state stale: it is dropped (every product is then
+    pending) and made anew at the next checkpoint."""
     entries = ledger(group)
     cube = _writable(group, "cube")
-    folded = folded_day(group)
     for i, old in enumerate(entries):
         if old.key == new.key:
             if old.version >= new.version:
                 return Outcome.DUPLICATE if old.version == new.version else Outcome.OLDER
             entries[i] = replace(new, slot=old.slot)  # a re-published version takes its slot
             cube[old.slot] = packed
-            return _settle(group, n_days, entries, new.day <= folded, pending_max)
+            return _save(group, entries, new.day <= folded_day(group))
     slot = cube.shape[0]
     cube.resize((slot + 1, *cube.shape[1:]))
     cube[slot] = packed
     entries.append(replace(new, slot=slot))
-    return _settle(group, n_days, entries, new.day <= folded, pending_max)
+    return _save(group, entries, new.day <= folded_day(group))
 
 
-def _settle(group: zarr.Group, n_days: int, entries: list[Entry], stale: bool,
-            pending_max: int) -> Outcome:
-    """Recompute the state if the change reaches into it, or fold the pending products if too many
-    wait; then save the ledger."""
-    latest, folded = max(e.day for e in entries), folded_day(group)
-    if stale:
-        _fold_into_state(group, n_days, entries, NONE, latest - 1)
-    elif sum(e.day > folded for e in entries) > pending_max and any(folded < e.day < latest
-                                                                    for e in entries):
-        _fold_into_state(group, n_days, entries, folded, latest - 1)
-    group.attrs.update(ledger=[asdict(e) for e in entries], latest=latest)
+def _save(group: zarr.Group, entries: list[Entry], stale: bool) -> Outcome:
+    dropped: dict[str, Any] = {"folded": None} if stale else {}
+    group.attrs.update(ledger=[asdict(e) for e in entries], latest=max(e.day for e in entries), **dropped)
     return Outcome.RECOMPUTED if stale else Outcome.FOLDED
 
 
-def _fold_into_state(group: zarr.Group, n_days: int, entries: list[Entry], since: int, until: int) -> None:
-    """Fold the days after ``since`` up to ``until`` into the stored state, a band of rows at a time
-    (``since`` NONE: the state is made anew from the cube)."""
+@dataclass(frozen=True)
+class Block:
+    """A chunk of a season's state arrays to fold the pending days into, on any worker."""
+
+    season: str
+    """Path of the season's group in the tile's store."""
+    n_days: int
+    days: list[tuple[int, list[int]]]
+    since: int
+    until: int
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+
+def due(group: zarr.Group, pending_max: int) -> int | None:
+    """The day to fold the state up to, when more than ``pending_max`` products wait: all but those
+    of the latest day, which often sees more products (None: not due)."""
+    entries, folded = ledger(group), folded_day(group)
+    waiting = [e.day for e in entries if e.day > folded]
+    if len(waiting) <= pending_max or not waiting:
+        return None
+    until = max(waiting) - 1
+    return until if any(day <= until for day in waiting) else None
+
+
+def blocks(group: zarr.Group, path: str, n_days: int, until: int) -> list[Block]:
+    """The chunks of the season's state, each with the days after ``folded`` up to ``until``."""
+    since = folded_day(group)
+    days = _days(ledger(group), since, until)
+    (height, width), (rows, cols) = array(group, STATE[0]).shape, array(group, STATE[0]).chunks
+    return [Block(path, n_days, days, since, until, (r, min(r + rows, height)), (c, min(c + cols, width)))
+            for r in range(0, height, rows) for c in range(0, width, cols)]
+
+
+def checkpointed(root: zarr.Group, done: list[Block]) -> None:
+    """Record that the blocks' seasons are folded up to their day (every chunk written)."""
+    for block in done:
+        subgroup(root, block.season).attrs["folded"] = block.until
+
+
+def fold_block(root: zarr.Group, block: Block) -> None:
+    """Fold a block's days into its chunk of the stored state (in place, uncommitted)."""
+    group = subgroup(root, block.season)
     arrays = [_writable(group, name) for name in STATE]
-    cube = array(group, "cube")
-    days = _days(entries, since, until)
-    height, width = arrays[0].shape
-    rows = arrays[0].chunks[0]
-    for r0 in range(0, height, rows):
-        r1 = min(r0 + rows, height)
-        if since == NONE:
-            state = FoldState.empty((r1 - r0, width), n_days)
-        else:
-            state = FoldState(n_days, *(np.asarray(a[r0:r1]) for a in arrays))  # type: ignore[arg-type]
-            state.latest = since
-        _fold_days(state, cube, days, (r0, r1), width)
-        state.run_start[state.last_snow == 0] = 0  # unread where no run is open; zeros compress best
-        for name, a in zip(STATE, arrays, strict=True):
-            a[r0:r1] = getattr(state, name)
-    group.attrs["folded"] = until
+    (r0, r1), (c0, c1) = block.rows, block.cols
+    if block.since == NONE:
+        state = FoldState.empty((r1 - r0, c1 - c0), block.n_days)
+    else:
+        state = FoldState(block.n_days, *(np.asarray(a[r0:r1, c0:c1]) for a in arrays))  # type: ignore[arg-type]
+        state.latest = block.since
+    _fold_days(state, array(group, "cube"), block.days, block.rows, block.cols)
+    state.run_start[state.last_snow == 0] = 0  # unread where no run is open; zeros compress best
+    for name, a in zip(STATE, arrays, strict=True):
+        a[r0:r1, c0:c1] = getattr(state, name)
 
 
 def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, list[int]]],
-               rows: tuple[int, int], width: int) -> None:
-    """Fold days (each with the cube slots of its products in merge order) over a band of rows."""
-    r0, r1 = rows
+               rows: tuple[int, int], cols: tuple[int, int]) -> None:
+    """Fold days (each with the cube slots of its products in merge order) over a block."""
+    (r0, r1), (c0, c1) = rows, cols
+    b0, b1 = c0 // PER_BYTE, -(-c1 // PER_BYTE)  # the bytes holding the block's columns
+    skip = c0 - b0 * PER_BYTE
     for first in range(0, len(days), _READ_DAYS):
         part = days[first:first + _READ_DAYS]
         slots = sorted({s for _, day_slots in part for s in day_slots})
-        packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(None))))
+        packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(b0, b1))))
         where = {s: k for k, s in enumerate(slots)}
         for day, day_slots in part:
-            state.fold(merge_day([unpack(packed[where[s]], width) for s in day_slots]), day)
+            state.fold(merge_day([unpack(packed[where[s]], c1 - c0, skip) for s in day_slots]), day)
 
 
 def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:
@@ -243,8 +282,8 @@ def state_at(group: zarr.Group, n_days: int, until: int | None = None) -> FoldSt
     if stop < folded:
         return recompute(group, n_days, entries, stop)
     state = load(group, n_days)
-    cube = array(group, "cube")
-    _fold_days(state, cube, _days(entries, folded, stop), (0, state.scd.shape[0]), state.scd.shape[1])
+    height, width = state.scd.shape
+    _fold_days(state, array(group, "cube"), _days(entries, folded, stop), (0, height), (0, width))
     return state
 
 
@@ -253,12 +292,15 @@ def recompute(group: zarr.Group, n_days: int, entries: list[Entry], until: int) 
     cube = array(group, "cube")
     height, width = cube.shape[1], array(group, STATE[0]).shape[1]
     state = FoldState.empty((height, width), n_days)
-    _fold_days(state, cube, _days(entries, NONE, until), (0, height), width)
+    _fold_days(state, cube, _days(entries, NONE, until), (0, height), (0, width))
     return state
 
 
 def load(group: zarr.Group, n_days: int) -> FoldState:
-    """The stored state (the products up to day ``folded``)."""
+    """The stored state (the products up to day ``folded``; none when it is NONE)."""
+    if folded_day(group) == NONE:
+        shape = array(group, STATE[0]).shape
+        return FoldState.empty((shape[0], shape[1]), n_days)
     state = FoldState(n_days, *(np.asarray(array(group, name)[...]) for name in STATE))  # type: ignore[arg-type]
     state.latest = folded_day(group)
     return state

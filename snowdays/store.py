@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from snowdays.storage import filesystem, is_s3
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+J = TypeVar("J")
 BRANCH = "main"
 CREATE_ATTEMPTS = 10
 _CREATION_RACE = ("only be created in clean prefixes", "branch update conflict")
@@ -104,6 +106,39 @@ def transact(repo: icechunk.Repository, work: Callable[[zarr.Group], tuple[T, st
         except icechunk.ConflictError:
             log.info("commit conflict on attempt %d, folding again on the newer state", attempt)
     raise StorageError(f"gave up after {attempts} commit conflicts")
+
+
+Mapper = Callable[[Callable[[icechunk.ForkSession, J], icechunk.ForkSession],
+                   list[icechunk.ForkSession], list[J]], Iterable[icechunk.ForkSession]]
+"""Runs a job on each fork, like the builtin ``map`` (which runs them here, one after another)."""
+
+
+def fan_out(repo: icechunk.Repository, plan: Callable[[zarr.Group], tuple[list[J], str | None]],
+            job: Callable[[zarr.Group, J], None], finish: Callable[[zarr.Group, list[J]], None],
+            mapper: Mapper[J] = map, attempts: int = 8) -> list[J]:
+    """Plan jobs on the latest commit, run each on a fork of the session (anywhere ``mapper`` sends
+    it: Dask workers write their chunks straight to the store), merge the forks, ``finish`` and
+    commit once. A crash before the commit leaves the tile as it was; a conflict plans again."""
+    for attempt in range(1, attempts + 1):
+        session = repo.writable_session(BRANCH)
+        jobs, message = plan(zarr.open_group(session.store, mode="r"))
+        if not jobs or message is None:
+            return []
+        forks = [session.fork() for _ in jobs]
+        session.merge(*mapper(partial(_in_fork, job), forks, jobs))
+        finish(zarr.open_group(session.store, mode="a"), jobs)
+        try:
+            session.commit(message)
+            return jobs
+        except icechunk.ConflictError:
+            log.info("commit conflict on attempt %d, planning again on the newer state", attempt)
+    raise StorageError(f"gave up after {attempts} commit conflicts")
+
+
+def _in_fork(job: Callable[[zarr.Group, J], None], fork: icechunk.ForkSession,
+             item: J) -> icechunk.ForkSession:
+    job(zarr.open_group(fork.store, mode="a"), item)
+    return fork
 
 
 def read(repo: icechunk.Repository) -> zarr.Group:

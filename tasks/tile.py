@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from icechunk import ForkSession
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
@@ -17,6 +18,7 @@ from snowdays.archive import pending
 from snowdays.errors import is_retryable
 from snowdays.ingest import Prepared, Report, fold, prepare
 from snowdays.settings import Settings
+from snowdays.state import Block
 from stac.publish import PublishReport, publish
 
 RETRY_DELAYS = [2, 10, 30]
@@ -49,6 +51,21 @@ def read_product(href: str, settings: Settings) -> Prepared | Report:
 @task(name="fold product", task_run_name="fold {ready.id.name}", **_retrying)
 def fold_product(ready: Prepared, settings: Settings) -> Report:
     return fold(settings.store, ready, settings)
+
+
+@task(name="fold chunk", task_run_name="fold {job.season} rows {job.rows} cols {job.cols}", **_retrying)
+def fold_chunk(work: Callable[[ForkSession, Block], ForkSession], fork: ForkSession,
+               job: Block) -> ForkSession:
+    """Fold the pending days into one chunk of a season's state, on a worker: it writes the chunk to
+    the store in its fork of the session and hands the fork back to be merged."""
+    return work(fork, job)
+
+
+def on_cluster(work: Callable[[ForkSession, Block], ForkSession], forks: list[ForkSession],
+               jobs: list[Block]) -> list[ForkSession]:
+    """Run a checkpoint's chunks on the flow's task runner (the Dask cluster), all at once."""
+    futures = [fold_chunk.submit(work, fork, job) for fork, job in zip(forks, jobs, strict=True)]
+    return [future.result() for future in futures]
 
 
 @task(name="publish season", task_run_name="publish {tile} {label}", **_retrying)

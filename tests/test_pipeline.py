@@ -17,11 +17,15 @@ from prefect.settings import get_current_settings
 from flows.cluster import task_runner, worker_env
 from flows.update_tile import update_tile
 from infra.postgres import LocalPostgres
+from snowdays import state
 from snowdays.annual import run_annual
+from snowdays.duration import Maps
 from snowdays.export import season_maps, status
 from snowdays.names import parse_name
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
+from snowdays.state import folded_day, ledger, load, recompute
+from snowdays.store import last_commit, open_repo, read, subgroup
 from tasks.tile import lock_name
 from tests.stacdata import pipeline_env, sample
 
@@ -50,7 +54,14 @@ def artifact(key: str) -> str:
     return str(found["data"])
 
 
-def test_pending_products_are_folded_published_and_reported(pipeline: Settings, tmp_path: Path) -> None:
+def test_pending_products_are_folded_published_and_reported(pipeline: Settings, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With at most two products pending and the state in nine chunks (columns starting inside a
+    byte of the packed cube), each a task on the two Dask workers."""
+    monkeypatch.setattr(state, "CHUNK", 10)
+    for key, value in {"PENDING_MAX": "2", "DASK_WORKERS": "2"}.items():
+        monkeypatch.setenv(f"SNOWDAYS_{key}", value)
+    pipeline = get_settings()
     products = [p for p in sample(tmp_path / "made", TILE, LABEL, 3)
                 if date(2017, 9, 20) < parse_name(p.name).acquired.date()][:7]
     first, later = products[:4], products[4:]
@@ -62,6 +73,7 @@ def test_pending_products_are_folded_published_and_reported(pipeline: Settings, 
     assert {r["outcome"] for r in done} == {"folded"}
     [tile] = status(pipeline.store, pipeline)
     assert [s.products for s in tile.seasons] == [4]
+    assert_checkpointed(pipeline, first)
     text = artifact("update-t31tch")
     assert all(p.stem in text for p in first) and "mean SCD" in text
     with get_client(sync_client=True) as client:
@@ -86,8 +98,28 @@ def test_pending_products_are_folded_published_and_reported(pipeline: Settings, 
     for p in products:
         shutil.copy2(p, final / p.name)
     batch = run_annual(str(final), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
-    for (kind, got), (_, want) in zip(stored.maps.items(), batch.maps.items(), strict=True):
-        np.testing.assert_array_equal(got, want, err_msg=kind)
+    assert_same(stored.maps, batch.maps)
+
+
+def assert_checkpointed(settings: Settings, products: list[Path]) -> None:
+    """The state holds every product but the latest day's, folded by nine "fold chunk" task runs on
+    the cluster and committed once; it equals the cube folded anew, here, in one block."""
+    repo = open_repo(settings.store, TILE, settings)
+    assert last_commit(repo).message == f"checkpoint {LABEL}"
+    group = subgroup(read(repo), f"seasons/{LABEL}")
+    latest = max(SEASON.day(parse_name(p.name).acquired) for p in products)
+    assert folded_day(group) == latest - 1
+    fresh = recompute(group, SEASON.n_days, ledger(group), latest - 1)
+    assert_same(load(group, SEASON.n_days).maps(latest), fresh.maps(latest))
+    url = f"{get_current_settings().api.url}/task_runs/filter"
+    body = {"task_runs": {"name": {"like_": "fold seasons/"}}, "limit": 100}
+    chunks = httpx.post(url, json=body, timeout=30).raise_for_status().json()
+    assert len(chunks) == 9 and {t["state_name"] for t in chunks} == {"Completed"}
+
+
+def assert_same(got: Maps, want: Maps) -> None:
+    for (kind, a), (_, b) in zip(got.items(), want.items(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=kind)
 
 
 def test_dask_workers_get_the_prefect_api(prefect_api: str) -> None:

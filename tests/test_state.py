@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,16 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from snowdays import state
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
 from snowdays.export import export, season_maps, status
-from snowdays.ingest import ingest, seasons_of
+from snowdays.ingest import checkpoint, ingest, seasons_of
 from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
-from snowdays.state import pack, unpack
-from snowdays.store import compact, last_commit, open_repo
+from snowdays.state import Block, folded_day, ledger, load, pack, recompute, unpack
+from snowdays.store import compact, last_commit, open_repo, read, subgroup
 from tests.conftest import RunCli
 
 SEASON = parse_season("2017-2018")
@@ -93,11 +97,14 @@ def assert_same(got: Maps, expected: Maps) -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, seed: int) -> None:
+def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, seed: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Each order with a different number of products left pending before a fold into the state
-    arrays: none (every arrival but the latest day's is folded at once), a few, the default."""
+    arrays: none (every arrival but the latest day's is folded at once), a few, the default; and
+    with the state in one chunk or in nine, whose columns start inside a byte of the packed cube."""
     rng = random.Random(seed)
     settings = get_settings(pending_max=(0, 3, SETTINGS.pending_max)[seed % 3])
+    monkeypatch.setattr(state, "CHUNK", (7, 1098)[seed % 2])
     products = sorted(p for p in archive.iterdir() if p.suffix == ".zip")
     in_season = [p for p in products if SEASON.in_window(parse_name(p.name).acquired)]
     stream = rng.sample(in_season, 24)
@@ -160,12 +167,15 @@ def test_margins_fold_into_both_seasons_and_status_tells(archive: Path, tmp_path
 
 
 @settings(deadline=None)  # the first example compiles the kernels
-@given(arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 13))))
-def test_the_cube_packs_classes_four_to_a_byte(raw: npt.NDArray[np.uint8]) -> None:
+@given(arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 13))), st.data())
+def test_the_cube_packs_classes_four_to_a_byte(raw: npt.NDArray[np.uint8], data: st.DataObject) -> None:
     packed = pack(raw)
     assert packed.shape == (raw.shape[0], -(-raw.shape[1] // 4))
     expected = np.where(raw == 0, 0, np.where(raw <= 100, 1, 255))
     np.testing.assert_array_equal(unpack(packed, raw.shape[1]), expected)
+    skip = data.draw(st.integers(0, raw.shape[1] - 1))  # a block's columns: any pixel to any other
+    cols = data.draw(st.integers(1, raw.shape[1] - skip))
+    np.testing.assert_array_equal(unpack(packed, cols, skip), expected[:, skip:skip + cols])
 
 
 def test_compacting_drops_the_history_and_keeps_the_maps(archive: Path, tmp_path: Path,
@@ -199,3 +209,52 @@ def test_compacting_drops_the_history_and_keeps_the_maps(archive: Path, tmp_path
 
 def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_checkpoint_merges_chunks_written_anywhere_and_commits_once(
+        archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunks of a checkpoint are folded on forks sent away and back pickled, as Dask sends
+    them, in any order; one that fails leaves the tile as it was; the next checkpoint does it all."""
+    monkeypatch.setattr(state, "CHUNK", 8)
+    store, lazy = str(tmp_path / "store"), get_settings(pending_max=1000)
+    products = sorted((p for p in archive.iterdir() if p.suffix == ".zip" and "_V9-9" not in p.name
+                       and seasons_of(parse_name(p.name).acquired.date(), lazy) == [("2017-2018", SEASON)]),
+                      key=lambda p: parse_name(p.name).acquired)[:20]
+    ingest_all(tmp_path / "store", products, lazy)  # all pending: the state arrays are untouched
+    repo = open_repo(store, "T31TCH", lazy)
+    before = last_commit(repo).id
+
+    def failing(fn: Callable[..., Any], forks: list[Any], jobs: list[Block]) -> list[Any]:
+        done = [fn(fork, job) for fork, job in zip(forks[:4], jobs[:4], strict=True)]
+        raise ConnectionError(f"worker lost after {len(done)} chunks")
+
+    eager = get_settings(pending_max=0)
+    with pytest.raises(ConnectionError):
+        checkpoint(store, "T31TCH", eager, failing)
+    assert last_commit(repo).id == before
+
+    sent: list[Block] = []
+
+    def shipped(fn: Callable[..., Any], forks: list[Any], jobs: list[Block]) -> list[Any]:
+        pairs = list(zip(forks, jobs, strict=True))[::-1]
+        sent.extend(job for _, job in pairs)
+        return [shipped_back(fn(shipped_back(f), job)) for f, job in pairs]
+
+    def shipped_back(x: Any) -> Any:
+        return pickle.loads(pickle.dumps(x))  # noqa: S301 - our own bytes, as Dask sends them
+
+    assert checkpoint(store, "T31TCH", eager, shipped) == ["2017-2018"]
+    assert len(sent) == 9 and {b.cols for b in sent} == {(0, 8), (8, 16), (16, 20)}
+    group = subgroup(read(open_repo(store, "T31TCH", eager)), "seasons/2017-2018")
+    entries, latest = ledger(group), max(e.day for e in ledger(group))
+    assert folded_day(group) == latest - 1 and last_commit(repo).message == "checkpoint 2017-2018"
+    stored = load(group, SEASON.n_days)
+    fresh = recompute(group, SEASON.n_days, entries, latest - 1)  # the cube alone, in one block
+    open_run = fresh.last_snow == 1  # run_start is stored as 0 where no run is open
+    for name in state.STATE:
+        got, want = getattr(stored, name), getattr(fresh, name)
+        where = open_run if name == "run_start" else np.ones_like(open_run)
+        np.testing.assert_array_equal(got[where], want[where], err_msg=name)
+    assert_same(stored.maps(latest), fresh.maps(latest))
+    assert checkpoint(store, "T31TCH", eager) == []  # nothing due: no commit
+    assert last_commit(repo).message == "checkpoint 2017-2018"

@@ -115,18 +115,20 @@ def array_of(key):
 
 
 def die():
-    print(json.dumps(written), file=sys.stderr, flush=True)
+    done = {"written": written, "commits": len(commits), "since": written[len(written_then):]}
+    print(json.dumps(done), file=sys.stderr, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def dies_before(key):
     name, states = array_of(key), {array_of(k) for k in written} & set(STATE)
+    season = key.count("/") == 2 and key.endswith("/zarr.json")  # its attributes: ledger, folded
     return {
         "before any write": True,
         "cube grown, its slot not written": name == "cube" and "/c/" in key,
-        "cube written, state not": name in STATE,
+        "cube written, ledger not": season,
         "between state writes": name in STATE and bool(states) and name not in states,
-        "state written, ledger not": key.count("/") == 2 and key.endswith("/zarr.json"),
+        "state written, folded not": season and bool(states),
     }.get(point, False)
 
 
@@ -144,14 +146,15 @@ def watch(method):
 
 for method in ("set", "set_if_not_exists", "delete", "delete_dir"):
     watch(method)
-commit = icechunk.Session.commit
+commit, commits, written_then = icechunk.Session.commit, [], []
 
 
 def commit_and_die(self, *args, **kwargs):
-    if point == "before the commit":
+    if point == ("before the fold's commit", "before the checkpoint's commit")[len(commits)]:
         die()
-    commit(self, *args, **kwargs)
-    if point == "after the commit":
+    commits.append(commit(self, *args, **kwargs))
+    written_then[:] = written  # what the next commit will have written: written[len(written_then):]
+    if point == "after the commits" and len(commits) == 2:
         die()
 
 
@@ -170,19 +173,27 @@ def states(written: list[str]) -> set[str | None]:
 
 
 LEDGER = f"seasons/{LABEL}/zarr.json"
-#: Each point, and what the store should have been sent when the process died there.
-POINTS: dict[str, Callable[[list[str]], bool]] = {
-    "before any write": lambda w: w == [],
-    "cube grown, its slot not written": lambda w: bool(w) and {array_of(k) for k in w} == {"cube"}
-    and not any("/c/" in k for k in w),
-    "cube written, state not": lambda w: any(k.startswith(f"seasons/{LABEL}/cube/c/") for k in w)
-    and not states(w),
-    "between state writes": lambda w: len(states(w)) == 1 and LEDGER not in w,
-    "state written, ledger not": lambda w: len(states(w)) >= 2 and LEDGER not in w,
-    "before the commit": lambda w: len(states(w)) >= 2 and LEDGER in w,
+#: Each point, and what the store should have been sent when the process died there. An ingest
+#: commits twice: the fold (cube and ledger), then the checkpoint (state chunks, then ``folded``, both
+#: in the season's attributes).
+POINTS: dict[str, Callable[[list[str], int, list[str]], bool]] = {
+    "before any write": lambda w, commits, since: w == [],
+    "cube grown, its slot not written": lambda w, commits, since: bool(w)
+    and {array_of(k) for k in w} == {"cube"} and not any("/c/" in k for k in w),
+    "cube written, ledger not": lambda w, commits, since: commits == 0
+    and any(k.startswith(f"seasons/{LABEL}/cube/c/") for k in w) and LEDGER not in w,
+    "before the fold's commit": lambda w, commits, since: commits == 0 and LEDGER in w and not states(w),
+    "between state writes": lambda w, commits, since: commits == 1 and len(states(since)) == 1,
+    "state written, folded not": lambda w, commits, since: commits == 1
+    and len(states(since)) == len(STATE) and LEDGER not in since,
+    "before the checkpoint's commit": lambda w, commits, since: commits == 1
+    and len(states(since)) == len(STATE) and LEDGER in since,
 }
-#: (point, whether the product comes late): once the state is written to, both paths of the fold
-#: (in order, and the season recomputed) write differently; before, they do not.
+FOLD = list(POINTS)[:4]
+"""Points before the fold's commit: the tile is left as it was. After it, the product is folded
+(pending) and the next ingest, a duplicate, does the checkpoint."""
+#: (point, whether the product comes late): the fold writes the same keys either way, but a late one
+#: makes the checkpoint recompute the whole state from the cube.
 CASES = [("before any write", False), ("cube grown, its slot not written", True),
          *((point, late) for point in list(POINTS)[2:] for late in (False, True))]
 
@@ -324,9 +335,10 @@ def test_two_writers_on_one_tile_lose_no_product(products: list[Path], s3_server
     assert sorted(names) == sorted(p.name for p in products)  # each exactly once
     repo = open_repo(root, TILE, settings)
     messages = [c.message for c in repo.ancestry(branch=BRANCH)]
+    assert seen.commits == len(messages)
     assert messages[-2:] == [f"create the store of {TILE}", "Repository initialized"]  # once
-    assert sorted(messages[:-2]) == sorted(f"fold {p.name} into {LABEL}" for p in products)
-    assert seen.commits == len(messages) == 2 + PRODUCTS
+    folds = [m for m in messages[:-2] if not m.startswith("checkpoint ")]  # if any was due
+    assert sorted(folds) == sorted(f"fold {p.name} into {LABEL}" for p in products)
     expected = batch(products, tmp_path / "batch")
     assert_same(seen.maps, expected)
 
@@ -386,7 +398,7 @@ def crashes(products: list[Path], folded: Path, tmp_path_factory: pytest.TempPat
     script = python(CRASHER, base, "crasher")
     started: dict[tuple[str, bool], tuple[Path, Seen, Path, subprocess.Popen[str]]] = {}
     try:
-        for point, late in [*CASES, ("after the commit", True)]:
+        for point, late in [*CASES, ("after the commits", True)]:
             root = base / f"{point.replace(' ', '-').replace(',', '')}-{late}" / "stores"
             shutil.copytree(folded, root)
             product = next_of(products, late)
@@ -411,32 +423,43 @@ def test_a_writer_killed_mid_fold_leaves_the_tile_as_it_was(
     root, before, product = str(died.root), died.before, died.product
     assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
     assert died.stdout == ""
-    written = json.loads(died.stderr.splitlines()[-1])
-    assert POINTS[point](written), written  # it died where it was meant to
+    done = json.loads(died.stderr.splitlines()[-1])
+    assert POINTS[point](done["written"], done["commits"], done["since"]), done  # died where meant to
 
     after = look(root, SETTINGS)
-    assert (after.commit, after.commits, after.entries, after.slots) == (
-        before.commit, before.commits, before.entries, before.slots)
-    assert_same(after.maps, before.maps)
-
-    again = ingest(root, str(product), SETTINGS)
-    assert again.outcome == ("folded (season recomputed)" if late else "folded")
+    names = sorted(e.name for e in before.entries)
+    with_it = batch([*base_of(products), product], tmp_path / "batch")
+    if point in FOLD:
+        assert (after.commit, after.commits, after.entries, after.slots) == (
+            before.commit, before.commits, before.entries, before.slots)
+        assert_same(after.maps, before.maps)
+        again = ingest(root, str(product), SETTINGS)
+        assert again.outcome == ("folded (season recomputed)" if late else "folded")
+    else:  # the fold was committed, the checkpoint not: the product is pending, the maps have it
+        assert after.commits == before.commits + 1
+        assert sorted(e.name for e in after.entries) == sorted([*names, product.name])
+        assert_same(after.maps, with_it)
+        assert ingest(root, str(product), SETTINGS).outcome == "skipped (duplicate)"
     now = look(root, SETTINGS)
-    assert now.commits == before.commits + 1
-    assert sorted(e.name for e in now.entries) == sorted([*(e.name for e in before.entries),
-                                                          product.name])
-    assert_same(now.maps, batch([*base_of(products), product], tmp_path / "batch"))
+    assert now.commits == before.commits + 2
+    assert [m.split(" ", 1)[0] for m in messages(root)[:2]] == ["checkpoint", "fold"]
+    assert sorted(e.name for e in now.entries) == sorted([*names, product.name])
+    assert_same(now.maps, with_it)
+
+
+def messages(root: str) -> list[str]:
+    return [c.message for c in open_repo(root, TILE, SETTINGS).ancestry(branch=BRANCH)]
 
 
 def test_a_writer_killed_after_its_commit_folded_the_product_once(
         products: list[Path], crashes: dict[tuple[str, bool], Crash], tmp_path: Path) -> None:
-    died = crashes["after the commit", True]
+    died = crashes["after the commits", True]
     root, before, product = str(died.root), died.before, died.product
     assert died.returncode == -signal.SIGKILL, (died.stdout, died.stderr)
     assert died.stdout == ""
 
     after = look(root, SETTINGS)
-    assert after.commits == before.commits + 1
+    assert after.commits == before.commits + 2
     assert sorted(e.name for e in after.entries) == sorted([*(e.name for e in before.entries),
                                                             product.name])
     assert ingest(root, str(product), SETTINGS).outcome == "skipped (duplicate)"
@@ -456,10 +479,10 @@ def test_a_writer_killed_before_its_commit_on_s3(
     product = products[3]
     env = child_env({"SNOWDAYS_S3_ENDPOINT_URL": s3_server.endpoint_url, **EAGER})
 
-    child = crash("before the commit", root, product, python(CRASHER, tmp_path, "crasher"), env)
+    child = crash("before the fold's commit", root, product, python(CRASHER, tmp_path, "crasher"), env)
     out, err = child.communicate(timeout=120)
     assert child.returncode == -signal.SIGKILL, (out, err)
-    assert LEDGER in json.loads(err.splitlines()[-1])
+    assert LEDGER in json.loads(err.splitlines()[-1])["written"]
     after = look(root, settings)
     assert (after.commit, after.entries) == (before.commit, before.entries)
     assert_same(after.maps, before.maps)
