@@ -27,4 +27,5 @@ test: lint
 bench: setup  ## full-size tile; minutes, not a test
 	$(UV) run python bench/annual.py
 	$(UV) run python bench/state.py
+	$(UV) run python bench/checkpoint.py
 	$(UV) run python bench/pipeline.py
