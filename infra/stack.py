@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flows.cluster import UNTRIMMED
 from snowdays.errors import SnowdaysError
 from snowdays.settings import Settings
 
@@ -64,7 +65,7 @@ def parts(settings: Settings) -> list[Part]:
                                 str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None),
         Part("dask-workers", [py, "-m", "distributed.cli.dask_worker", at["Dask scheduler"], "--nworkers",
                               str(settings.dask_workers), "--nthreads", "1", "--host", LOCAL], None,
-             {"PREFECT_API_URL": api}),
+             {"PREFECT_API_URL": api, **UNTRIMMED}),
         Part("stac-api", [str(Path(py).with_name("snowdays")), "stac", "serve"],
              f"{at['STAC API']}/_mgmt/ping"),
         Part("files", [py, "-m", "http.server", str(settings.files_port), "--bind", LOCAL, "--directory",

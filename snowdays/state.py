@@ -35,10 +35,14 @@ from snowdays.season import Season
 from snowdays.store import array, attr, subgroup
 
 CHUNK = 1098
+"""Rows of a chunk of the state and the cube (a tile of 5490 is five of them)."""
 STATE = ("last_day", "last_snow", "scd", "run_start", "best_start", "best_len", "nobs")
 _DTYPES = ("int16", "uint8", "uint16", "int16", "int16", "int16", "uint16")
 PER_BYTE = 4
 """Pixels packed in one byte of the cube (two bits each: 0 no snow, 1 snow, 2 invalid)."""
+CHUNK_COLS = 1100
+"""Columns of a chunk of the state: a whole number of the cube's bytes, so that a chunk of the state
+reads whole chunks of the cube."""
 _ALL_INVALID = 0b10101010
 _STATE_CODEC = BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")
 """State arrays are written once per ``pending_max`` products: worth compressing well."""
@@ -81,11 +85,10 @@ def pack(raw: Codes) -> Codes:
     return out
 
 
-def unpack(packed: Codes, cols: int, skip: int = 0) -> Codes:
-    """Packed classes to codes the fold reads (0 no snow, 1 snow, 255 invalid), ``cols`` of them
-    after the first ``skip`` pixels."""
+def unpack(packed: Codes, cols: int) -> Codes:
+    """Packed classes to codes the fold reads: 0 no snow, 1 snow, 255 invalid."""
     out = np.empty((packed.shape[0], cols), np.uint8)
-    _unpack(packed, skip, out)
+    _unpack(packed, out)
     return out
 
 
@@ -112,15 +115,8 @@ def _pack(raw, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
-def _unpack(packed, skip, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     rows, cols = out.shape
-    if skip:
-        for i in range(rows):
-            for j in range(cols):
-                p = skip + j
-                c = (packed[i, p // PER_BYTE] >> (2 * (p % PER_BYTE))) & 3
-                out[i, j] = 255 if c == 2 else c
-        return
     full = cols // PER_BYTE
     for i in range(rows):
         for b in range(full):
@@ -139,13 +135,13 @@ def season_group(root: zarr.Group, season: Season, label: str, grid: Grid) -> za
     if path in root:
         return subgroup(root, path)
     group = root.require_group(path)
-    chunks = (min(CHUNK, grid.height), min(CHUNK, grid.width))
+    chunks = (min(CHUNK, grid.height), min(CHUNK_COLS, grid.width))
     for name, dtype in zip(STATE, _DTYPES, strict=True):
         group.create_array(name, shape=grid.shape, chunks=chunks, dtype=dtype, compressors=_STATE_CODEC,
                            fill_value=NONE if name == "last_day" else 0)
     packed = -(-grid.width // PER_BYTE)
     group.create_array("cube", shape=(0, grid.height, packed), dtype="uint8", compressors=_CUBE_CODEC,
-                       chunks=(1, chunks[0], min(-(-CHUNK // PER_BYTE), packed)),
+                       chunks=(1, chunks[0], min(CHUNK_COLS // PER_BYTE, packed)),
                        fill_value=_ALL_INVALID)
     group.attrs.update(start=season.start.isoformat(), stop=season.stop.isoformat(),
                        margin=season.margin, ledger=[], latest=None, folded=None)
@@ -248,15 +244,16 @@ def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, li
                rows: tuple[int, int], cols: tuple[int, int]) -> None:
     """Fold days (each with the cube slots of its products in merge order) over a block."""
     (r0, r1), (c0, c1) = rows, cols
+    if c0 % PER_BYTE:
+        raise ValueError(f"a block's columns must start on a byte of the cube, not at pixel {c0}")
     b0, b1 = c0 // PER_BYTE, -(-c1 // PER_BYTE)  # the bytes holding the block's columns
-    skip = c0 - b0 * PER_BYTE
     for first in range(0, len(days), _READ_DAYS):
         part = days[first:first + _READ_DAYS]
         slots = sorted({s for _, day_slots in part for s in day_slots})
         packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(b0, b1))))
         where = {s: k for k, s in enumerate(slots)}
         for day, day_slots in part:
-            state.fold(merge_day([unpack(packed[where[s]], c1 - c0, skip) for s in day_slots]), day)
+            state.fold(merge_day([unpack(packed[where[s]], c1 - c0) for s in day_slots]), day)
 
 
 def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:

@@ -56,9 +56,10 @@ def artifact(key: str) -> str:
 
 def test_pending_products_are_folded_published_and_reported(pipeline: Settings, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """With at most two products pending and the state in nine chunks (columns starting inside a
-    byte of the packed cube), each a task on the two Dask workers."""
+    """With at most two products pending and the state in nine chunks, each a task on the two Dask
+    workers."""
     monkeypatch.setattr(state, "CHUNK", 10)
+    monkeypatch.setattr(state, "CHUNK_COLS", 8)
     for key, value in {"PENDING_MAX": "2", "DASK_WORKERS": "2"}.items():
         monkeypatch.setenv(f"SNOWDAYS_{key}", value)
     pipeline = get_settings()

@@ -101,10 +101,11 @@ def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, se
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Each order with a different number of products left pending before a fold into the state
     arrays: none (every arrival but the latest day's is folded at once), a few, the default; and
-    with the state in one chunk or in nine, whose columns start inside a byte of the packed cube."""
+    with the state in one chunk or in nine (the last ones narrower)."""
     rng = random.Random(seed)
     settings = get_settings(pending_max=(0, 3, SETTINGS.pending_max)[seed % 3])
     monkeypatch.setattr(state, "CHUNK", (7, 1098)[seed % 2])
+    monkeypatch.setattr(state, "CHUNK_COLS", (8, 1100)[seed % 2])
     products = sorted(p for p in archive.iterdir() if p.suffix == ".zip")
     in_season = [p for p in products if SEASON.in_window(parse_name(p.name).acquired)]
     stream = rng.sample(in_season, 24)
@@ -167,15 +168,12 @@ def test_margins_fold_into_both_seasons_and_status_tells(archive: Path, tmp_path
 
 
 @settings(deadline=None)  # the first example compiles the kernels
-@given(arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 13))), st.data())
-def test_the_cube_packs_classes_four_to_a_byte(raw: npt.NDArray[np.uint8], data: st.DataObject) -> None:
+@given(arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 13))))
+def test_the_cube_packs_classes_four_to_a_byte(raw: npt.NDArray[np.uint8]) -> None:
     packed = pack(raw)
     assert packed.shape == (raw.shape[0], -(-raw.shape[1] // 4))
     expected = np.where(raw == 0, 0, np.where(raw <= 100, 1, 255))
     np.testing.assert_array_equal(unpack(packed, raw.shape[1]), expected)
-    skip = data.draw(st.integers(0, raw.shape[1] - 1))  # a block's columns: any pixel to any other
-    cols = data.draw(st.integers(1, raw.shape[1] - skip))
-    np.testing.assert_array_equal(unpack(packed, cols, skip), expected[:, skip:skip + cols])
 
 
 def test_compacting_drops_the_history_and_keeps_the_maps(archive: Path, tmp_path: Path,
@@ -216,6 +214,7 @@ def test_a_checkpoint_merges_chunks_written_anywhere_and_commits_once(
     """The chunks of a checkpoint are folded on forks sent away and back pickled, as Dask sends
     them, in any order; one that fails leaves the tile as it was; the next checkpoint does it all."""
     monkeypatch.setattr(state, "CHUNK", 8)
+    monkeypatch.setattr(state, "CHUNK_COLS", 8)
     store, lazy = str(tmp_path / "store"), get_settings(pending_max=1000)
     products = sorted((p for p in archive.iterdir() if p.suffix == ".zip" and "_V9-9" not in p.name
                        and seasons_of(parse_name(p.name).acquired.date(), lazy) == [("2017-2018", SEASON)]),
