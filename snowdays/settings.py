@@ -22,6 +22,31 @@ class Settings(BaseSettings):
     """Products of a season kept in its cube only (pending) before they are folded into its state
     arrays; the latest day's always wait. More: cheaper arrivals, dearer maps."""
 
+    dem: str | None = None
+    """Folder or ``s3://`` prefix of elevation models, one per tile named ``<tile>.tif`` (``T31TCH.tif``),
+    in metres, on any grid; the L2A products of a tile that has one get LIS's pass 2 (the snowline).
+    Empty, or no file for the tile: pass 1 only."""
+    snow_rasters: str | None = None
+    """Folder or ``s3://`` prefix where the snow raster derived from each L2A product is written,
+    LIS-style (``<product>_SNW_R2.tif``, Landsat ``_SNW_XS.tif``: 0 no snow, 100 snow, 205 cloud,
+    255 no data); empty: none is written."""
+    lis_ndsi_pass1: float = Field(0.4, ge=-1, le=1)
+    """LIS pass 1: snow where the NDSI exceeds this (and the red reflectance ``lis_red_pass1``)."""
+    lis_red_pass1: float = Field(0.2, ge=0)
+    """LIS pass 1: snow where the red reflectance exceeds this (and the NDSI ``lis_ndsi_pass1``)."""
+    lis_ndsi_pass2: float = Field(0.15, ge=-1, le=1)
+    """LIS pass 2 (above the snowline): snow where the NDSI exceeds this."""
+    lis_red_pass2: float = Field(0.04, ge=0)
+    """LIS pass 2 (above the snowline): snow where the red reflectance exceeds this."""
+    lis_dz: int = Field(100, ge=2, multiple_of=2)
+    """LIS snowline: height of an elevation band in metres (even: LIS offsets by half of it)."""
+    lis_fsnow_lim: float = Field(0.1, ge=0, le=1)
+    """LIS snowline: the lowest band whose clear pixels are snow beyond this fraction sets it."""
+    lis_fclear_lim: float = Field(0.1, ge=0, le=1)
+    """LIS snowline: bands whose pixels are clear by this fraction or less are passed over."""
+    lis_fsnow_total_lim: float = Field(0.001, ge=0, le=1)
+    """LIS pass 2 runs only where pass 1 found snow on more than this fraction of the image."""
+
     history_days: float = Field(30, ge=0)
     """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
 
