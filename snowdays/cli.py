@@ -29,8 +29,10 @@ from snowdays.errors import ProductRejected, RejectedProducts, SnowdaysError, St
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
+from snowdays.l2a import snow, snow_href
 from snowdays.names import normalise_tile
-from snowdays.sample import make_season
+from snowdays.products import open_product
+from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.store import compact as compact_store
@@ -93,18 +95,42 @@ def sample(
     tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")] = "T31TCH",
     season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")] = "2017-2018",
     size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m (5490: full tile).")] = 549,
-    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7) or hrsi.")] = "muscate",
+    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7), hrsi or l2a (MAJA L2A "
+                                        "reflectances).")] = "muscate",
     zip_: Annotated[bool, typer.Option("--zip", help="Write directory products as zips.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    dem: Annotated[Path | None, typer.Option(help="Folder to write the tile's relief to, as "
+                                             "<tile>.tif (a DEM for L2A products).")] = None,
 ) -> None:
     """Generate a realistic synthetic season of products."""
-    if family not in ("muscate", "fsc", "hrsi"):
-        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi")
+    if family not in ("muscate", "fsc", "hrsi", "l2a"):
+        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi, l2a")
     settings = get_settings()
     parsed = parse_season(season, settings.season_start, settings.margin_days)
     with _progress("writing products") as progress:
         paths = make_season(out, tile, parsed, size, family, zip_, seed, progress)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")
+    if dem is not None:
+        typer.echo(write_dem(dem / f"{normalise_tile(tile)}.tif", tile, size, seed))
+
+
+@app.command()
+def detect(
+    product: Annotated[str, typer.Argument(help="An L2A product: dir or zip, local or s3://.")],
+    out: Annotated[str, typer.Option(help="Folder or s3:// prefix the snow raster is written to.")],
+    dem: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of DEMs named <tile>.tif "
+                                            "(default from settings).")] = None,
+) -> None:
+    """Detect the snow of an L2A product as LIS does; write it as a LIS-style snow raster."""
+    settings = get_settings()
+    settings = settings.model_copy(update={"snow_rasters": out, "dem": dem or settings.dem})
+    opened = open_product(product, settings)
+    if opened.layers is None:
+        raise UsageError(f"{opened.id.name} is a snow product already, not an L2A product")
+    found = snow(opened.id, opened.layers, opened.grid, settings)
+    typer.echo(snow_href(opened.id, out))
+    zs = "none" if found.snowline is None else f"{found.snowline} m"
+    typer.echo(f"snowline {zs}, pass 2 {'run' if found.pass2 else 'not run'}")
 
 
 @app.command()

@@ -85,15 +85,15 @@ def quantification(name: str, xml: bytes) -> float:
     return value
 
 
-def snow(pid: ProductId, layers: Layers, grid: Grid, settings: Settings) -> Codes:
-    """The product's snow codes on its own (SWIR) grid; written out if ``snow_rasters`` is set."""
+def snow(pid: ProductId, layers: Layers, grid: Grid, settings: Settings) -> Detection:
+    """The product's snow on its own (SWIR) grid; written out if ``snow_rasters`` is set."""
     reflectances = read(pid.name, layers, grid, settings)
     found = detect(reflectances, read_dem(pid.tile, grid, settings), settings)
     log.info("%s: snow detected, snowline %s, pass 2 %s", pid.name, found.snowline,
              "run" if found.pass2 else "not run")
     if settings.snow_rasters:
         write_snow(pid, found, grid, settings.snow_rasters, settings)
-    return found.codes
+    return found
 
 
 def read(name: str, layers: Layers, grid: Grid, settings: Settings) -> Reflectances:
@@ -163,10 +163,14 @@ def _as_short(values: npt.NDArray[np.generic]) -> I16:
     return np.asarray(values).astype(np.int16)
 
 
+def snow_href(pid: ProductId, folder: str) -> str:
+    """Where the snow raster of an L2A product goes in a folder or ``s3://`` prefix."""
+    return f"{folder.rstrip('/')}/{pid.name}{'_SNW_XS.tif' if pid.mission == 'L8' else '_SNW_R2.tif'}"
+
+
 def write_snow(pid: ProductId, found: Detection, grid: Grid, folder: str, settings: Settings) -> str:
     """Write the codes as a LIS-style snow raster into a folder or ``s3://`` prefix; its href."""
-    suffix = "_SNW_XS.tif" if pid.mission == "L8" else "_SNW_R2.tif"
-    href = f"{folder.rstrip('/')}/{pid.name}{suffix}"
+    href = snow_href(pid, folder)
     height, width = grid.shape
     with MemoryFile() as memory:
         with memory.open(driver="GTiff", width=width, height=height, count=1, dtype="uint8",

@@ -50,7 +50,7 @@ class Product:
         if not warp and not self.grid.same_as(grid):
             raise WrongGrid(self.id.name, f"grid {self.grid.describe()}, tile has {grid.describe()}")
         if self.layers is not None:
-            codes = snow(self.id, self.layers, self.grid, settings)
+            codes = snow(self.id, self.layers, self.grid, settings).codes
             return put_on_grid(codes, self.grid, grid) if warp else codes
         try:
             with rasterio.Env(**gdal_env(settings)), rasterio.open(self.raster) as ds:
