@@ -58,11 +58,13 @@ def pending(archive: str, store: str, tile: str, settings: Settings) -> list[str
     tile = normalise_tile(tile)
     folded, quarantined = _recorded(store, tile, settings)
     found = arrived(archive, settings, tile)
-    counted = [pid for name in folded if (pid := identify(name)) is not None]
-    counted += [pid for pid in found.values() if pid.name not in quarantined]
+    counted: dict[object, list[ProductId]] = {}  # by acquisition: rivals share theirs
+    for pid in [identify(name) for name in folded] + [p for p in found.values() if p.name not in quarantined]:
+        if pid is not None:
+            counted.setdefault(pid.acquisition, []).append(pid)
     done = folded | quarantined
     waiting = [(pid, href) for href, pid in found.items()
-               if pid.name not in done and not outranked(pid, counted)]
+               if pid.name not in done and not outranked(pid, counted.get(pid.acquisition, []))]
     return [href for pid, href in sorted(waiting, key=lambda w: (w[0].acquired.date(), w[0].merge_order))]
 
 

@@ -6,7 +6,8 @@ flat-terrain reflectances ``<name>_FRE_B3.tif`` (green), ``_FRE_B4.tif`` (red) a
 with -10000 for no data, and the masks ``MASKS/<name>_CLM_R2.tif`` (clouds), ``_EDG_R2.tif`` (edges),
 ``_MG2_R2.tif`` at 20 m. A Landsat-8 product (``LANDSAT8-OLITIRS-XS_..._L2A_...``) holds B3, B4 and B6
 (SWIR) and the ``_XS`` masks, all at 30 m. Green and red are put on the SWIR grid as LIS does (GDAL's
-cubic warp, no data excluded), then :mod:`snowdays.detection` gives the codes.
+cubic warp, no data excluded), then :mod:`snowdays.detection` gives the codes. MG2 is checked with the
+others but not read: LIS's codes do not depend on it.
 """
 
 from __future__ import annotations

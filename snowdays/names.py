@@ -142,7 +142,8 @@ def _parse(stem: str) -> ProductId:
 
 def rivals(a: ProductId, b: ProductId) -> bool:
     """Whether only one of two products counts: versions of one product (same key), or an L2A
-    product and a snow product of its acquisition; :attr:`ProductId.precedence` tells which."""
+    product and a snow product of its acquisition; :attr:`ProductId.precedence` tells which. Rivals
+    always share their :attr:`ProductId.acquisition`."""
     return a.key == b.key or (a.derived != b.derived and a.acquisition == b.acquisition)
 
 
