@@ -108,15 +108,21 @@ def read(name: str, layers: Layers, grid: Grid, settings: Settings) -> Reflectan
 def _band(name: str, path: str, layer: str, grid: Grid) -> I16:
     try:
         with rasterio.open(path) as ds:
-            if Grid.of(ds).same_as(grid):
-                return np.asarray(ds.read(1), dtype=np.int16)
-            out = np.full(grid.shape, NO_DATA, np.int16)
-            # LIS: gdal.Warp(resampleAlg=cubic, xRes=yRes=20) of the band with no data -10000
-            reproject(rasterio.band(ds, 1), out, src_nodata=NO_DATA, dst_transform=grid.affine,
-                      dst_crs=grid.crs, dst_nodata=NO_DATA, resampling=Resampling.cubic)
-            return out
+            values, source = np.asarray(ds.read(1), dtype=np.int16), Grid.of(ds)
     except RasterioError as e:
         raise raster_error(name, path, f"cannot decode the {LABELS[layer]}", e) from e
+    return values if source.same_as(grid) else warp_band(values, source, grid)
+
+
+def warp_band(values: I16, source: Grid, grid: Grid) -> I16:
+    """A band on ``grid`` as LIS puts it there: GDAL's cubic warp with no data -10000 excluded
+    (``gdal.Warp(resampleAlg=cubic, xRes=yRes=20)``). A band without any no-data pixel takes GDAL's
+    unmasked path, twice as fast for the same values."""
+    out = np.full(grid.shape, NO_DATA, np.int16)
+    nodata = {"src_nodata": NO_DATA, "dst_nodata": NO_DATA} if (values == NO_DATA).any() else {}
+    reproject(values, out, src_transform=source.affine, src_crs=source.crs, dst_transform=grid.affine,
+              dst_crs=grid.crs, resampling=Resampling.cubic, **nodata)
+    return out
 
 
 def _mask(name: str, path: str, layer: str) -> Codes:

@@ -12,9 +12,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import rasterio
+from rasterio.warp import Resampling, reproject
 
 from snowdays.grid import Grid, put_on_grid
-from snowdays.l2a import read_dem
+from snowdays.l2a import read_dem, warp_band
 from snowdays.products import open_product
 from snowdays.sample import FAINT, ORIGIN, Pass, crs_of, l2a_layers, product_name, write_l2a, write_product
 from snowdays.settings import Settings, get_settings
@@ -167,3 +168,25 @@ def test_snow_raster_written_out_and_read_from_s3(tmp_path: Path, s3_server: S3S
         np.testing.assert_array_equal(ds.read(1), codes)
         assert ds.nodata == 255 and Grid.of(ds).same_as(TILE_GRID)
         assert ds.tags()["ZS"] == str(want.zs) and ds.tags()["PASS2"] == "True"
+
+
+def test_the_unmasked_warp_gives_what_the_masked_one_gives() -> None:
+    """Green and red are warped as LIS warps them (cubic, no data -10000 excluded); a band without
+    no data takes GDAL's unmasked path, which gives the same values on a varied band."""
+    rng = np.random.default_rng(1)
+    walk = np.clip(np.cumsum(rng.integers(-900, 900, (96, 80)), axis=1) + 4000, -9000, 20000)
+    values: npt.NDArray[np.int16] = walk.astype(np.int16)
+    a, b, c, d, e, f = TILE_GRID.transform
+    source = Grid(TILE_GRID.crs, (a / 2, b, c, d, e / 2, f), 80, 96)
+
+    def masked(band: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        out = np.full(TILE_GRID.shape, -10000, np.int16)
+        reproject(band, out, src_transform=source.affine, src_crs=source.crs, src_nodata=-10000,
+                  dst_transform=TILE_GRID.affine, dst_crs=TILE_GRID.crs, dst_nodata=-10000,
+                  resampling=Resampling.cubic)
+        return out
+
+    np.testing.assert_array_equal(warp_band(values, source, TILE_GRID), masked(values))
+    values[:10, :30] = -10000
+    np.testing.assert_array_equal(warp_band(values, source, TILE_GRID), masked(values))
+    assert (masked(values)[:5, :15] == -10000).all()
