@@ -229,10 +229,10 @@ def search(
 
 @stac_app.command()
 def serve(
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default from "
-                                             "settings).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from settings).")] = None,
 ) -> None:
-    """Run the STAC API (stac-fastapi-pgstac) on 127.0.0.1, starting the local database if configured."""
+    """Run the STAC API (stac-fastapi-pgstac) on SNOWDAYS_STAC_API_HOST (127.0.0.1), starting the local
+    database if configured."""
     settings = get_settings()
     serve_api(settings if port is None else settings.model_copy(update={"stac_api_port": port}))
 
