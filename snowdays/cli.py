@@ -251,6 +251,27 @@ def up() -> None:
 
 
 @app.command()
+def watch(
+    heartbeat: Annotated[Path | None, typer.Option(help="File touched while the watcher runs (for a "
+                                                   "liveness probe).")] = None,
+) -> None:
+    """Watch the archive until stopped, an event per arriving product: SQS notifications
+    (SNOWDAYS_SQS_QUEUE_URL), else STAC API searches (SNOWDAYS_WATCH_TILES), else a look at the
+    archive every few seconds."""
+    import threading  # noqa: PLC0415
+
+    from flows.serve import watch as watch_archive  # noqa: PLC0415 - the pipeline's own command
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watch_archive(settings, stop, heartbeat.touch if heartbeat else lambda: None)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+
+
+@app.command()
 def demo(
     minutes: Annotated[float, typer.Option(min=0, help="Time over which the season is dripped.")] = 2,
     size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m.")] = 549,
