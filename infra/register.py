@@ -2,7 +2,7 @@
 with its schedules and its triggers (as ``prefect deploy --all`` would; that command's trigger requests
 are refused by this server version).
 
-    python -m infra.register prefect.yaml --base-job-template base-job-template.json
+    python -m infra.register prefect.yaml --base-job-template base-job-template.json [--work-pool NAME]
 
 Run again, it updates everything in place: the pool's template, each deployment (by flow and name),
 and its triggers (the old ones are deleted first).
@@ -136,9 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-job-template", type=Path,
                         help="JSON base job template of the work pool (default: the Kubernetes worker's own)")
     parser.add_argument("--pool-type", default="kubernetes")
+    parser.add_argument("--work-pool", help="the pool of every deployment (instead of prefect.yaml's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = load(args.config)
+    if args.work_pool:
+        for deployment in config["deployments"]:
+            deployment["work_pool"]["name"] = args.work_pool
     template = (json.loads(args.base_job_template.read_text()) if args.base_job_template
                 else default_template())
     asyncio.run(register(config, template, args.pool_type))
