@@ -132,3 +132,47 @@ def test_a_pool_of_another_type_is_not_taken_over(prefect_api: str) -> None:
     asyncio.run(register(config, {}, "process"))
     with pytest.raises(UsageError, match="snowdays-process exists with type process, not kubernetes"):
         asyncio.run(register(config, default_template()))
+
+
+def test_the_watcher_command_announces_beats_and_stops_on_sigterm(prefect_api: str, tmp_path: Path) -> None:
+    """``snowdays watch``, the watcher's Deployment command, on a local archive: the product already
+    there is announced to the real server, the heartbeat file is kept fresh, SIGTERM stops it."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    from tests.conftest import console_script  # noqa: PLC0415
+    from tests.stacdata import sample  # noqa: PLC0415
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    [product] = sample(tmp_path / "made", "T31TCH", "2017-2018", 5)[:1]
+    product.rename(archive / product.name)
+    heartbeat = tmp_path / "heartbeat"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")} | {
+        "PREFECT_API_URL": prefect_api, "SNOWDAYS_ARCHIVE": str(archive),
+        "SNOWDAYS_STORE": str(tmp_path / "stores"), "SNOWDAYS_WATCH_POLL_SECONDS": "0.5"}
+    watcher = subprocess.Popen([str(console_script()), "watch", "--heartbeat", str(heartbeat)], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = {"filter": {"event": {"name": ["snow.product.arrived"]},
+                           "resource": {"id": [f"snow.product.{product.stem}"]}}, "limit": 10}
+        deadline = time.monotonic() + 60
+        events: list[Any] = []
+        while not events and time.monotonic() < deadline:
+            assert watcher.poll() is None, watcher.communicate()[0]
+            time.sleep(0.5)
+            found = httpx.post(f"{prefect_api}/events/filter", json=body, timeout=30)
+            events = found.raise_for_status().json()["events"]
+        [event] = events
+        assert event["resource"]["tile"] == "T31TCH"
+        assert event["resource"]["href"] == str(archive / product.name)
+        beat = heartbeat.stat().st_mtime
+        time.sleep(1.5)
+        assert heartbeat.stat().st_mtime > beat  # still looking
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        output = watcher.communicate(timeout=30)[0]
+    assert watcher.returncode == 0, output
