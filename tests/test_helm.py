@@ -34,14 +34,16 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def helm() -> Callable[..., subprocess.CompletedProcess[str]]:
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
     if not HELM.is_file():
         pytest.fail(f"no helm at {HELM}: make setup (infra/tools.sh) installs it")
+    home = tmp_path_factory.mktemp("helm")
+    env = os.environ | {"HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
+                        "HELM_DATA_HOME": str(home / "data")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120, check=False,
-                              env=os.environ | {"HELM_CACHE_HOME": "/tmp/snowdays-helm/cache",  # noqa: S108
-                                                "HELM_CONFIG_HOME": "/tmp/snowdays-helm/config"})  # noqa: S108
+                              env=env)
 
     return run
 
