@@ -7,6 +7,7 @@ OUT ?= out/T31TCH-2017-2018
 
 setup:
 	@infra/system-packages.sh
+	@infra/tools.sh
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
 	$(UV) sync --frozen
 

@@ -255,10 +255,10 @@ def search(
 
 @stac_app.command()
 def serve(
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default from "
-                                             "settings).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from settings).")] = None,
 ) -> None:
-    """Run the STAC API (stac-fastapi-pgstac) on 127.0.0.1, starting the local database if configured."""
+    """Run the STAC API (stac-fastapi-pgstac) on SNOWDAYS_STAC_API_HOST (127.0.0.1), starting the local
+    database if configured."""
     settings = get_settings()
     serve_api(settings if port is None else settings.model_copy(update={"stac_api_port": port}))
 
@@ -274,6 +274,27 @@ def up() -> None:
     with Stack(settings, Path(settings.prefect_home).parent / "logs"):
         _print_urls(urls(settings), settings)
         _until_interrupted()
+
+
+@app.command()
+def watch(
+    heartbeat: Annotated[Path | None, typer.Option(help="File touched while the watcher runs (for a "
+                                                   "liveness probe).")] = None,
+) -> None:
+    """Watch the archive until stopped, an event per arriving product: SQS notifications
+    (SNOWDAYS_SQS_QUEUE_URL), else STAC API searches (SNOWDAYS_WATCH_TILES), else a look at the
+    archive every few seconds."""
+    import threading  # noqa: PLC0415
+
+    from flows.serve import watch as watch_archive  # noqa: PLC0415 - the pipeline's own command
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watch_archive(settings, stop, heartbeat.touch if heartbeat else lambda: None)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
 
 
 @app.command()

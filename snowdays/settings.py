@@ -5,6 +5,8 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,6 +61,27 @@ class Settings(BaseSettings):
     ``kubernetes`` (an ephemeral cluster of the dask-kubernetes operator)."""
     dask_workers: int = Field(2, ge=1)
     """Workers of a local (or ephemeral Kubernetes) Dask cluster."""
+    dask_image: str | None = None
+    """Container image of an ephemeral Kubernetes Dask cluster's scheduler and workers (the snowdays
+    image, ``registry/snowdays:0.1.0``); needed with ``dask_cluster=kubernetes``."""
+    dask_worker_cpu: str = "1"
+    """CPU requested by each worker of an ephemeral Kubernetes Dask cluster (a Kubernetes quantity)."""
+    dask_worker_memory: str = "4Gi"
+    """Memory requested by, and the limit of, each worker of an ephemeral Kubernetes Dask cluster
+    (ingesting a full-size tile peaks at about 1.2 GB: ``bench/results``)."""
+    kubernetes_namespace: str | None = None
+    """Namespace of ephemeral Kubernetes Dask clusters; empty: the pod's own (or the kubeconfig's)."""
+    kubernetes_service_account: str | None = None
+    """Service account of an ephemeral Kubernetes Dask cluster's pods (its S3 role); empty: the
+    namespace's default."""
+    kubernetes_env_from: list[str] = []
+    """ConfigMaps and Secrets whose keys become environment variables of an ephemeral Kubernetes Dask
+    cluster's pods (the chart's settings and S3 credentials), as a JSON list of ``configmap/NAME`` and
+    ``secret/NAME``."""
+    kubernetes_spec_overrides: dict[str, Any] = {}
+    """Merged into the ``DaskCluster`` of an ephemeral Kubernetes Dask cluster (JSON; objects merge
+    key by key, anything else replaces), e.g. ``{"spec": {"worker": {"spec": {"nodeSelector":
+    {"pool": "dask"}}}}}``."""
     files_url: str | None = None
     """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI."""
     files_port: int = Field(8082, ge=1, le=65535)
@@ -100,7 +123,9 @@ class Settings(BaseSettings):
     stac_connect_timeout: float = Field(5.0, gt=0)
     """Seconds to wait for the STAC database before reporting it down."""
     stac_api_port: int = Field(8081, ge=1, le=65535)
-    """Port of the STAC API that ``snowdays stac serve`` runs on 127.0.0.1."""
+    """Port of the STAC API that ``snowdays stac serve`` runs on."""
+    stac_api_host: str = "127.0.0.1"
+    """Address ``snowdays stac serve`` listens on (``0.0.0.0`` in a container)."""
     stac_api_url: str | None = None
     """STAC API that ``snowdays search`` asks; empty: the local one on ``stac_api_port``."""
 
