@@ -18,22 +18,6 @@ export function rgb(hex) {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
 }
 
-/** The colour of ``value`` on a scale (linear between stops, clamped at the ends), as [r, g, b]. */
-export function colourOf(stops, value) {
-  if (value <= stops[0][0]) return rgb(stops[0][1]);
-  for (let k = 1; k < stops.length; k++) {
-    const [v1, c1] = stops[k];
-    if (value <= v1) {
-      const [v0, c0] = stops[k - 1];
-      const f = (value - v0) / (v1 - v0);
-      const a = rgb(c0);
-      const b = rgb(c1);
-      return a.map((x, i) => Math.round(x + (b[i] - x) * f));
-    }
-  }
-  return rgb(stops[stops.length - 1][1]);
-}
-
 /** A style expression colouring ``value`` (an expression) along ``stops``. */
 export function ramp(stops, value) {
   return ['interpolate', ['linear'], value, ...stops.flatMap(([v, c]) => [v, [...rgb(c), 1]])];

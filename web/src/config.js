@@ -3,13 +3,14 @@
 
 const DEFAULTS = {
   stac_api: 'http://127.0.0.1:8081',
-  catalog_url: '..',
+  catalog_url: '/',
   catalog_root: '',
   season_start: '09-01',
 };
 
-/** Settings from config.json's object and the page's query string (URLSearchParams). */
-export function readConfig(file, params) {
+/** Settings from config.json's object and the page's query string (URLSearchParams); URLs are made
+ * absolute against the page's ``base`` URL, without a trailing slash. */
+export function readConfig(file, params, base) {
   const config = { ...DEFAULTS, ...(file || {}) };
   const take = (param, key) => {
     if (params.has(param)) config[key] = params.get(param);
@@ -17,8 +18,8 @@ export function readConfig(file, params) {
   take('stac', 'stac_api');
   take('catalog', 'catalog_url');
   take('root', 'catalog_root');
-  config.stac_api = config.stac_api.replace(/\/+$/, '');
-  config.catalog_url = config.catalog_url.replace(/\/+$/, '');
+  config.stac_api = absoluteUrl(config.stac_api, base);
+  config.catalog_url = absoluteUrl(config.catalog_url, base);
   config.catalog_root = config.catalog_root.replace(/\/+$/, '');
   config.season = params.get('season');
   config.compare = params.get('compare');
@@ -42,7 +43,6 @@ export function assetUrl(href, config) {
   return null;
 }
 
-/** A URL relative to the page resolved against it (fetch and the GeoTIFF reader want absolute ones). */
-export function absoluteUrl(url, base) {
-  return new URL(url, base).href;
+function absoluteUrl(url, base) {
+  return new URL(url, base).href.replace(/\/+$/, '');
 }

@@ -11,7 +11,7 @@ import WebGLTileLayer from 'ol/layer/WebGLTile.js';
 import GeoTIFF from 'ol/source/GeoTIFF.js';
 import { createEmpty, extend } from 'ol/extent.js';
 import { fromLonLat, transformExtent } from 'ol/proj.js';
-import { absoluteUrl, assetUrl, readConfig } from './config.js';
+import { assetUrl, readConfig } from './config.js';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './colours.js';
 import { pistesLayer, skiAreaExtent } from './pistes.js';
 import { rankingTable } from './ranking.js';
@@ -35,10 +35,7 @@ async function loadConfig() {
   } catch {
     file = null; // a page served without config.json: defaults and query parameters
   }
-  const config = readConfig(file, new URLSearchParams(window.location.search));
-  config.catalog_url = absoluteUrl(config.catalog_url, window.location.href);
-  config.stac_api = absoluteUrl(config.stac_api, window.location.href);
-  return config;
+  return readConfig(file, new URLSearchParams(window.location.search), window.location.href);
 }
 
 function makeMap() {
@@ -46,9 +43,6 @@ function makeMap() {
     target: 'map',
     view: new View({ projection: VIEW, center: fromLonLat([10, 46], VIEW), zoom: 5 }),
     controls: defaultControls().extend([new ScaleLine()]),
-  });
-  map.on('rendercomplete', () => {
-    $('map').dataset.rendered = String(Number($('map').dataset.rendered || 0) + 1);
   });
   return map;
 }
@@ -106,8 +100,8 @@ function legend(state, displayed) {
     return tick;
   }));
   const masked = !difference && displayed.some((item) => asset(item, 'scd_display'));
-  const what = state.season.mosaics.length ? 'regional mosaics' : 'Sentinel-2 tiles';
-  $('legend-note').textContent = `${displayed.length} ${what}.`
+  const source = state.season.mosaics.length ? 'regional mosaic' : 'Sentinel-2 tile';
+  $('legend-note').textContent = `From ${displayed.length} ${source}${displayed.length === 1 ? '' : 's'}.`
     + (masked ? ' Pixels under the display threshold (default 60 days) are left out.' : '')
     + (difference ? ' Red: less snow than the earlier season; blue: more.' : '');
 }
@@ -128,6 +122,14 @@ async function rankings(state, displayed) {
 function zoomTo(state, name) {
   const extent = skiAreaExtent(state.pistes, name);
   if (extent) state.map.getView().fit(extent, { padding: [40, 40, 40, 40], maxZoom: 15 });
+}
+
+/** Mark the map element ``data-drawn="mode:season[:compare]"`` once the map has drawn what is chosen. */
+function markDrawn(state) {
+  const key = [state.mode, state.season.season, ...(state.mode === 'difference' ? [state.compare.season] : [])];
+  delete $('map').dataset.drawn;
+  state.map.once('rendercomplete', () => { $('map').dataset.drawn = key.join(':'); });
+  state.map.render();
 }
 
 /** Show the chosen season (or difference): its layers, legend and ranking. */
@@ -184,12 +186,13 @@ async function main() {
   };
   document.querySelector(`input[name=mode][value=${config.mode}]`).checked = true;
   for (const control of [$('season'), $('compare'), ...document.querySelectorAll('input[name=mode]')]) {
-    control.addEventListener('change', () => update(false));
+    control.addEventListener('change', () => update(false).then(() => markDrawn(state)));
   }
   map.on('singleclick', (e) => showValues(state, e.coordinate, $('values')));
   await update(!config.center);
   if (config.center) map.getView().setCenter(fromLonLat(config.center, VIEW));
   if (config.zoom !== null) map.getView().setZoom(config.zoom);
+  markDrawn(state);
 }
 
 main().catch((e) => status(`the viewer failed: ${e.message}`));

@@ -23,6 +23,10 @@ function pisteStyle(feature) {
   return lines.get(colour);
 }
 
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** The overlay of ``url``; ``told(message)`` hears how many runs and areas it holds, or that it failed. */
 export function pistesLayer(url, told) {
   const source = new VectorSource({ url, format: new GeoJSON() });
@@ -30,7 +34,7 @@ export function pistesLayer(url, told) {
     const features = source.getFeatures();
     const runs = features.filter((f) => f.get('kind') === 'piste').length;
     const areas = features.filter((f) => f.get('kind') === 'ski_area').length;
-    told(`${runs} ski runs, ${areas} ski areas`);
+    told(`${plural(runs, 'ski run')}, ${plural(areas, 'ski area')}`);
   });
   source.on('featuresloaderror', () => told('no ski runs published'));
   return new VectorLayer({ source, style: pisteStyle, zIndex: 10, properties: { name: 'pistes' } });
