@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import rasterio
 from PIL import Image
+from rasterio.warp import transform
 
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
@@ -30,6 +31,7 @@ from tests.viewerdata import (
     NODATA,
     REGION,
     SEASONS,
+    TILE_ONLY,
     laea_grid,
     load_mosaics,
     lonlat,
@@ -67,6 +69,10 @@ class Viewer:
     """The centre of a mosaic pixel (EPSG:3035) with snow enough to be shown in both seasons."""
     pistes: dict[str, Any]
     ranking: dict[str, Any]
+    tile: dict[str, Path]
+    """The COGs (``SCD``..) of ``TILE_ONLY``, a season without mosaic."""
+    tile_point: tuple[float, float]
+    """The centre of one of its pixels with more than 10 snow days (in the tile's CRS)."""
 
 
 def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
@@ -82,6 +88,18 @@ def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
     assert good.any(), "no pixel of the fixture fits"
     distance = np.where(good, (rows - new.shape[0] / 2) ** 2 + (cols - new.shape[1] / 2) ** 2, np.inf)
     row, col = np.unravel_index(np.argmin(distance), new.shape)
+    x, y = affine @ (col + 0.5, row + 0.5)
+    return float(x), float(y)
+
+
+def dated_pixel(scd: Path) -> tuple[float, float]:
+    """The centre of the pixel nearest the map's centre with more than 10 snow days (dated SOD, SMOD)."""
+    with rasterio.open(scd) as ds:
+        days, affine = ds.read(1), ds.transform
+    rows, cols = np.indices(days.shape)
+    distance = np.where(days > 10, (rows - days.shape[0] / 2) ** 2 + (cols - days.shape[1] / 2) ** 2, np.inf)
+    assert np.isfinite(distance).any(), "no pixel of the fixture has more than 10 snow days"
+    row, col = np.unravel_index(np.argmin(distance), days.shape)
     x, y = affine @ (col + 0.5, row + 0.5)
     return float(x), float(y)
 
@@ -110,7 +128,8 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
              "scd_p90": 120.0, "share_120": 0.1, "smod_median": None}])
         with Stack(settings, base / "logs", only={"stac-api", "files"}):
             at = urls(settings)
-            yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking)
+            yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
+                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]))
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -155,17 +174,17 @@ def value(tab: Page, key: str) -> str:
     return str(tab.wait_for(f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
 
 
-def open_at_centre(viewer: Viewer, port: int) -> Any:
-    lon, lat = lonlat(*viewer.centre)
-    return page(f"{viewer.url}?center={lon:.9f},{lat:.9f}&zoom=14", port)
+def open_at(viewer: Viewer, season: str, lon: float, lat: float) -> Any:
+    """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
+    return page(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14", _free_port())
 
 
 def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer) -> None:
     later = viewer.mosaics[LATER]
-    with open_at_centre(viewer, _free_port()) as tab:
+    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
         tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("[...document.querySelectorAll('#season option')].map(o => o.value)") == [
-            LATER, EARLIER]  # both seasons, from the STAC API, newest first
+            TILE_ONLY, LATER, EARLIER]  # every season, from the STAC API, newest first
         runs = sum(f["properties"]["kind"] == "piste" for f in viewer.pistes["features"])
         text = tab.wait_for_text([f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
                                   f"Resorts of {REGION}, {LATER}"], 30)
@@ -200,7 +219,7 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
 
 
 def test_the_difference_of_two_seasons(viewer: Viewer) -> None:
-    with open_at_centre(viewer, _free_port()) as tab:
+    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
         tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("document.getElementById('compare').value") == EARLIER
         radio = tab.evaluate("(() => { const r = document.querySelector('input[value=difference]')"
@@ -217,6 +236,26 @@ def test_the_difference_of_two_seasons(viewer: Viewer) -> None:
     assert (before, after) == (f"{old} days", f"{new} days")
     assert change == f"{new - old:+d} days"
     np.testing.assert_allclose(centre_colour(image), on_scale(RDBU, new - old), atol=8)
+
+
+def test_a_season_of_tiles_only(viewer: Viewer) -> None:
+    with rasterio.open(viewer.tile["SCD"]) as ds:
+        crs = ds.crs
+    (lon,), (lat,) = transform(crs, "EPSG:4326", [viewer.tile_point[0]], [viewer.tile_point[1]])
+    with open_at(viewer, TILE_ONLY, lon, lat) as tab:
+        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
+        tab.wait_for_text(["From 1 Sentinel-2 tile."], 10)
+        assert tab.evaluate("document.getElementById('status').textContent") == ""
+        image, box = map_image(tab)
+        keep(image, "tiles.png")
+        click_centre(tab, box)
+        scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
+    expected = {k: pixel_at(path, viewer.tile_point) for k, path in viewer.tile.items()}
+    assert expected["SCD"] > 10
+    assert scd == f"{expected['SCD']} days"
+    assert (sod, smod) == (season_day(TILE_ONLY, expected["SOD"]).isoformat(),
+                           season_day(TILE_ONLY, expected["SMOD"]).isoformat())
+    np.testing.assert_allclose(centre_colour(image), on_scale(BLUES, expected["SCD"]), atol=8)
 
 
 def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) -> None:

@@ -1,4 +1,4 @@
-"""What the viewer shows, made in code for its tests: two seasons of one tile, ingested and published
+"""What the viewer shows, made in code for its tests: three seasons of one tile, ingested and published
 for real, and, standing in for the regional mosaics, ski runs and resort ranking (made elsewhere), files
 that follow their contract:
 
@@ -38,6 +38,9 @@ from tests.stacdata import ingest_until
 
 TILE, REGION, SIZE = "T31TCH", "sample", 48
 SEASONS = ("2017-2018", "2018-2019")
+"""Seasons with a mosaic."""
+TILE_ONLY = "2019-2020"
+"""A season published as tiles only."""
 MOSAICS = "snow-cover-duration-mosaics"
 LAEA = "EPSG:3035"
 NODATA = 65535
@@ -46,12 +49,14 @@ PIXEL = 20.0
 
 
 def publish_tiles(base: Path, catalog: Path, settings: Settings) -> dict[str, dict[str, Path]]:
-    """Both seasons of the tile ingested and published; season -> map kind (``SCD``..) -> its COG."""
+    """The mosaics' seasons of the tile, and the first months of ``TILE_ONLY`` (which has no mosaic),
+    ingested and published; season -> map kind (``SCD``..) -> its COG."""
     maps = {}
-    for seed, label in enumerate(SEASONS, 5):
+    for seed, label in enumerate((*SEASONS, TILE_ONLY), 5):
         season = parse_season(label)
         products = make_season(base / f"products-{label}", TILE, season, SIZE, "muscate", True, seed=seed)
-        ingest_until(base / "stores", products, season.stop, settings)
+        last = date(season.start.year, 12, 31) if label == TILE_ONLY else season.stop
+        ingest_until(base / "stores", products, last, settings)
         report = publish(str(base / "stores"), TILE, label, settings, str(catalog))
         assert report.api_error is None, report.api_error
         folder = Path(report.item_href).parent

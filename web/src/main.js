@@ -11,6 +11,7 @@ import WebGLTileLayer from 'ol/layer/WebGLTile.js';
 import GeoTIFF from 'ol/source/GeoTIFF.js';
 import { createEmpty, extend } from 'ol/extent.js';
 import { fromLonLat, transformExtent } from 'ol/proj.js';
+import { createForProjection } from 'ol/tilegrid.js';
 import { assetUrl, readConfig } from './config.js';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './colours.js';
 import { pistesLayer, skiAreaExtent } from './pistes.js';
@@ -22,6 +23,7 @@ import { showValues } from './point.js';
 import { openImage } from './values.js';
 
 const $ = (id) => document.getElementById(id);
+const MAX_ZOOM = 20;
 
 function status(message) {
   $('status').textContent = message;
@@ -41,7 +43,7 @@ async function loadConfig() {
 function makeMap() {
   const map = new OlMap({
     target: 'map',
-    view: new View({ projection: VIEW, center: fromLonLat([10, 46], VIEW), zoom: 5 }),
+    view: new View({ projection: VIEW, center: fromLonLat([10, 46], VIEW), zoom: 5, maxZoom: MAX_ZOOM }),
     controls: defaultControls().extend([new ScaleLine()]),
   });
   return map;
@@ -60,6 +62,15 @@ function urlOf(item, kind, config) {
   return url;
 }
 
+/** A GeoTIFF source of the maps at ``urls``; one in another projection than the view's is reprojected
+ * on a grid as deep as the view's zooms (OpenLayers' own stops near the source's resolution and then
+ * draws nothing when zoomed in further). */
+function cogSource(sources) {
+  const source = new GeoTIFF({ sources, normalize: false, interpolate: false });
+  source.setTileGridForProjection(VIEW, createForProjection(VIEW, MAX_ZOOM));
+  return watch(source, sources.map((s) => s.url).join(' and '));
+}
+
 function watch(source, what) {
   source.on('change', () => {
     if (source.getState() === 'error') status(`cannot read ${what}: ${source.getError()?.message ?? 'error'}`);
@@ -68,10 +79,9 @@ function watch(source, what) {
 }
 
 function seasonLayer(item, config) {
-  const url = urlOf(item, 'scd_display', config) ?? urlOf(item, 'scd', config);
+  const url = urlOf(item, asset(item, 'scd_display') ? 'scd_display' : 'scd', config);
   if (!url) return null;
-  const source = new GeoTIFF({ sources: [{ url }], normalize: false, interpolate: false });
-  return new WebGLTileLayer({ source: watch(source, url), style: scdStyle() });
+  return new WebGLTileLayer({ source: cogSource([{ url }]), style: scdStyle() });
 }
 
 async function differenceLayer(before, after, config) {
@@ -79,9 +89,8 @@ async function differenceLayer(before, after, config) {
   if (urls.includes(null)) return null;
   const nodata = await Promise.all(urls.map(async (url) => (await openImage(url)).getGDALNoData()));
   // nodata NaN: every value comes through, the style leaves out each map's own nodata
-  const source = new GeoTIFF({ sources: urls.map((url) => ({ url, nodata: NaN })), normalize: false,
-    interpolate: false });
-  return new WebGLTileLayer({ source: watch(source, urls.join(' and ')), style: differenceStyle(...nodata) });
+  const source = cogSource(urls.map((url) => ({ url, nodata: NaN })));
+  return new WebGLTileLayer({ source, style: differenceStyle(...nodata) });
 }
 
 function legend(state, displayed) {
@@ -124,10 +133,22 @@ function zoomTo(state, name) {
   if (extent) state.map.getView().fit(extent, { padding: [40, 40, 40, 40], maxZoom: 15 });
 }
 
-/** Mark the map element ``data-drawn="mode:season[:compare]"`` once the map has drawn what is chosen. */
-function markDrawn(state) {
+/** Once a layer's source has read its COGs' headers (or failed to). */
+function ready(layer) {
+  const source = layer.getSource();
+  return new Promise((resolve) => {
+    const settled = () => source.getState() !== 'loading';
+    if (settled()) resolve();
+    else source.on('change', () => settled() && resolve());
+  });
+}
+
+/** Mark the map element ``data-drawn="mode:season[:compare]"`` once the map has drawn what is chosen
+ * (a source still reading its headers has no tiles to wait for yet: wait for the sources first). */
+async function markDrawn(state) {
   const key = [state.mode, state.season.season, ...(state.mode === 'difference' ? [state.compare.season] : [])];
   delete $('map').dataset.drawn;
+  await Promise.all(state.rasters.getLayers().getArray().map(ready));
   state.map.once('rendercomplete', () => { $('map').dataset.drawn = key.join(':'); });
   state.map.render();
 }
@@ -192,7 +213,7 @@ async function main() {
   await update(!config.center);
   if (config.center) map.getView().setCenter(fromLonLat(config.center, VIEW));
   if (config.zoom !== null) map.getView().setZoom(config.zoom);
-  markDrawn(state);
+  await markDrawn(state);
 }
 
 main().catch((e) => status(`the viewer failed: ${e.message}`));

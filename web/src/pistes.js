@@ -1,8 +1,9 @@
-// The ski runs overlay: pistes coloured by difficulty (as OpenSnowMap does), ski areas outlined.
+// The ski runs overlay: pistes coloured by difficulty (as OpenSnowMap does), ski areas outlined (not
+// filled: the map's colours stay those of its legend).
 import GeoJSON from 'ol/format/GeoJSON.js';
 import VectorLayer from 'ol/layer/Vector.js';
 import VectorSource from 'ol/source/Vector.js';
-import { Fill, Stroke, Style } from 'ol/style.js';
+import { Stroke, Style } from 'ol/style.js';
 
 export const DIFFICULTY_COLOURS = {
   novice: '#2e9e3f', easy: '#1f5fd1', intermediate: '#e3001b', advanced: '#000000',
@@ -10,10 +11,7 @@ export const DIFFICULTY_COLOURS = {
 };
 const OTHER = '#666666';
 const halo = new Style({ stroke: new Stroke({ color: 'rgba(255,255,255,0.9)', width: 5 }) });
-const area = new Style({
-  stroke: new Stroke({ color: '#333333', width: 1.5, lineDash: [6, 4] }),
-  fill: new Fill({ color: 'rgba(255,255,255,0.08)' }),
-});
+const area = new Style({ stroke: new Stroke({ color: '#333333', width: 1.5, lineDash: [6, 4] }) });
 const lines = new Map();
 
 function pisteStyle(feature) {
