@@ -121,9 +121,11 @@ async function rankings(state, displayed) {
     const region = item.properties['snowdays:region'];
     if (!region) continue;
     const url = `${state.config.catalog_url}/resorts/${region}-${state.season.season}.json`;
-    const table = await rankingTable(url, (name) => zoomTo(state, name)).catch(() => null);
-    tables.push(table ?? Object.assign(document.createElement('p'), {
-      textContent: `No resort ranking of ${region} for ${state.season.season}.` }));
+    const table = await rankingTable(url, (name) => zoomTo(state, name))
+      .catch((e) => `cannot read the resort ranking ${url}: ${e.message}`);
+    const missing = `No resort ranking of ${region} for ${state.season.season}.`;
+    tables.push(table instanceof HTMLElement ? table
+      : Object.assign(document.createElement('p'), { textContent: table ?? missing }));
   }
   $('ranking').replaceChildren(...tables);
 }
