@@ -41,12 +41,11 @@ async function loadConfig() {
 }
 
 function makeMap() {
-  const map = new OlMap({
+  return new OlMap({
     target: 'map',
     view: new View({ projection: VIEW, center: fromLonLat([10, 46], VIEW), zoom: 5, maxZoom: MAX_ZOOM }),
     controls: defaultControls().extend([new ScaleLine()]),
   });
-  return map;
 }
 
 function options(select, seasons, chosen) {
