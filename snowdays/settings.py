@@ -83,9 +83,12 @@ class Settings(BaseSettings):
     key by key, anything else replaces), e.g. ``{"spec": {"worker": {"spec": {"nodeSelector":
     {"pool": "dask"}}}}}``."""
     files_url: str | None = None
-    """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI."""
+    """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI and
+    where the map viewer reads the catalog (for an ``s3://`` catalog: the bucket's HTTP URL); empty: the
+    file server of ``snowdays up``."""
     files_port: int = Field(8082, ge=1, le=65535)
-    """Port of the file server ``snowdays up`` runs on 127.0.0.1 for the catalog folder."""
+    """Port of the file server ``snowdays up`` runs on 127.0.0.1 for the catalog folder (range requests,
+    CORS) and the map viewer (``/viewer/``)."""
     dask_port: int = Field(8786, ge=1, le=65535)
     """Port of the Dask scheduler ``snowdays up`` runs on 127.0.0.1 (its workers stay up between runs)."""
     prefect_port: int = Field(4200, ge=1, le=65535)
