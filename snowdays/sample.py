@@ -24,11 +24,10 @@ from affine import Affine
 
 from snowdays.names import normalise_tile
 from snowdays.season import Season
+from snowdays.tiling import tile_grid
 
 SampleFamily = Literal["muscate", "fsc", "hrsi"]
 F32 = npt.NDArray[np.float32]
-ORIGIN = (300000.0, 4900020.0)
-"""Upper-left corner of every generated tile (synthetic, not the real tile's)."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,11 @@ class Pass:
     swath: Literal["full", "west", "east"]
 
 
-def crs_of(tile: str) -> str:
-    zone, band = int(tile[1:3]), tile[3]
-    return f"EPSG:{32600 + zone if band >= 'N' else 32700 + zone}"
+def corner(tile: str, offset: tuple[int, int] = (0, 0)) -> tuple[str, tuple[float, float]]:
+    """CRS and upper left corner of a generated tile: the real tile's, or ``offset`` (row, column) 20 m
+    pixels inside it, so that neighbouring tiles overlap as real ones do."""
+    t = tile_grid(tile, 20.0, 1, offset).transform
+    return tile_grid(tile).crs, (t[2], t[5])
 
 
 def schedule(season: Season, seed: int) -> list[Pass]:
@@ -161,8 +162,9 @@ def mtd_xml(name: str, p: Pass, tile: str) -> str:
 """
 
 
-def write_tif(path: Path, codes: npt.NDArray[np.uint8], crs: str, pixel: float) -> None:
-    transform = Affine(pixel, 0, ORIGIN[0], 0, -pixel, ORIGIN[1])
+def write_tif(path: Path, codes: npt.NDArray[np.uint8], crs: str, pixel: float,
+              origin: tuple[float, float]) -> None:
+    transform = Affine(pixel, 0, origin[0], 0, -pixel, origin[1])
     with rasterio.open(path, "w", driver="GTiff", width=codes.shape[1], height=codes.shape[0],
                        count=1, dtype="uint8", crs=crs, transform=transform,
                        compress="DEFLATE") as ds:
@@ -170,19 +172,19 @@ def write_tif(path: Path, codes: npt.NDArray[np.uint8], crs: str, pixel: float) 
 
 
 def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[np.uint8],
-                  pixel: float, as_zip: bool) -> Path:
+                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0)) -> Path:
     """Write one product in its family's layout; return its path."""
-    crs = crs_of(tile)
+    crs, origin = corner(tile, offset)
     if name.startswith("LIS_"):
-        write_tif(out / f"{name}.tif", codes, crs, pixel)
+        write_tif(out / f"{name}.tif", codes, crs, pixel, origin)
         return out / f"{name}.tif"
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     if name.startswith("FSC_"):
-        write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel)
+        write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel, origin)
     else:
         suffix = "XS" if p.platform == "LANDSAT8" else "R2"
-        write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs, pixel)
+        write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs, pixel, origin)
         (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile))
     if not as_zip:
         return folder
@@ -196,8 +198,11 @@ def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[n
 def make_season(
     out: Path, tile: str, season: Season, size: int = 549, family: SampleFamily = "muscate",
     as_zip: bool = False, seed: int = 0, progress: Callable[[int, int], None] | None = None,
+    offset: tuple[int, int] = (0, 0),
 ) -> list[Path]:
-    """Generate a season's products into ``out``; return their paths in acquisition order."""
+    """Generate a season's products into ``out``; return their paths in acquisition order. The
+    products cover ``size`` pixels a side of the tile at its real place, ``offset`` (row, column) 20 m
+    pixels from its upper left corner."""
     tile = normalise_tile(tile)
     out.mkdir(parents=True, exist_ok=True)
     scene = Scene(size, seed)
@@ -207,7 +212,7 @@ def make_season(
     for k, (p, name) in enumerate(passes):
         pixel = 30.0 if p.platform == "LANDSAT8" else 20.0
         codes = encode(scene.observe(p, season, grounds[pixel], pixel), name)
-        written.append(write_product(out, name, p, tile, codes, pixel, as_zip))
+        written.append(write_product(out, name, p, tile, codes, pixel, as_zip, offset))
         if progress:
             progress(k + 1, len(passes))
     return written
