@@ -25,7 +25,14 @@ from rich.table import Table
 
 from snowdays import __version__
 from snowdays.annual import run_annual, write
-from snowdays.errors import ProductRejected, RejectedProducts, SnowdaysError, StorageError, UsageError
+from snowdays.errors import (
+    BadInput,
+    ProductRejected,
+    RejectedProducts,
+    SnowdaysError,
+    StorageError,
+    UsageError,
+)
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
@@ -48,7 +55,7 @@ app.add_typer(stac_app, name="stac")
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
-    (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (StorageError, 1),
+    (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (BadInput, 3), (StorageError, 1),
 ]
 
 

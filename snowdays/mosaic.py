@@ -1,0 +1,324 @@
+"""Regional mosaics of the published tile maps: SCD, SOD and SMOD of every tile of a region, across UTM
+zones, in one COG per map (EPSG:3035 at 20 m by default), with a display variant of SCD.
+
+The input is the tile maps as published (the COGs of the tiles' STAC items): a block reads only the
+window of each tile it needs, from a folder or the bucket, and the items' checksums say when a tile
+changed. The mosaic is made block by block on a lattice of its CRS (``mosaic_block`` pixels a side):
+each block reprojects the tiles that meet it with nearest neighbour (these are day counts and days)
+into a small GeoTIFF of its own; the blocks are then copied into the COGs through a VRT.
+
+Where tiles overlap, each pixel takes the values of the tile with the most clear observations (NOBS)
+there; on a tie, the first tile of the region. A pixel that no tile saw (NOBS 0 everywhere), or outside
+a region's polygon, is no data (65535). The display variant leaves out, as no data, pixels with fewer
+than ``display_min_days`` snow days.
+
+Beside the COGs, ``manifest.json`` records each block's inputs (tiles and their maps' checksums, as-of
+dates) and a signature; a run rebuilds only the blocks whose signature changed, so a tile update
+rewrites the blocks that tile touches, then the COGs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import posixpath
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.features import geometry_mask
+from rasterio.warp import reproject, transform_bounds, transform_geom
+from rasterio.windows import Window, from_bounds
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+
+from snowdays import __version__
+from snowdays.errors import UsageError
+from snowdays.grid import Grid
+from snowdays.mosaic_files import NODATA, read_manifest, remove_others, write_cog, write_json, write_tif
+from snowdays.regions import Region
+from snowdays.settings import Settings
+from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
+
+U16 = npt.NDArray[np.uint16]
+MAPS = ("scd", "sod", "smod", "scd_display")
+"""The mosaic's maps: asset keys, and the bands of a block file in this order."""
+FILES = {"scd": "scd.tif", "sod": "sod.tif", "smod": "smod.tif", "scd_display": "scd-display.tif"}
+INPUTS = ("SCD", "SOD", "SMOD", "NOBS")
+"""The tile maps a block reads (asset keys of the tile items)."""
+RULE = "nobs-then-first/1"
+"""Names the overlap rule and the block format in the signatures: change it when either changes."""
+
+Window4 = tuple[int, int, int, int]
+Cell = tuple[str, Window4, tuple[float, float, float, float]]
+"""A cell of a block lattice: id, window in the mosaic's grid, bounds."""
+Mapper = Callable[[Callable[[str], str], list[str]], Iterable[str]]
+"""Runs one step over many blocks or maps (``map`` here; tasks on the Dask cluster in a flow)."""
+
+
+@dataclass(frozen=True)
+class TileInput:
+    """One published tile map set: where its four COGs are, and what they hold."""
+
+    tile: str
+    as_of: str
+    hrefs: tuple[str, ...]
+    """SCD, SOD, SMOD and NOBS: absolute paths or ``s3://`` URLs."""
+    checksums: tuple[str, ...]
+    grid: Grid
+
+
+@dataclass(frozen=True)
+class Block:
+    id: str
+    """``x{i}y{j}``: the cell of the CRS's block lattice."""
+    window: Window4
+    """Column, row, width and height in the mosaic's grid."""
+    tiles: tuple[str, ...]
+    """The tiles it reads, in the region's order."""
+    signature: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    region: Region
+    season: str
+    folder: str
+    """Where the mosaic's COGs, manifest and blocks are: ``{catalog}/mosaics/{region}/{season}``."""
+    grid: Grid
+    inputs: dict[str, TileInput]
+    missing: tuple[str, ...]
+    """Tiles of the region with no published maps for the season."""
+    blocks: dict[str, Block]
+    stale: tuple[str, ...]
+    """Blocks to (re)build: new, or whose inputs changed."""
+    min_days: int
+    outputs_missing: bool = field(default=False)
+    """Some COG is not there yet (made even when no block is stale)."""
+
+
+@dataclass(frozen=True)
+class MosaicReport:
+    plan: Plan
+    rebuilt: list[str]
+    """Ids of the blocks written by this run."""
+    written: dict[str, str]
+    """Map key -> the COG written (empty: the mosaic was up to date)."""
+
+
+def mosaic_folder(catalog: str, region: str, season: str) -> str:
+    """``{catalog}/mosaics/{region}/{season}``, absolute."""
+    root = catalog.rstrip("/") if is_s3(catalog) else str(Path(catalog).resolve())
+    return f"{root}/mosaics/{region}/{season}"
+
+
+def make_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missing: Sequence[str],
+                catalog: str, settings: Settings, mapper: Mapper = map) -> MosaicReport:
+    """Build (or bring up to date) the mosaic of ``region`` from the tiles' published maps."""
+    plan = plan_mosaic(region, season, inputs, missing, catalog, settings)
+    rebuilt = list(mapper(partial(build_block, plan, settings), list(plan.stale)))
+    if not rebuilt and not plan.outputs_missing:
+        return MosaicReport(plan, [], {})
+    written = dict(zip(MAPS, mapper(partial(assemble, plan, settings), list(MAPS)), strict=True))
+    finish(plan, settings)
+    return MosaicReport(plan, rebuilt, written)
+
+
+def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missing: Sequence[str],
+                catalog: str, settings: Settings) -> Plan:
+    """The mosaic's grid, its blocks with their inputs, and those that must be built."""
+    if not inputs:
+        raise UsageError(f"no tile of the region {region.name} has maps published for {season} in "
+                         f"{catalog} (publish them first: snowdays publish)")
+    crs = settings.mosaic_crs
+    outlines = {t.tile: outline(t.grid, crs) for t in inputs}
+    area = shape(transform_geom("EPSG:4326", crs, region.polygon)) if region.polygon else None
+    extent = area.bounds if area is not None else _union_bounds(list(outlines.values()))
+    grid = mosaic_grid(extent, crs, settings.mosaic_pixel)
+    common = {"rule": RULE, "crs": crs, "pixel": settings.mosaic_pixel,
+              "min_days": settings.display_min_days, "area": area.wkt if area is not None else None}
+    blocks = {}
+    for block_id, window, bounds in lattice(grid, settings.mosaic_block):
+        cell = box(*bounds)
+        if area is not None and not area.intersects(cell):
+            continue
+        tiles = tuple(t.tile for t in inputs if outlines[t.tile].intersects(cell))
+        if tiles:
+            sources = [[t, inputs_by(inputs)[t].checksums] for t in tiles]
+            blocks[block_id] = Block(block_id, window, tiles, _digest(
+                {**common, "bounds": bounds, "window": window, "inputs": sources}))
+    folder = mosaic_folder(catalog, region.name, season)
+    before = read_manifest(folder, settings).get("blocks", {})
+    present = _present(folder, settings)
+    stale = tuple(b.id for b in blocks.values()
+                  if before.get(b.id, {}).get("signature") != b.signature
+                  or f"{b.id}.tif" not in present["blocks"])
+    return Plan(region, season, folder, grid, inputs_by(inputs), tuple(missing), blocks, stale,
+                settings.display_min_days, not set(FILES.values()) <= present["maps"])
+
+
+def inputs_by(inputs: Sequence[TileInput]) -> dict[str, TileInput]:
+    return {t.tile: t for t in inputs}
+
+
+def outline(grid: Grid, crs: str, per_side: int = 16) -> BaseGeometry:
+    """A tile grid's outline in ``crs``, densified so that its curved sides stay close."""
+    (x0, y0), (x1, y1) = grid.affine @ (0, 0), grid.affine @ (grid.width, grid.height)
+    steps = [k / per_side for k in range(per_side)]
+    ring = ([(x0 + (x1 - x0) * f, y0) for f in steps] + [(x1, y0 + (y1 - y0) * f) for f in steps]
+            + [(x1 - (x1 - x0) * f, y1) for f in steps] + [(x0, y1 - (y1 - y0) * f) for f in steps])
+    return shape(transform_geom(grid.crs, crs, {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}))
+
+
+def _union_bounds(shapes: list[BaseGeometry]) -> tuple[float, float, float, float]:
+    bounds = np.array([s.bounds for s in shapes])
+    return (bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max())
+
+
+def mosaic_grid(bounds: Sequence[float], crs: str, pixel: float) -> Grid:
+    """The grid over ``bounds``, its corners on the CRS's lattice of ``pixel``."""
+    x0, y0 = math.floor(bounds[0] / pixel), math.floor(bounds[1] / pixel)
+    x1, y1 = math.ceil(bounds[2] / pixel), math.ceil(bounds[3] / pixel)
+    return Grid(crs, (pixel, 0.0, x0 * pixel, 0.0, -pixel, y1 * pixel), x1 - x0, y1 - y0)
+
+
+def lattice(grid: Grid, size: int) -> list[Cell]:
+    """The cells of the CRS's lattice of ``size`` pixels that meet the grid: id, window, bounds."""
+    pixel = grid.transform[0]
+    left, top = round(grid.transform[2] / pixel), round(grid.transform[5] / pixel)  # in pixels
+    right, bottom = left + grid.width, top - grid.height
+    cells = []
+    for j in range(math.floor(bottom / size), math.ceil(top / size)):
+        for i in range(math.floor(left / size), math.ceil(right / size)):
+            c0, c1 = max(i * size, left), min((i + 1) * size, right)
+            r0, r1 = min((j + 1) * size, top), max(j * size, bottom)  # northing, top down
+            window = (c0 - left, top - r0, c1 - c0, r0 - r1)
+            cells.append((f"x{i}y{j}", window, (c0 * pixel, r1 * pixel, c1 * pixel, r0 * pixel)))
+    return cells
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _present(folder: str, settings: Settings) -> dict[str, set[str]]:
+    fs = filesystem(folder, settings)
+
+    def names(path: str) -> set[str]:
+        return {posixpath.basename(p) for p in fs.ls(path, detail=False)} if fs.isdir(path) else set()
+
+    return {"maps": names(folder), "blocks": names(f"{folder}/blocks")}
+
+
+def build_block(plan: Plan, settings: Settings, block_id: str) -> str:
+    """Reproject the tiles meeting the block into it and write its file; returns its id."""
+    block = plan.blocks[block_id]
+    col, row, width, height = block.window
+    transform = plan.grid.affine * Affine.translation(col, row)
+    maps = np.full((3, height, width), NODATA, np.uint16)
+    best = np.zeros((height, width), np.uint16)
+    with rasterio.Env(**gdal_env(settings)):
+        for tile in block.tiles:
+            values = reprojected(plan.inputs[tile], transform, (height, width), plan.grid.crs)
+            if values is None:
+                continue
+            wins = (values[3] != NODATA) & (values[3] > best)  # strictly more: the first wins a tie
+            maps[:, wins] = values[:3, wins]
+            best[wins] = values[3, wins]
+            del values, wins
+    if plan.region.polygon is not None:
+        outside = geometry_mask([transform_geom("EPSG:4326", plan.grid.crs, plan.region.polygon)],
+                                (height, width), transform)
+        maps[:, outside] = NODATA
+    display = np.where(maps[0] >= plan.min_days, maps[0], NODATA)  # no data (65535) stays
+    write_tif(f"{plan.folder}/blocks/{block_id}.tif", [*maps, display], transform, plan.grid.crs,
+              settings)
+    return block_id
+
+
+def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs: str) -> U16 | None:
+    """The tile's SCD, SOD, SMOD and NOBS on the block's grid (nearest neighbour, GDAL's exact
+    transformer); NODATA where the tile does not reach. None: the tile misses the block."""
+    height, width = shape_
+    corners = (*(transform @ (0, height)), *(transform @ (width, 0)))
+    left, bottom, right, top = transform_bounds(crs, tile.grid.crs, *corners, densify_pts=21)
+    near = from_bounds(left, bottom, right, top, tile.grid.affine)  # then a pixel more each side
+    c0, r0 = max(math.floor(near.col_off) - 1, 0), max(math.floor(near.row_off) - 1, 0)
+    c1 = min(math.ceil(near.col_off + near.width) + 1, tile.grid.width)
+    r1 = min(math.ceil(near.row_off + near.height) + 1, tile.grid.height)
+    if c0 >= c1 or r0 >= r1:
+        return None
+    window = Window(c0, r0, c1 - c0, r1 - r0)
+    source = np.stack([_read(href, window) for href in tile.hrefs])
+    out = np.full((4, height, width), NODATA, np.uint16)
+    reproject(source, out, src_transform=rasterio.windows.transform(window, tile.grid.affine),
+              src_crs=tile.grid.crs, dst_transform=transform, dst_crs=crs,
+              resampling=Resampling.nearest, init_dest_nodata=False, tolerance=0)
+    return out
+
+
+def _read(href: str, window: Window) -> U16:
+    with rasterio.open(gdal_path(href)) as ds:
+        return np.asarray(ds.read(1, window=window), dtype=np.uint16)
+
+
+def assemble(plan: Plan, settings: Settings, key: str) -> str:
+    """Copy band ``key`` of every block into the map's COG (with overviews); returns where."""
+    target = f"{plan.folder}/{FILES[key]}"
+    with tempfile.TemporaryDirectory(prefix="snowdays-mosaic-") as tmp:
+        vrt = Path(tmp) / f"{key}.vrt"
+        vrt.write_text(block_vrt(plan, MAPS.index(key) + 1, key))
+        write_cog(vrt, key, target, settings)
+    return target
+
+
+def block_vrt(plan: Plan, band: int, description: str) -> str:
+    """A VRT of the mosaic's grid whose sources are band ``band`` of the block files."""
+    g = plan.grid
+    crs = rasterio.crs.CRS.from_user_input(g.crs).to_wkt()
+    t = g.transform
+    sources = "".join(
+        f"<SimpleSource><SourceFilename relativeToVRT=\"0\">{gdal_path(f'{plan.folder}/blocks/{b.id}.tif')}"
+        f"</SourceFilename><SourceBand>{band}</SourceBand>"
+        f"<SrcRect xOff=\"0\" yOff=\"0\" xSize=\"{b.window[2]}\" ySize=\"{b.window[3]}\"/>"
+        f"<DstRect xOff=\"{b.window[0]}\" yOff=\"{b.window[1]}\" xSize=\"{b.window[2]}\" "
+        f"ySize=\"{b.window[3]}\"/></SimpleSource>" for b in plan.blocks.values())
+    return (f"<VRTDataset rasterXSize=\"{g.width}\" rasterYSize=\"{g.height}\"><SRS>{_xml(crs)}</SRS>"
+            f"<GeoTransform>{t[2]!r}, {t[0]!r}, 0.0, {t[5]!r}, 0.0, {t[4]!r}</GeoTransform>"
+            f"<Metadata><MDI key=\"SOFTWARE\">snowdays {__version__}</MDI></Metadata>"
+            f"<VRTRasterBand dataType=\"UInt16\" band=\"1\"><Description>{description}</Description>"
+            f"<NoDataValue>{NODATA}</NoDataValue>{sources}</VRTRasterBand></VRTDataset>")
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def finish(plan: Plan, settings: Settings) -> None:
+    """Write the manifest (the provenance of every block) and drop block files of no block."""
+    write_json(f"{plan.folder}/manifest.json", manifest(plan), settings)
+    remove_others(f"{plan.folder}/blocks", {f"{b}.tif" for b in plan.blocks}, settings)
+
+
+def manifest(plan: Plan) -> dict[str, Any]:
+    g = plan.grid
+    return {
+        "region": plan.region.name, "season": plan.season, "rule": RULE, "crs": g.crs,
+        "transform": list(g.transform), "width": g.width, "height": g.height,
+        "min_days": plan.min_days, "missing": list(plan.missing),
+        "tiles": {t.tile: {"as_of": t.as_of, "maps": dict(zip(INPUTS, t.checksums, strict=True))}
+                  for t in plan.inputs.values()},
+        "blocks": {b.id: {"window": list(b.window), "signature": b.signature,
+                          "tiles": {t: plan.inputs[t].as_of for t in b.tiles}}
+                   for b in plan.blocks.values()},
+    }
