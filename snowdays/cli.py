@@ -37,6 +37,7 @@ from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
 from snowdays.names import normalise_tile
+from snowdays.regions import load_region
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
@@ -44,6 +45,9 @@ from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
 from stac.api import serve as serve_api
+from stac.mosaics import build as build_mosaic
+from stac.mosaics import publish_mosaic
+from stac.publish import PublishReport
 from stac.publish import publish as publish_season
 from stac.search import api_url
 from stac.search import search as search_items
@@ -195,13 +199,39 @@ def publish(
                                             "(default from settings).")] = None,
 ) -> None:
     """Publish a stored season: maps, quicklook and STAC item in the catalog, then the STAC API."""
-    report = publish_season(store, tile, season, get_settings(), out)
+    _api_report(publish_season(store, tile, season, get_settings(), out))
+
+
+def _api_report(report: PublishReport) -> None:
     typer.echo(report.item_href)
     if report.api_error:
         err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: "
                   f"{escape(report.api_error)}; publish again once the database is up")
         raise typer.Exit(1)
     typer.echo(f"STAC API up to date ({report.api_items} items)")
+
+
+@app.command()
+def mosaic(
+    region: Annotated[str, typer.Option(help="alps, pyrenees, or a file: a tile list or a GeoJSON "
+                                        "polygon.")],
+    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
+    catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
+                                                "(default from settings).")] = None,
+) -> None:
+    """Build a region's mosaic (EPSG:3035, 20 m) of the published tile maps, then publish its item;
+    only the blocks whose tiles changed are built again."""
+    settings = get_settings()
+    parse_season(season, settings.season_start, settings.margin_days)
+    report = build_mosaic(load_region(region), season, settings, catalog)
+    plan = report.plan
+    if plan.missing:
+        err.print(f"[yellow]no published maps for {season}:[/] {', '.join(plan.missing)}")
+    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
+               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
+    for path in report.written.values():
+        typer.echo(path)
+    _api_report(publish_mosaic(report, settings, catalog))
 
 
 @app.command()

@@ -70,8 +70,8 @@ def write_tif(target: str, bands: Sequence[npt.NDArray[np.uint16]], transform: A
 
 def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
     """Copy a raster (the VRT of the blocks) into a COG with overviews, 512 x 512 tiles."""
-    env = gdal_env(settings) | {"GDAL_CACHEMAX": str(settings.mosaic_cache_mb)}
-    with staged(target, settings) as path, rasterio.Env(**env):
+    with (staged(target, settings) as path,
+          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, **gdal_env(settings))):  # MB
         rasterio.shutil.copy(str(source), str(path), driver="COG", COMPRESS=settings.cog_compress,
                              PREDICTOR="YES", BLOCKSIZE=512, BIGTIFF="IF_SAFER",
                              OVERVIEW_RESAMPLING=RESAMPLING[key])
