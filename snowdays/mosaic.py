@@ -38,7 +38,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds, transform_geom
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -224,7 +224,7 @@ def build_block(plan: Plan, settings: Settings, block_id: str) -> str:
     """Reproject the tiles meeting the block into it and write its file; returns its id."""
     block = plan.blocks[block_id]
     col, row, width, height = block.window
-    transform = plan.grid.affine * Affine.translation(col, row)
+    transform = plan.grid.affine @ Affine.translation(col, row)
     maps = np.full((3, height, width), NODATA, np.uint16)
     best = np.zeros((height, width), np.uint16)
     with rasterio.Env(**gdal_env(settings)):
@@ -252,16 +252,16 @@ def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs
     height, width = shape_
     corners = (*(transform @ (0, height)), *(transform @ (width, 0)))
     left, bottom, right, top = transform_bounds(crs, tile.grid.crs, *corners, densify_pts=21)
-    near = from_bounds(left, bottom, right, top, tile.grid.affine)  # then a pixel more each side
-    c0, r0 = max(math.floor(near.col_off) - 1, 0), max(math.floor(near.row_off) - 1, 0)
-    c1 = min(math.ceil(near.col_off + near.width) + 1, tile.grid.width)
-    r1 = min(math.ceil(near.row_off + near.height) + 1, tile.grid.height)
+    (x0, y0), (x1, y1) = ~tile.grid.affine @ (left, top), ~tile.grid.affine @ (right, bottom)
+    c0, r0 = max(math.floor(min(x0, x1)) - 1, 0), max(math.floor(min(y0, y1)) - 1, 0)  # a pixel more
+    c1 = min(math.ceil(max(x0, x1)) + 1, tile.grid.width)
+    r1 = min(math.ceil(max(y0, y1)) + 1, tile.grid.height)
     if c0 >= c1 or r0 >= r1:
         return None
     window = Window(c0, r0, c1 - c0, r1 - r0)
     source = np.stack([_read(href, window) for href in tile.hrefs])
     out = np.full((4, height, width), NODATA, np.uint16)
-    reproject(source, out, src_transform=rasterio.windows.transform(window, tile.grid.affine),
+    reproject(source, out, src_transform=tile.grid.affine @ Affine.translation(c0, r0),
               src_crs=tile.grid.crs, dst_transform=transform, dst_crs=crs,
               resampling=Resampling.nearest, init_dest_nodata=False, tolerance=0)
     return out
