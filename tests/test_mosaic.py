@@ -64,7 +64,7 @@ def built(tiles: Tiles) -> MosaicReport:
 
 def read(path: Path | str) -> np.ndarray:
     with rasterio.open(path) as ds:
-        return ds.read(1)
+        return np.asarray(ds.read(1))
 
 
 def assert_equals_tiles(folder: Path, catalog: Path) -> np.ndarray:
