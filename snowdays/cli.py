@@ -5,6 +5,8 @@ Exit codes: 0 success, 1 storage fault (worth retrying), 2 bad usage, 3 bad inpu
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import signal
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -36,11 +38,16 @@ from snowdays.errors import (
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
+from snowdays.mosaic import mosaic_folder
+from snowdays.mosaic_files import write_json
 from snowdays.names import normalise_tile
+from snowdays.pistes import import_pistes, overlay_href
 from snowdays.regions import load_region
+from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
+from snowdays.storage import filesystem
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
@@ -56,6 +63,9 @@ app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_
                   pretty_exceptions_enable=False, add_completion=False)
 stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_help=True)
 app.add_typer(stac_app, name="stac")
+pistes_app = typer.Typer(help="The ski runs overlay (OpenStreetMap pistes and ski areas).",
+                         no_args_is_help=True)
+app.add_typer(pistes_app, name="pistes")
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
@@ -232,6 +242,75 @@ def mosaic(
     for path in report.written.values():
         typer.echo(path)
     _api_report(publish_mosaic(report, settings, catalog))
+
+
+@pistes_app.command("import")
+def pistes_import(
+    file: Annotated[Path, typer.Argument(help="OSM XML (.osm), PBF (.pbf) or GeoJSON (.geojson) of "
+                                         "piste:type ways and landuse=winter_sports areas.")],
+    out: Annotated[str | None, typer.Option(help="Where the overlay GeoJSON goes (default: "
+                                            "{catalog}/pistes/pistes.geojson).")] = None,
+) -> None:
+    """Convert an OpenSnowMap / OSM extract into the viewer's ski runs overlay."""
+    settings = get_settings()
+    overlay = import_pistes(file)
+    target = out or overlay_href(settings.stac_catalog)
+    write_json(target, overlay, settings)
+    kinds = [f["properties"]["kind"] for f in overlay["features"]]
+    downhill = sum(f["properties"]["piste_type"] == "downhill" for f in overlay["features"])
+    typer.echo(f"{kinds.count('piste')} pistes ({downhill} downhill), {kinds.count('ski_area')} ski "
+               f"areas: {target}")
+
+
+@app.command()
+def resorts(
+    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
+    region: Annotated[str | None, typer.Option(help="Region of a mosaic (default: every region with a "
+                                               "mosaic of the season).")] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
+                                                "(default from settings).")] = None,
+    pistes: Annotated[str | None, typer.Option(help="The ski runs overlay (default: the catalog's).")]
+    = None,
+) -> None:
+    """Rank the ski areas by the snow cover duration on their downhill pistes (mean, 10th and 90th
+    percentiles, share of pixels with >= resort_min_days days, median melt-out date); the ranking is
+    also written to {catalog}/resorts/{region}-{season}.json."""
+    if format_ not in ("table", "csv", "json"):
+        raise UsageError(f"format {format_!r} is not one of table, csv, json")
+    settings = get_settings()
+    root = catalog or settings.stac_catalog
+    parsed = parse_season(season, settings.season_start, settings.margin_days)
+    overlay = read_overlay(pistes or overlay_href(root), settings)
+    documents = []
+    for name in [region] if region else mosaic_regions(root, season, settings):
+        folder = mosaic_folder(root, name, season)
+        if not filesystem(f"{folder}/scd.tif", settings).exists(f"{folder}/scd.tif"):
+            raise UsageError(f"no mosaic of {name} for {season} in {root} (snowdays mosaic first)")
+        documents.append(ranking(folder, overlay, name, parsed, season, settings))
+        write_ranking(documents[-1], root, settings)
+    _print_rankings(documents, format_)
+
+
+def _print_rankings(documents: list[dict[str, Any]], format_: str) -> None:
+    columns = ["rank", "ski_area", "pixels", "scd_mean", "scd_p10", "scd_p90", "share_120",
+               "smod_median"]
+    if format_ == "json":
+        typer.echo(json.dumps(documents, indent=1))
+    elif format_ == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["region", "season", *columns])
+        for doc in documents:
+            writer.writerows([doc["region"], doc["season"], *(r[c] for c in columns)]
+                             for r in doc["resorts"])
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        for doc in documents:
+            table = Table(*columns, title=f"{doc['region']} {doc['season']}")
+            for r in doc["resorts"]:
+                table.add_row(*("-" if r[c] is None else str(r[c]) for c in columns))
+            Console(soft_wrap=True).print(table)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
 
@@ -68,7 +69,7 @@ def polygon(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
         features = data["features"] if data.get("type") == "FeatureCollection" else [data]
         shapes = [shape(f["geometry"] if f.get("type") == "Feature" else f) for f in features]
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, ShapelyError) as e:
         raise BadInput(f"{path}: not a GeoJSON geometry, feature or feature collection ({e})") from e
     merged = unary_union(shapes)
     if merged.geom_type not in ("Polygon", "MultiPolygon") or merged.is_empty:
