@@ -41,13 +41,14 @@ class Tiles:
     catalog: Path
 
 
-def make_tiles(base: Path, settings: Settings) -> Tiles:
-    """Both tiles' products; the store folded up to the end of January; both seasons published."""
+def make_tiles(base: Path, settings: Settings, until: date = UNTIL) -> Tiles:
+    """Both tiles' products; the store folded up to ``until`` (the end of January); both seasons
+    published."""
     season = parse_season(LABEL)
     products = {tile: make_season(base / tile, tile, season, SIZE, "muscate", True, seed=seed,
                                   offset=offset) for tile, (offset, seed) in TILES.items()}
     for tile, paths in products.items():
-        assert ingest_until(base / "stores", paths, UNTIL, settings) > 20
+        assert ingest_until(base / "stores", paths, until, settings) > 20
         publish(str(base / "stores"), tile, LABEL, settings, str(base / "catalog"), today=IN_SEASON)
     return Tiles(products, base / "stores", base / "catalog")
 
