@@ -36,6 +36,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
 from rasterio.features import geometry_mask
 from rasterio.warp import reproject, transform_bounds, transform_geom
 from rasterio.windows import Window
@@ -43,7 +44,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from snowdays import __version__
-from snowdays.errors import UsageError
+from snowdays.errors import StorageError, UsageError
 from snowdays.grid import Grid
 from snowdays.mosaic_files import NODATA, read_manifest, remove_others, write_cog, write_json, write_tif
 from snowdays.regions import Region
@@ -147,6 +148,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
     grid = mosaic_grid(extent, crs, settings.mosaic_pixel)
     common = {"rule": RULE, "crs": crs, "pixel": settings.mosaic_pixel,
               "min_days": settings.display_min_days, "area": area.wkt if area is not None else None}
+    by_tile = inputs_by(inputs)
     blocks = {}
     for block_id, window, bounds in lattice(grid, settings.mosaic_block):
         cell = box(*bounds)
@@ -154,7 +156,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
             continue
         tiles = tuple(t.tile for t in inputs if outlines[t.tile].intersects(cell))
         if tiles:
-            sources = [[t, inputs_by(inputs)[t].checksums] for t in tiles]
+            sources = [[t, by_tile[t].checksums] for t in tiles]
             blocks[block_id] = Block(block_id, window, tiles, _digest(
                 {**common, "bounds": bounds, "window": window, "inputs": sources}))
     folder = mosaic_folder(catalog, region.name, season)
@@ -163,7 +165,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
     stale = tuple(b.id for b in blocks.values()
                   if before.get(b.id, {}).get("signature") != b.signature
                   or f"{b.id}.tif" not in present["blocks"])
-    return Plan(region, season, folder, grid, inputs_by(inputs), tuple(missing), blocks, stale,
+    return Plan(region, season, folder, grid, by_tile, tuple(missing), blocks, stale,
                 settings.display_min_days, not set(FILES.values()) <= present["maps"])
 
 
@@ -259,7 +261,7 @@ def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs
     if c0 >= c1 or r0 >= r1:
         return None
     window = Window(c0, r0, c1 - c0, r1 - r0)
-    source = np.stack([_read(href, window) for href in tile.hrefs])
+    source = np.stack([_read(tile.tile, href, window) for href in tile.hrefs])
     out = np.full((4, height, width), NODATA, np.uint16)
     reproject(source, out, src_transform=tile.grid.affine @ Affine.translation(c0, r0),
               src_crs=tile.grid.crs, dst_transform=transform, dst_crs=crs,
@@ -267,9 +269,12 @@ def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs
     return out
 
 
-def _read(href: str, window: Window) -> U16:
-    with rasterio.open(gdal_path(href)) as ds:
-        return np.asarray(ds.read(1, window=window), dtype=np.uint16)
+def _read(tile: str, href: str, window: Window) -> U16:
+    try:
+        with rasterio.open(gdal_path(href)) as ds:
+            return np.asarray(ds.read(1, window=window), dtype=np.uint16)
+    except RasterioIOError as e:  # missing, cut short, or the bucket did not answer: try again later
+        raise StorageError(f"tile {tile}: could not read its published map {href}: {e}") from e
 
 
 def assemble(plan: Plan, settings: Settings, key: str) -> str:

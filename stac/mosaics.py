@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pystac
 from shapely.geometry import shape
 
+from snowdays.errors import BadInput
 from snowdays.grid import Grid
 from snowdays.mosaic import FILES, INPUTS, Mapper, MosaicReport, TileInput, make_mosaic
 from snowdays.names import normalise_tile
@@ -41,27 +42,31 @@ def tile_inputs(region: Region, season: str, root: str,
         area = shape(region.polygon)
         items = [i for i in read_items(root, settings) if i.properties.get("snowdays:season") == season
                  and i.geometry is not None and shape(i.geometry).intersects(area)]
-        return sorted((as_input(i) for i in items), key=lambda t: t.tile), []
+        return sorted((as_input(i, i.get_self_href() or i.id) for i in items), key=lambda t: t.tile), []
     found, missing = [], []
     io = FsspecStacIO(settings)
     for tile in region.tiles or ():
         name = item_id(tile, season)
         href = f"{item_folder(root, name)}/{name}.json"
         if filesystem(href, settings).exists(href):
-            found.append(as_input(pystac.Item.from_file(href, stac_io=io)))
+            found.append(as_input(pystac.Item.from_file(href, stac_io=io), href))
         else:
             missing.append(tile)
     return found, missing
 
 
-def as_input(item: pystac.Item) -> TileInput:
-    scd = item.assets["SCD"].extra_fields
-    height, width = scd["proj:shape"]
-    grid = Grid(str(scd["proj:code"]), tuple(scd["proj:transform"][:6]), width, height)
-    hrefs = tuple(item.assets[k].get_absolute_href() or "" for k in INPUTS)
-    return TileInput(normalise_tile(str(item.properties["grid:code"]).removeprefix("MGRS-")),
-                     str(item.properties["snowdays:as_of"]), hrefs,
-                     tuple(str(item.assets[k].extra_fields["file:checksum"]) for k in INPUTS), grid)
+def as_input(item: pystac.Item, href: str) -> TileInput:
+    """A tile item's maps; an item lacking what a mosaic needs is named (:class:`BadInput`)."""
+    try:
+        scd = item.assets["SCD"].extra_fields
+        height, width = scd["proj:shape"]
+        grid = Grid(str(scd["proj:code"]), tuple(scd["proj:transform"][:6]), width, height)
+        hrefs = tuple(item.assets[k].get_absolute_href() or "" for k in INPUTS)
+        return TileInput(normalise_tile(str(item.properties["grid:code"]).removeprefix("MGRS-")),
+                         str(item.properties["snowdays:as_of"]), hrefs,
+                         tuple(str(item.assets[k].extra_fields["file:checksum"]) for k in INPUTS), grid)
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadInput(f"{href}: not a tile item a mosaic can use (no {e})") from e
 
 
 def publish_mosaic(report: MosaicReport, settings: Settings,

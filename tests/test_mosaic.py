@@ -22,7 +22,7 @@ from shapely.geometry import Point, shape
 
 from flows.mosaic import mosaic as mosaic_flow
 from infra.postgres import LocalPostgres
-from snowdays.errors import BadInput, UsageError
+from snowdays.errors import BadInput, StorageError, UsageError
 from snowdays.mosaic import MosaicReport
 from snowdays.regions import load_region
 from snowdays.settings import Settings, get_settings
@@ -30,7 +30,7 @@ from stac.catalog import open_catalog
 from stac.mosaics import build, publish_mosaic
 from stac.validate import validate
 from tests.conftest import RunCli, _free_port
-from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, update_tile
+from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, published_maps, update_tile
 from tests.stacdata import database
 
 ORDER = ["T31TGL", "T32TLR"]
@@ -268,3 +268,24 @@ def test_mosaic_flow_on_dask(tiles: Tiles, tmp_path: Path, postgres: LocalPostgr
     assert len(runs) == done["blocks"] and {r["state_name"] for r in runs} == {"Completed"}
     again = mosaic_flow(region=str(tmp_path / "boundary.txt"), season=LABEL)
     assert again["rebuilt"] == []
+
+
+def test_an_unreadable_tile_map_is_named_and_the_mosaic_kept(built: MosaicReport, tiles: Tiles,
+                                                              tmp_path: Path) -> None:
+    shutil.copytree(tiles.catalog, tmp_path / "catalog")
+    region = load_region(str(region_file(tmp_path)))
+    folder = tmp_path / "catalog" / "mosaics" / "boundary" / LABEL
+    kept = {name: (folder / name).read_bytes() for name in FILES.values()}
+    (folder / "manifest.json").unlink()  # every block is built again
+    cut = published_maps(tmp_path / "catalog", "T32TLR")["SOD"]
+    cut.write_bytes(cut.read_bytes()[:300])
+    with pytest.raises(StorageError, match=rf"tile T32TLR: could not read its published map .*{cut.name}"):
+        build(region, LABEL, offline(), str(tmp_path / "catalog"))
+    assert {name: (folder / name).read_bytes() for name in FILES.values()} == kept
+    item = tmp_path / "catalog" / "snow-cover-duration" / f"scd-t31tgl-{LABEL}" / f"scd-t31tgl-{LABEL}.json"
+    data = json.loads(item.read_text())
+    del data["assets"]["NOBS"]["file:checksum"]
+    item.write_text(json.dumps(data))
+    reason = r"not a tile item a mosaic can use \(no 'file:checksum'\)"
+    with pytest.raises(BadInput, match=rf"{item.name}: {reason}"):
+        build(region, LABEL, offline(), str(tmp_path / "catalog"))
