@@ -104,7 +104,7 @@ def main() -> None:
     blocks = {}
     for block in chosen.blocks.values():
         blocks[block.id] = run_child(script, ["block", block.id], cpu) | {
-            "tiles": list(block.tiles), "pixels": block.window[2] * block.window[3]}
+            "tiles": list(block.tiles), "pixels": 4096 * 4096}  # a block file covers its whole cell
         print(f"block {block.id}: {blocks[block.id]}", file=sys.stderr)
     assembly = {key: run_child(script, ["assemble", key], cpu) for key in ("scd", "smod")}
     full = [b for b in blocks.values() if b["pixels"] == 4096 * 4096]

@@ -14,7 +14,8 @@ than ``display_min_days`` snow days.
 
 Beside the COGs, ``manifest.json`` records each block's inputs (tiles and their maps' checksums, as-of
 dates) and a signature; a run rebuilds only the blocks whose signature changed, so a tile update
-rewrites the blocks that tile touches, then the COGs.
+rewrites the blocks that tile touches, then the COGs. (Blocks at the region's edge are cut to it: when
+the region grows, they are built again too.)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,6 @@ RULE = "nobs-then-first/1"
 """Names the overlap rule and the block format in the signatures: change it when either changes."""
 
 Window4 = tuple[int, int, int, int]
-Cell = tuple[str, Window4, tuple[float, float, float, float]]
-"""A cell of a block lattice: id, window in the mosaic's grid, bounds."""
 Mapper = Callable[[Callable[[str], str], list[str]], Iterable[str]]
 """Runs one step over many blocks or maps (``map`` here; tasks on the Dask cluster in a flow)."""
 
@@ -83,8 +82,12 @@ class TileInput:
 class Block:
     id: str
     """``x{i}y{j}``: the cell of the CRS's block lattice."""
+    bounds: tuple[float, float, float, float]
+    """The whole cell (a block file covers it all, so that it stays put when the region changes)."""
     window: Window4
-    """Column, row, width and height in the mosaic's grid."""
+    """Column, row, width and height of the part of the cell in the mosaic's grid."""
+    offset: tuple[int, int]
+    """Column and row of that part in the block file."""
     tiles: tuple[str, ...]
     """The tiles it reads, in the region's order."""
     signature: str
@@ -104,8 +107,8 @@ class Plan:
     stale: tuple[str, ...]
     """Blocks to (re)build: new, or whose inputs changed."""
     min_days: int
-    outputs_missing: bool = field(default=False)
-    """Some COG is not there yet (made even when no block is stale)."""
+    outdated: bool = field(default=False)
+    """The COGs must be made again even if no block is stale: one is missing, or the grid changed."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def make_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
     """Build (or bring up to date) the mosaic of ``region`` from the tiles' published maps."""
     plan = plan_mosaic(region, season, inputs, missing, catalog, settings)
     rebuilt = list(mapper(partial(build_block, plan, settings), list(plan.stale)))
-    if not rebuilt and not plan.outputs_missing:
+    if not rebuilt and not plan.outdated:
         return MosaicReport(plan, [], {})
     written = dict(zip(MAPS, mapper(partial(assemble, plan, settings), list(MAPS)), strict=True))
     finish(plan, settings)
@@ -150,23 +153,26 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
               "min_days": settings.display_min_days, "area": area.wkt if area is not None else None}
     by_tile = inputs_by(inputs)
     blocks = {}
-    for block_id, window, bounds in lattice(grid, settings.mosaic_block):
-        cell = box(*bounds)
-        if area is not None and not area.intersects(cell):
+    for cell in lattice(grid, settings.mosaic_block):
+        square = box(*cell.bounds)
+        if area is not None and not area.intersects(square):
             continue
-        tiles = tuple(t.tile for t in inputs if outlines[t.tile].intersects(cell))
+        tiles = tuple(t.tile for t in inputs if outlines[t.tile].intersects(square))
         if tiles:
             sources = [[t, by_tile[t].checksums] for t in tiles]
-            blocks[block_id] = Block(block_id, window, tiles, _digest(
-                {**common, "bounds": bounds, "window": window, "inputs": sources}))
+            blocks[cell.id] = replace(cell, tiles=tiles, signature=_digest(
+                {**common, "bounds": cell.bounds, "inputs": sources}))  # not the window: it moves
     folder = mosaic_folder(catalog, region.name, season)
-    before = read_manifest(folder, settings).get("blocks", {})
+    manifest = read_manifest(folder, settings)
+    before = manifest.get("blocks", {})
     present = _present(folder, settings)
     stale = tuple(b.id for b in blocks.values()
                   if before.get(b.id, {}).get("signature") != b.signature
                   or f"{b.id}.tif" not in present["blocks"])
+    moved = [manifest.get(k) for k in ("transform", "width", "height")] != [list(grid.transform),
+                                                                           grid.width, grid.height]
     return Plan(region, season, folder, grid, by_tile, tuple(missing), blocks, stale,
-                settings.display_min_days, not set(FILES.values()) <= present["maps"])
+                settings.display_min_days, moved or not set(FILES.values()) <= present["maps"])
 
 
 def inputs_by(inputs: Sequence[TileInput]) -> dict[str, TileInput]:
@@ -194,18 +200,18 @@ def mosaic_grid(bounds: Sequence[float], crs: str, pixel: float) -> Grid:
     return Grid(crs, (pixel, 0.0, x0 * pixel, 0.0, -pixel, y1 * pixel), x1 - x0, y1 - y0)
 
 
-def lattice(grid: Grid, size: int) -> list[Cell]:
-    """The cells of the CRS's lattice of ``size`` pixels that meet the grid: id, window, bounds."""
+def lattice(grid: Grid, size: int) -> list[Block]:
+    """The cells of the CRS's lattice of ``size`` pixels that meet the grid (no tiles yet)."""
     pixel = grid.transform[0]
     left, top = round(grid.transform[2] / pixel), round(grid.transform[5] / pixel)  # in pixels
     right, bottom = left + grid.width, top - grid.height
     cells = []
     for j in range(math.floor(bottom / size), math.ceil(top / size)):
         for i in range(math.floor(left / size), math.ceil(right / size)):
-            c0, c1 = max(i * size, left), min((i + 1) * size, right)
-            r0, r1 = min((j + 1) * size, top), max(j * size, bottom)  # northing, top down
-            window = (c0 - left, top - r0, c1 - c0, r0 - r1)
-            cells.append((f"x{i}y{j}", window, (c0 * pixel, r1 * pixel, c1 * pixel, r0 * pixel)))
+            x0, x1, y0, y1 = i * size, (i + 1) * size, j * size, (j + 1) * size  # y: northing
+            c0, c1, r0, r1 = max(x0, left), min(x1, right), min(y1, top), max(y0, bottom)
+            cells.append(Block(f"x{i}y{j}", (x0 * pixel, y0 * pixel, x1 * pixel, y1 * pixel),
+                               (c0 - left, top - r0, c1 - c0, r0 - r1), (c0 - x0, y1 - r0), (), ""))
     return cells
 
 
@@ -225,8 +231,10 @@ def _present(folder: str, settings: Settings) -> dict[str, set[str]]:
 def build_block(plan: Plan, settings: Settings, block_id: str) -> str:
     """Reproject the tiles meeting the block into it and write its file; returns its id."""
     block = plan.blocks[block_id]
-    col, row, width, height = block.window
-    transform = plan.grid.affine @ Affine.translation(col, row)
+    pixel = plan.grid.transform[0]
+    transform = Affine(pixel, 0.0, block.bounds[0], 0.0, -pixel, block.bounds[3])
+    width = round((block.bounds[2] - block.bounds[0]) / pixel)
+    height = round((block.bounds[3] - block.bounds[1]) / pixel)
     maps = np.full((3, height, width), NODATA, np.uint16)
     best = np.zeros((height, width), np.uint16)
     with rasterio.Env(**gdal_env(settings)):
@@ -295,7 +303,8 @@ def block_vrt(plan: Plan, band: int, description: str) -> str:
     sources = "".join(
         f"<SimpleSource><SourceFilename relativeToVRT=\"0\">{gdal_path(f'{plan.folder}/blocks/{b.id}.tif')}"
         f"</SourceFilename><SourceBand>{band}</SourceBand>"
-        f"<SrcRect xOff=\"0\" yOff=\"0\" xSize=\"{b.window[2]}\" ySize=\"{b.window[3]}\"/>"
+        f"<SrcRect xOff=\"{b.offset[0]}\" yOff=\"{b.offset[1]}\" xSize=\"{b.window[2]}\" "
+        f"ySize=\"{b.window[3]}\"/>"
         f"<DstRect xOff=\"{b.window[0]}\" yOff=\"{b.window[1]}\" xSize=\"{b.window[2]}\" "
         f"ySize=\"{b.window[3]}\"/></SimpleSource>" for b in plan.blocks.values())
     return (f"<VRTDataset rasterXSize=\"{g.width}\" rasterYSize=\"{g.height}\"><SRS>{_xml(crs)}</SRS>"

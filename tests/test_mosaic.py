@@ -17,6 +17,7 @@ import psycopg
 import pytest
 import rasterio
 from prefect.settings import get_current_settings
+from rasterio.io import MemoryFile
 from rasterio.warp import transform_geom
 from shapely.geometry import Point, shape
 
@@ -29,7 +30,7 @@ from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
 from stac.mosaics import build, publish_mosaic
 from stac.validate import validate
-from tests.conftest import RunCli, _free_port
+from tests.conftest import RunCli, S3Server, _free_port
 from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, published_maps, update_tile
 from tests.stacdata import database
 
@@ -289,3 +290,37 @@ def test_an_unreadable_tile_map_is_named_and_the_mosaic_kept(built: MosaicReport
     reason = r"not a tile item a mosaic can use \(no 'file:checksum'\)"
     with pytest.raises(BadInput, match=rf"{item.name}: {reason}"):
         build(region, LABEL, offline(), str(tmp_path / "catalog"))
+
+
+def test_a_tile_added_to_the_region_builds_only_its_blocks(tiles: Tiles, tmp_path: Path) -> None:
+    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
+    path = tmp_path / "growing.txt"
+    path.write_text("T31TGL")
+    first = build(load_region(str(path)), LABEL, offline(), str(tmp_path / "catalog"))
+    path.write_text("T31TGL T32TLR")
+    grown = build(load_region(str(path)), LABEL, offline(), str(tmp_path / "catalog"))
+    assert grown.plan.grid != first.plan.grid and set(grown.written) == set(FILES)
+    alone = {b.id for b in grown.plan.blocks.values() if b.tiles == ("T31TGL",)}
+    assert alone and set(first.plan.blocks) >= alone
+    assert set(grown.rebuilt) == set(grown.plan.blocks) - alone, "blocks stay put as the region grows"
+    assert any(grown.plan.blocks[b].window != first.plan.blocks[b].window for b in alone)
+    assert_equals_tiles(Path(grown.plan.folder), tmp_path / "catalog")
+
+
+def test_a_catalog_on_s3(built: MosaicReport, tiles: Tiles, s3_server: S3Server, tmp_path: Path) -> None:
+    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
+    root = s3_server.upload(tmp_path / "catalog", "maps", "catalog")
+    settings = offline(s3_endpoint_url=s3_server.endpoint_url)
+    report = build(load_region(str(region_file(tmp_path))), LABEL, settings, root)
+    assert report.plan.folder == f"{root}/mosaics/boundary/{LABEL}"
+    assert sorted(report.rebuilt) == sorted(built.plan.blocks)
+    client = s3_server.client()
+    for name in FILES.values():
+        body = client.get_object(Bucket="maps", Key=f"catalog/mosaics/boundary/{LABEL}/{name}")["Body"]
+        with MemoryFile(body.read()) as memory, memory.open() as ds:
+            np.testing.assert_array_equal(ds.read(1), read(Path(built.plan.folder) / name), err_msg=name)
+    assert build(load_region(str(region_file(tmp_path))), LABEL, settings, root).rebuilt == []
+    published = publish_mosaic(report, settings, root)
+    item = json.loads(client.get_object(Bucket="maps", Key=published.item_href.removeprefix("s3://maps/"))
+                      ["Body"].read())
+    assert item["assets"]["scd"]["href"] == f"../../mosaics/boundary/{LABEL}/scd.tif"
