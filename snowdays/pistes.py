@@ -8,7 +8,8 @@ area) and per ski area (``kind`` "ski_area"), with properties ``piste_type``, ``
 ``ski_area`` and ``osm_id``.
 
 A piste's ski area is the named ``landuse=winter_sports`` area it runs through the most (the longest
-part of its line, or the largest part of its area, inside it); none: null.
+part of its line, or the largest part of its area, inside it); none: null. A ski area's own ``ski_area``
+is its name. ``osm_id`` is ``way/123`` or ``relation/45`` (from a GeoJSON: its ``id`` or ``@id``).
 """
 
 from __future__ import annotations

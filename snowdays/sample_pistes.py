@@ -71,44 +71,50 @@ def _loop(cx: float, cy: float, r: float) -> list[LonLat]:
 
 def write_osm(path: Path, areas: list[SkiArea], loose: list[Piste] | None = None) -> Path:
     """The areas and their pistes (and pistes of no area) as an OSM XML file."""
-    nodes: list[str] = []
-    ways: list[str] = []
-    relations: list[str] = []
-
-    def way(points: list[LonLat], tags: dict[str, str | None], closed: bool) -> int:
-        refs = []
-        for lon, lat in points[:-1] if closed else points:
-            nodes.append(f'<node id="{len(nodes) + 1}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
-            refs.append(len(nodes))
-        refs += [refs[0]] if closed else []
-        ways.append(f'<way id="{len(ways) + 1}" version="1">'
-                    + "".join(f'<nd ref="{r}"/>' for r in refs) + _tags(tags) + "</way>")
-        return len(ways)
-
+    osm = _Osm()
     for area in areas:
         tags = {"landuse": "winter_sports", "name": area.name}
         if area.relation:
-            outer = way(area.ring, {}, closed=True)
-            relations.append(f'<relation id="{len(relations) + 1}" version="1">'
-                             f'<member type="way" ref="{outer}" role="outer"/>'
-                             + _tags({"type": "multipolygon", **tags}) + "</relation>")
+            outer = osm.way(area.ring, {})
+            osm.relations.append(f'<relation id="{len(osm.relations) + 1}" version="1">'
+                                 f'<member type="way" ref="{outer}" role="outer"/>'
+                                 + _tags({"type": "multipolygon", **tags}) + "</relation>")
         else:
-            way(area.ring, tags, closed=True)
+            osm.way(area.ring, tags)
         for piste in area.pistes:
-            _piste(way, piste)
+            osm.piste(piste)
     for piste in loose or []:
-        _piste(way, piste)
-    body = "\n".join(nodes + ways + relations)
+        osm.piste(piste)
+    body = "\n".join(osm.nodes + osm.ways + osm.relations)
     path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="snowdays">\n'
                     f"{body}\n</osm>\n")
     return path
 
 
-def _piste(way: object, piste: Piste) -> None:
-    tags = {"piste:type": piste.kind, "piste:difficulty": piste.difficulty, "name": piste.name,
-            "area": "yes" if piste.area else None}
-    closed = piste.line[0] == piste.line[-1]
-    way(piste.line, tags, closed)  # type: ignore[operator]
+@dataclass
+class _Osm:
+    """OSM XML elements, numbered as they are added."""
+
+    nodes: list[str] = field(default_factory=list)
+    ways: list[str] = field(default_factory=list)
+    relations: list[str] = field(default_factory=list)
+
+    def way(self, points: list[LonLat], tags: dict[str, str | None]) -> int:
+        """A way through new nodes (closed when its first and last points are the same); its id."""
+        closed = points[0] == points[-1]
+        refs = []
+        for lon, lat in points[:-1] if closed else points:
+            self.nodes.append(f'<node id="{len(self.nodes) + 1}" version="1" lat="{lat:.7f}" '
+                              f'lon="{lon:.7f}"/>')
+            refs.append(len(self.nodes))
+        refs += [refs[0]] if closed else []
+        self.ways.append(f'<way id="{len(self.ways) + 1}" version="1">'
+                         + "".join(f'<nd ref="{r}"/>' for r in refs) + _tags(tags) + "</way>")
+        return len(self.ways)
+
+    def piste(self, piste: Piste) -> int:
+        return self.way(piste.line, {"piste:type": piste.kind, "piste:difficulty": piste.difficulty,
+                                     "name": piste.name, "area": "yes" if piste.area else None})
 
 
 def _tags(tags: dict[str, str | None]) -> str:
