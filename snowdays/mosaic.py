@@ -14,8 +14,8 @@ than ``display_min_days`` snow days.
 
 Beside the COGs, ``manifest.json`` records each block's inputs (tiles and their maps' checksums, as-of
 dates) and a signature; a run rebuilds only the blocks whose signature changed, so a tile update
-rewrites the blocks that tile touches, then the COGs. (Blocks at the region's edge are cut to it: when
-the region grows, they are built again too.)
+rewrites the blocks that tile touches, then the COGs. A block file covers its whole cell, also past the
+region's edge, so that blocks stay put when the region grows.
 """
 
 from __future__ import annotations
@@ -44,10 +44,17 @@ from rasterio.windows import Window
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-from snowdays import __version__
 from snowdays.errors import StorageError, UsageError
 from snowdays.grid import Grid
-from snowdays.mosaic_files import NODATA, read_manifest, remove_others, write_cog, write_json, write_tif
+from snowdays.mosaic_files import (
+    NODATA,
+    block_vrt,
+    read_manifest,
+    remove_others,
+    write_cog,
+    write_json,
+    write_tif,
+)
 from snowdays.regions import Region
 from snowdays.settings import Settings
 from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
@@ -290,32 +297,10 @@ def assemble(plan: Plan, settings: Settings, key: str) -> str:
     target = f"{plan.folder}/{FILES[key]}"
     with tempfile.TemporaryDirectory(prefix="snowdays-mosaic-") as tmp:
         vrt = Path(tmp) / f"{key}.vrt"
-        vrt.write_text(block_vrt(plan, MAPS.index(key) + 1, key))
+        sources = [(f"{plan.folder}/blocks/{b.id}.tif", b.offset, b.window) for b in plan.blocks.values()]
+        vrt.write_text(block_vrt(plan.grid, sources, MAPS.index(key) + 1, key))
         write_cog(vrt, key, target, settings)
     return target
-
-
-def block_vrt(plan: Plan, band: int, description: str) -> str:
-    """A VRT of the mosaic's grid whose sources are band ``band`` of the block files."""
-    g = plan.grid
-    crs = rasterio.crs.CRS.from_user_input(g.crs).to_wkt()
-    t = g.transform
-    sources = "".join(
-        f"<SimpleSource><SourceFilename relativeToVRT=\"0\">{gdal_path(f'{plan.folder}/blocks/{b.id}.tif')}"
-        f"</SourceFilename><SourceBand>{band}</SourceBand>"
-        f"<SrcRect xOff=\"{b.offset[0]}\" yOff=\"{b.offset[1]}\" xSize=\"{b.window[2]}\" "
-        f"ySize=\"{b.window[3]}\"/>"
-        f"<DstRect xOff=\"{b.window[0]}\" yOff=\"{b.window[1]}\" xSize=\"{b.window[2]}\" "
-        f"ySize=\"{b.window[3]}\"/></SimpleSource>" for b in plan.blocks.values())
-    return (f"<VRTDataset rasterXSize=\"{g.width}\" rasterYSize=\"{g.height}\"><SRS>{_xml(crs)}</SRS>"
-            f"<GeoTransform>{t[2]!r}, {t[0]!r}, 0.0, {t[5]!r}, 0.0, {t[4]!r}</GeoTransform>"
-            f"<Metadata><MDI key=\"SOFTWARE\">snowdays {__version__}</MDI></Metadata>"
-            f"<VRTRasterBand dataType=\"UInt16\" band=\"1\"><Description>{description}</Description>"
-            f"<NoDataValue>{NODATA}</NoDataValue>{sources}</VRTRasterBand></VRTDataset>")
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def finish(plan: Plan, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from xml.sax.saxutils import escape
 
 import numpy as np
 import numpy.typing as npt
@@ -20,10 +21,13 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+from rasterio.crs import CRS
 
+from snowdays import __version__
 from snowdays.errors import StorageError
+from snowdays.grid import Grid
 from snowdays.settings import Settings
-from snowdays.storage import filesystem, gdal_env, is_s3
+from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
 
 NODATA = 65535
 """No data in every map of a mosaic (never a day count nor a day of the season)."""
@@ -75,6 +79,28 @@ def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
         rasterio.shutil.copy(str(source), str(path), driver="COG", COMPRESS=settings.cog_compress,
                              PREDICTOR="YES", BLOCKSIZE=512, BIGTIFF="IF_SAFER",
                              OVERVIEW_RESAMPLING=RESAMPLING[key])
+
+
+Source = tuple[str, tuple[int, int], tuple[int, int, int, int]]
+"""A block file, the column and row of its part in the mosaic, and that part's window there."""
+
+
+def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str) -> str:
+    """A VRT of the mosaic's grid made of band ``band`` of the block files (no data elsewhere)."""
+    crs = CRS.from_user_input(grid.crs).to_wkt()
+    t = grid.transform
+    parts = "".join(
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(gdal_path(path))}</SourceFilename>'
+        f"<SourceBand>{band}</SourceBand>"
+        f'<SrcRect xOff="{x}" yOff="{y}" xSize="{w[2]}" ySize="{w[3]}"/>'
+        f'<DstRect xOff="{w[0]}" yOff="{w[1]}" xSize="{w[2]}" ySize="{w[3]}"/></SimpleSource>'
+        for path, (x, y), w in sources)
+    return (f'<VRTDataset rasterXSize="{grid.width}" rasterYSize="{grid.height}">'
+            f"<SRS>{escape(crs)}</SRS>"
+            f"<GeoTransform>{t[2]!r}, {t[0]!r}, 0.0, {t[5]!r}, 0.0, {t[4]!r}</GeoTransform>"
+            f'<Metadata><MDI key="SOFTWARE">snowdays {__version__}</MDI></Metadata>'
+            f'<VRTRasterBand dataType="UInt16" band="1"><Description>{escape(description)}</Description>'
+            f"<NoDataValue>{NODATA}</NoDataValue>{parts}</VRTRasterBand></VRTDataset>")
 
 
 def read_manifest(folder: str, settings: Settings) -> dict[str, Any]:
