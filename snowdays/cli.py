@@ -45,6 +45,7 @@ from snowdays.pistes import import_pistes, overlay_href
 from snowdays.regions import load_region
 from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
 from snowdays.sample import make_season
+from snowdays.sample_pistes import random_areas, write_osm
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.storage import filesystem
@@ -260,6 +261,20 @@ def pistes_import(
     downhill = sum(f["properties"]["piste_type"] == "downhill" for f in overlay["features"])
     typer.echo(f"{kinds.count('piste')} pistes ({downhill} downhill), {kinds.count('ski_area')} ski "
                f"areas: {target}")
+
+
+@pistes_app.command("sample")
+def pistes_sample(
+    out: Annotated[Path, typer.Argument(help="The OSM XML file to write.")],
+    bbox: Annotated[str, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees.")],
+    count: Annotated[int, typer.Option(min=1, help="Ski areas.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Generate synthetic ski areas with their pistes as OSM XML (for demos and tests)."""
+    edges = _numbers(bbox)
+    if len(edges) != 4 or not (edges[0] < edges[2] and edges[1] < edges[3]):
+        raise UsageError(f"{bbox!r} is not WEST,SOUTH,EAST,NORTH with WEST < EAST and SOUTH < NORTH")
+    typer.echo(write_osm(out, random_areas((edges[0], edges[1], edges[2], edges[3]), count, seed)))
 
 
 @app.command()

@@ -125,3 +125,20 @@ def test_bad_files_are_named_and_nothing_is_written(name: str, content: str, rea
     assert done.returncode == 3 and reason in done.stderr and name in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "catalog").exists()
+
+
+def test_synthetic_ski_areas_command(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    done = snowdays_cli(["pistes", "sample", "ski.osm", "--bbox", "6.4,45.7,6.6,45.9", "--count", "3"],
+                        {}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    overlay = import_pistes(tmp_path / "ski.osm")
+    areas = [f for f in overlay["features"] if f["properties"]["kind"] == "ski_area"]
+    assert sorted(f["properties"]["name"] for f in areas) == ["Station 1", "Station 2", "Station 3"]
+    pistes = [f["properties"] for f in overlay["features"] if f["properties"]["kind"] == "piste"]
+    assert {p["ski_area"] for p in pistes} == {"Station 1", "Station 2", "Station 3"}
+    for f in overlay["features"]:
+        for lon, lat in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "LineString"
+                         else f["geometry"]["coordinates"][0][0]):
+            assert 6.4 <= lon <= 6.6 and 45.7 <= lat <= 45.9
+    bad = snowdays_cli(["pistes", "sample", "x.osm", "--bbox", "6.6,45.7,6.4,45.9"], {}, tmp_path)
+    assert bad.returncode == 2 and "WEST < EAST" in bad.stderr
