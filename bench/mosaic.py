@@ -95,6 +95,27 @@ def child(step: str, item: str) -> Result:
     return {"seconds": time.perf_counter() - started, "peak_mb": peak_mb(), "baseline_mb": before}
 
 
+def summary(blocks: dict[str, Result], assembly: dict[str, Result], mosaic_pixels: int) -> Result:
+    """The figures, extrapolated from the slowest block (the one with the most tiles to read: a
+    region's inner blocks are like it) and the slowest map's assembly."""
+    block = 4096 * 4096
+    slowest = max(b["seconds"] for b in blocks.values())
+    assembly_peak = max(a["peak_mb"] for a in assembly.values())
+    assemble_per_pixel = max(a["seconds"] for a in assembly.values()) / mosaic_pixels
+    block_peak = max(b["peak_mb"] for b in blocks.values())
+    return {
+        "block peak MB (4096 x 4096 px)": block_peak,
+        "block peak above baseline MB": max(b["peak_mb"] - b["baseline_mb"] for b in blocks.values()),
+        "assembly peak MB (one map)": assembly_peak,
+        "slowest block seconds": slowest,
+        "assembly seconds per Mpx (one map)": assemble_per_pixel * 1e6,
+        "934 Mpx: blocks (4096 px)": REGION_PIXELS / block,
+        "934 Mpx: block CPU minutes": REGION_PIXELS / block * slowest / 60,
+        "934 Mpx: assembly minutes (4 maps)": 4 * REGION_PIXELS * assemble_per_pixel / 60,
+        "934 Mpx: peak MB per worker": max(block_peak, assembly_peak),
+    }
+
+
 def main() -> None:
     started_at = datetime.now(UTC)
     chosen = plan()
@@ -107,22 +128,7 @@ def main() -> None:
             "tiles": list(block.tiles), "pixels": 4096 * 4096}  # a block file covers its whole cell
         print(f"block {block.id}: {blocks[block.id]}", file=sys.stderr)
     assembly = {key: run_child(script, ["assemble", key], cpu) for key in ("scd", "smod")}
-    full = [b for b in blocks.values() if b["pixels"] == 4096 * 4096]
-    block_peak = max(b["peak_mb"] for b in blocks.values())
-    per_pixel = sum(b["seconds"] for b in full) / sum(b["pixels"] for b in full)
-    mosaic_pixels = chosen.grid.width * chosen.grid.height
-    assemble_per_pixel = max(a["seconds"] for a in assembly.values()) / mosaic_pixels
-    figures = {
-        "block peak MB (4096 x 4096 px)": block_peak,
-        "block peak above baseline MB": max(b["peak_mb"] - b["baseline_mb"] for b in blocks.values()),
-        "assembly peak MB (one map)": max(a["peak_mb"] for a in assembly.values()),
-        "block seconds per Mpx": per_pixel * 1e6,
-        "assembly seconds per Mpx (one map)": assemble_per_pixel * 1e6,
-        "934 Mpx: blocks (4096 px)": REGION_PIXELS / 4096**2,
-        "934 Mpx: block CPU minutes": REGION_PIXELS * per_pixel / 60,
-        "934 Mpx: assembly minutes (4 maps)": 4 * REGION_PIXELS * assemble_per_pixel / 60,
-        "934 Mpx: peak MB per worker": max(block_peak, *(a["peak_mb"] for a in assembly.values())),
-    }
+    figures = summary(blocks, assembly, chosen.grid.width * chosen.grid.height)
     report = {"when": started_at.isoformat(timespec="seconds"), "machine": machine(),
               "tiles": list(TILES), "mosaic": {"width": chosen.grid.width, "height": chosen.grid.height,
                                                "blocks": len(chosen.blocks)},
