@@ -3,12 +3,22 @@ UV ?= python3 -m uv
 SAMPLE ?= sample/T31TCH-2017-2018
 OUT ?= out/T31TCH-2017-2018
 
-.PHONY: setup demo annual test lint bench
+.PHONY: setup web demo annual test lint bench
 
 setup:
 	@infra/system-packages.sh
+	@infra/tools.sh
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
 	$(UV) sync --frozen
+	@$(MAKE) --no-print-directory -s web
+
+web: web/dist/index.html  ## the map viewer: OpenLayers and proj4 from npm, bundled into web/dist/
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json web/build.mjs web/index.html $(wildcard web/src/*)
+	cd web && npm run --silent build
 
 demo: setup  ## the main job on embedded defaults: the local pipeline, fed a season over two minutes
 	$(UV) run snowdays demo
@@ -29,4 +39,5 @@ bench: setup  ## full-size tile; minutes, not a test
 	$(UV) run python bench/state.py
 	$(UV) run python bench/checkpoint.py
 	$(UV) run python bench/pipeline.py
+	$(UV) run python bench/l2a.py
 	$(UV) run python bench/mosaic.py

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
 from typing import Any
 
 import dask
 from prefect.settings import get_current_settings
 from prefect_dask.task_runners import DaskTaskRunner
 
+from snowdays.errors import UsageError
 from snowdays.settings import Settings, get_settings
 
 UNTRIMMED = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}"}
 """For a Dask nanny: do not set ``MALLOC_TRIM_THRESHOLD_`` in its worker. Set (Dask's default, 65536),
 it makes glibc map and zero every large array afresh: folding a tile's state chunks took 1.7-1.9
 times as long on a worker as in one process (bench/checkpoint.py)."""
+KUBE_CLUSTER = "dask_kubernetes.operator.KubeCluster"
+LABELS = {"app.kubernetes.io/name": "snowdays", "app.kubernetes.io/component": "dask-backfill"}
+"""Labels of an ephemeral Kubernetes Dask cluster and its pods (the chart's NetworkPolicy selects them)."""
+SCRATCH = "/tmp"  # noqa: S108 - an emptyDir of the pod: the root filesystem is read-only
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                      "capabilities": {"drop": ["ALL"]}}
 
 
 def untrimmed() -> None:
@@ -31,20 +42,88 @@ def worker_env() -> dict[str, str]:
 
 def task_runner(settings: Settings) -> DaskTaskRunner:
     """``local``: a LocalCluster of worker processes; an address: that scheduler; ``kubernetes``: an
-    ephemeral cluster of the dask-kubernetes operator."""
+    ephemeral cluster of the dask-kubernetes operator, made for the run and deleted after it."""
     if settings.dask_cluster == "local":
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs=local_cluster(settings))
     if settings.dask_cluster == "kubernetes":
-        return DaskTaskRunner(cluster_class="dask_kubernetes.operator.KubeCluster",
-                              cluster_kwargs={"name": "snowdays", "n_workers": settings.dask_workers,
-                                              "env": worker_env()})
+        return DaskTaskRunner(cluster_class=KUBE_CLUSTER, cluster_kwargs=kube_cluster(settings))
     return DaskTaskRunner(address=settings.dask_cluster)
 
 
 def local_cluster(settings: Settings) -> dict[str, Any]:
+    """A free port for the dashboard (``None`` would mean Dask's 8787, which another cluster may hold)."""
     return {"n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": None, "env": worker_env()}
+            "dashboard_address": "127.0.0.1:0", "env": worker_env()}
+
+
+def kube_cluster(settings: Settings) -> dict[str, Any]:
+    """The arguments of a ``KubeCluster`` that creates the ``DaskCluster`` of :func:`cluster_spec`."""
+    return {"custom_cluster_spec": cluster_spec(settings), "namespace": settings.kubernetes_namespace,
+            "shutdown_on_close": True, "quiet": True}
+
+
+def cluster_spec(settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """The ``DaskCluster`` of an ephemeral cluster: ``make_cluster_spec`` from the settings (image,
+    workers, resources, the workers' environment), made to run as the chart's pods do (labels,
+    service account, settings and secrets, non-root on a read-only root filesystem), then the
+    settings' overrides."""
+    from dask_kubernetes.operator import make_cluster_spec  # noqa: PLC0415 - only on Kubernetes
+
+    if not settings.dask_image:
+        raise UsageError("SNOWDAYS_DASK_CLUSTER=kubernetes needs SNOWDAYS_DASK_IMAGE: the image of the "
+                         "Dask scheduler and workers (the snowdays image)")
+    name = name or f"snowdays-{uuid.uuid4().hex[:10]}"
+    memory = settings.dask_worker_memory
+    resources = {"requests": {"cpu": settings.dask_worker_cpu, "memory": memory},
+                 "limits": {"memory": memory}}
+    spec: dict[str, Any] = make_cluster_spec(
+        name=name, image=settings.dask_image, n_workers=settings.dask_workers, resources=resources,
+        env=_inline_env() | {"DASK_TEMPORARY_DIRECTORY": SCRATCH},
+        worker_command="dask worker --nthreads 1")
+    spec["metadata"]["labels"] = LABELS | {"dask.org/cluster-name": name}
+    for role in ("scheduler", "worker"):
+        spec["spec"][role]["metadata"] = {"labels": LABELS}
+        _harden(spec["spec"][role]["spec"], settings)
+    return merged(spec, settings.kubernetes_spec_overrides)
+
+
+def _inline_env() -> dict[str, str]:
+    """:func:`worker_env` but a Prefect API key, which is no value to write in a resource: the pods
+    get it from a Secret of ``kubernetes_env_from``."""
+    return {k: v for k, v in worker_env().items() if k != "PREFECT_API_KEY"}
+
+
+def _harden(pod: dict[str, Any], settings: Settings) -> None:
+    """Run a pod as the chart's: its service account, non-root, read-only root, a scratch emptyDir,
+    the environment from the ConfigMaps and Secrets named in the settings."""
+    if settings.kubernetes_service_account:
+        pod["serviceAccountName"] = settings.kubernetes_service_account
+    pod["securityContext"] = copy.deepcopy(POD_SECURITY)
+    pod["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+    for container in pod["containers"]:
+        container["securityContext"] = copy.deepcopy(CONTAINER_SECURITY)
+        container["volumeMounts"] = [{"name": "scratch", "mountPath": SCRATCH}]
+        container["envFrom"] = [_env_source(source) for source in settings.kubernetes_env_from]
+
+
+def _env_source(source: str) -> dict[str, Any]:
+    kind, _, name = source.partition("/")
+    if kind not in ("configmap", "secret") or not name:
+        raise UsageError(f"SNOWDAYS_KUBERNETES_ENV_FROM: {source!r} is neither configmap/NAME nor "
+                         "secret/NAME")
+    return {"configMapRef" if kind == "configmap" else "secretRef": {"name": name}}
+
+
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in: objects key by key, anything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 class SettingsDaskRunner(DaskTaskRunner):
@@ -56,6 +135,8 @@ class SettingsDaskRunner(DaskTaskRunner):
         if not (self.address or self.cluster_class):
             chosen = task_runner(get_settings())
             self.address, self.cluster_class = chosen.address, chosen.cluster_class
+            # the class prefect-dask instantiates (a name left unresolved would make a LocalCluster)
+            self.resolved_cluster_class = chosen.resolved_cluster_class
             self.cluster_kwargs = chosen.cluster_kwargs
         super().__enter__()  # type: ignore[no-untyped-call]  # prefect-dask leaves it untyped
         return self

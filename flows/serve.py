@@ -4,14 +4,17 @@
 - ``sweep-archive``: on an interval, an event per product the stores have not folded (lost events);
 - ``mosaic``: on demand (``prefect deployment run mosaic/mosaic -p region=alps -p season=2017-2018``),
   a region's mosaic of the published tile maps;
-- the watcher: SQS notifications when a queue is set, else a look at the archive every few seconds
-  (each product announced once).
+- the watcher: SQS notifications when a queue is set, else STAC API searches when tiles are watched,
+  else a look at the archive every few seconds (each product announced once); ``snowdays watch``
+  runs it alone (the watcher's Deployment on Kubernetes).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,9 +23,9 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.mosaic import mosaic
 from flows.update_tile import arrival_trigger, update_tile
-from flows.watch import emit_arrival, listen_sqs, sweep
+from flows.watch import emit_arrival, fetch_new, listen_sqs, sweep
 from snowdays.archive import arrived, pending
-from snowdays.errors import SnowdaysError
+from snowdays.errors import SnowdaysError, StorageError
 from snowdays.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,13 +42,14 @@ def deployments(settings: Settings) -> list[Any]:
             mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH)]
 
 
-def watch_folder(settings: Settings, stop: threading.Event) -> None:
+def watch_folder(settings: Settings, stop: threading.Event,
+                 stopped: Callable[[], bool] | None = None) -> None:
     """Announce each product of the archive once: at start those not folded yet, then every new one."""
     products = arrived(settings.archive, settings)
     waiting = {href for tile in {p.tile for p in products.values()}
                for href in pending(settings.archive, settings.store, tile, settings)}
     announced = set(products) - waiting
-    while not stop.is_set():
+    while not (stopped or stop.is_set)():
         try:
             for href, pid in sorted(arrived(settings.archive, settings).items()):
                 if href not in announced:
@@ -56,11 +60,36 @@ def watch_folder(settings: Settings, stop: threading.Event) -> None:
         stop.wait(settings.watch_poll_seconds)
 
 
-def watch(settings: Settings, stop: threading.Event) -> None:
+def search_stac_api(settings: Settings, stop: threading.Event, stopped: Callable[[], bool]) -> None:
+    """Search the STAC API for the watched tiles' new products every ``geodes_poll_seconds`` (a
+    refused key stops the watcher; a fault of the API or the archive waits for the next search)."""
+    due = 0.0
+    while not stopped():
+        if time.monotonic() >= due:
+            try:
+                fetch_new(settings.archive, settings.watch_tiles, settings)
+            except StorageError as e:
+                log.warning("STAC API search failed, trying again in %.0f s: %s",
+                            settings.geodes_poll_seconds, e)
+            due = time.monotonic() + settings.geodes_poll_seconds
+        stop.wait(min(settings.watch_poll_seconds, max(due - time.monotonic(), 0)))
+
+
+def watch(settings: Settings, stop: threading.Event, beat: Callable[[], None] = lambda: None) -> None:
+    """Watch the archive until ``stop`` is set: SQS notifications when a queue is set, else STAC API
+    searches when tiles are watched, else a look at the archive every few seconds. ``beat`` is called
+    between two looks (at most ``sqs_wait_seconds`` or ``watch_poll_seconds`` apart)."""
+
+    def stopped() -> bool:
+        beat()
+        return stop.is_set()
+
     if settings.sqs_queue_url:
-        listen_sqs(settings.sqs_queue_url, settings.archive, settings, stop=stop.is_set)
+        listen_sqs(settings.sqs_queue_url, settings.archive, settings, stop=stopped)
+    elif settings.watch_tiles:
+        search_stac_api(settings, stop, stopped)
     else:
-        watch_folder(settings, stop)
+        watch_folder(settings, stop, stopped)
 
 
 def main() -> None:

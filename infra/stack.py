@@ -1,8 +1,8 @@
 """The local stack ``snowdays up`` runs on 127.0.0.1, each part a child process with its own log.
 
 Prefect's server (SQLite), a Dask scheduler and its workers (they stay up between runs), the STAC API
-(with its local PostgreSQL), a file server for the catalog folder, and the pipeline (deployments
-served, the archive watched). Every port is a setting; stopping stops everything started.
+(with its local PostgreSQL), a file server for the catalog folder and the viewer, and the pipeline
+(deployments served, the archive watched). Every port is a setting; stopping stops everything started.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from flows.cluster import UNTRIMMED
 from snowdays.errors import SnowdaysError
 from snowdays.settings import Settings
+from snowdays.storage import is_s3
 
 LOCAL = "127.0.0.1"
 
@@ -43,6 +44,7 @@ def urls(settings: Settings) -> dict[str, str]:
     return {"Prefect UI": f"http://{LOCAL}:{settings.prefect_port}",
             "STAC API": f"http://{LOCAL}:{settings.stac_api_port}",
             "files": f"http://{LOCAL}:{settings.files_port}",
+            "viewer": f"http://{LOCAL}:{settings.files_port}/viewer/",
             "Dask scheduler": f"tcp://{LOCAL}:{settings.dask_port}"}
 
 
@@ -53,7 +55,8 @@ def parts(settings: Settings) -> list[Part]:
     pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"],
                 "SNOWDAYS_FILES_URL": at["files"],
                 "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # a triggered run starts within a second, not ten
-    Path(settings.stac_catalog).mkdir(parents=True, exist_ok=True)
+    if not is_s3(settings.stac_catalog):
+        Path(settings.stac_catalog).mkdir(parents=True, exist_ok=True)
     Path(settings.archive).mkdir(parents=True, exist_ok=True)
     return [
         Part("prefect", [py, "-m", "prefect", "server", "start", "--host", LOCAL, "--port",
@@ -68,8 +71,9 @@ def parts(settings: Settings) -> list[Part]:
              {"PREFECT_API_URL": api, **UNTRIMMED}),
         Part("stac-api", [str(Path(py).with_name("snowdays")), "stac", "serve"],
              f"{at['STAC API']}/_mgmt/ping"),
-        Part("files", [py, "-m", "http.server", str(settings.files_port), "--bind", LOCAL, "--directory",
-                       str(Path(settings.stac_catalog).resolve())], at["files"]),
+        Part("files", [py, "-m", "infra.files"], f"{at['viewer']}config.json",
+             {"SNOWDAYS_STAC_CATALOG": settings.stac_catalog, "SNOWDAYS_FILES_PORT": str(settings.files_port),
+              "SNOWDAYS_STAC_API_URL": at["STAC API"], "SNOWDAYS_SEASON_START": settings.season_start}),
         Part("pipeline", [py, "-m", "flows.serve"],
              f"{api}/deployments/name/update-tile/update-tile", pipeline),
     ]

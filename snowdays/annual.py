@@ -12,6 +12,7 @@ from pathlib import Path
 from snowdays.duration import FoldState, Maps
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
+from snowdays.names import rivals
 from snowdays.outputs import write_maps
 from snowdays.products import Product, open_product
 from snowdays.season import Season
@@ -54,14 +55,15 @@ def discover(
 
 
 def select(products: Iterable[Product], season: Season) -> list[Product]:
-    """Products in the season's window; of each acquisition only the highest version, once."""
-    best: dict[tuple[object, ...], Product] = {}
-    for p in products:
-        if season.in_window(p.id.acquired):
-            kept = best.get(p.id.key)
-            if kept is None or (p.id.version, p.id.name) > (kept.id.version, kept.id.name):
-                best[p.id.key] = p
-    return sorted(best.values(), key=lambda p: (p.id.acquired.date(), p.id.merge_order))
+    """Products in the season's window; of rivals (versions of a product, an L2A product and a snow
+    product of its acquisition) only the one of highest precedence, once."""
+    chosen: list[Product] = []
+    ranked = sorted((p for p in products if season.in_window(p.id.acquired)),
+                    key=lambda p: (p.id.precedence, p.id.name), reverse=True)
+    for p in ranked:
+        if not any(rivals(p.id, kept.id) for kept in chosen):
+            chosen.append(p)
+    return sorted(chosen, key=lambda p: (p.id.acquired.date(), p.id.merge_order))
 
 
 def tile_grid(products: list[Product]) -> Grid:

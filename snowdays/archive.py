@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from snowdays.errors import ProductRejected
-from snowdays.names import ProductId, normalise_tile, parse_name
+from snowdays.names import ProductId, normalise_tile, parse_name, rivals
 from snowdays.settings import Settings
 from snowdays.storage import list_products
 from snowdays.store import attr, open_repo, read, subgroup, tiles
@@ -33,20 +33,41 @@ def arrived(archive: str, settings: Settings, tile: str | None = None) -> dict[s
 
 def known(store: str, tile: str, settings: Settings) -> set[str]:
     """Names of the products a tile's store has folded, or holds in quarantine."""
+    folded, quarantined = _recorded(store, tile, settings)
+    return folded | quarantined
+
+
+def _recorded(store: str, tile: str, settings: Settings) -> tuple[set[str], set[str]]:
+    """Names of the products in the tile's ledgers, and of those in its quarantine."""
     if tile not in tiles(store, settings):
-        return set()
+        return set(), set()
     root = read(open_repo(store, tile, settings))
-    names = {q["product"] for q in attr(root, "quarantine", [])}
+    folded: set[str] = set()
     if "seasons" in root:
         for _, season in subgroup(root, "seasons").groups():
-            names |= {e["name"] for e in attr(season, "ledger", [])}
-    return names
+            folded |= {e["name"] for e in attr(season, "ledger", [])}
+    return folded, {q["product"] for q in attr(root, "quarantine", [])}
 
 
 def pending(archive: str, store: str, tile: str, settings: Settings) -> list[str]:
     """Hrefs of the tile's products in the archive that its store has neither folded nor
-    quarantined, oldest acquisition first (Sentinel-2 first on a day: they set the grid)."""
+    quarantined, and that no rival of higher precedence outranks (a higher version, or a snow product
+    of an L2A product's acquisition) among those folded or in the archive (not quarantined): folding
+    them would change nothing. Oldest acquisition first (Sentinel-2 first on a day: they set the
+    grid)."""
     tile = normalise_tile(tile)
-    done = known(store, tile, settings)
-    waiting = [(pid, href) for href, pid in arrived(archive, settings, tile).items() if pid.name not in done]
+    folded, quarantined = _recorded(store, tile, settings)
+    found = arrived(archive, settings, tile)
+    counted: dict[object, list[ProductId]] = {}  # by acquisition: rivals share theirs
+    for pid in [identify(name) for name in folded] + [p for p in found.values() if p.name not in quarantined]:
+        if pid is not None:
+            counted.setdefault(pid.acquisition, []).append(pid)
+    done = folded | quarantined
+    waiting = [(pid, href) for href, pid in found.items()
+               if pid.name not in done and not outranked(pid, counted.get(pid.acquisition, []))]
     return [href for pid, href in sorted(waiting, key=lambda w: (w[0].acquired.date(), w[0].merge_order))]
+
+
+def outranked(pid: ProductId, others: list[ProductId]) -> bool:
+    """Whether one of ``others`` counts instead of ``pid``."""
+    return any(rivals(pid, other) and other.precedence > pid.precedence for other in others)

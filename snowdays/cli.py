@@ -38,13 +38,15 @@ from snowdays.errors import (
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
+from snowdays.l2a import snow, snow_href
 from snowdays.mosaic import mosaic_folder
 from snowdays.mosaic_files import write_json
 from snowdays.names import normalise_tile
 from snowdays.pistes import import_pistes, overlay_href
+from snowdays.products import open_product
 from snowdays.regions import load_region
 from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
-from snowdays.sample import make_season
+from snowdays.sample import make_season, write_dem
 from snowdays.sample_pistes import random_areas, write_osm
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
@@ -115,18 +117,42 @@ def sample(
     tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")] = "T31TCH",
     season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")] = "2017-2018",
     size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m (5490: full tile).")] = 549,
-    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7) or hrsi.")] = "muscate",
+    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7), hrsi or l2a (MAJA L2A "
+                                        "reflectances).")] = "muscate",
     zip_: Annotated[bool, typer.Option("--zip", help="Write directory products as zips.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    dem: Annotated[Path | None, typer.Option(help="Folder to write the tile's relief to, as "
+                                             "<tile>.tif (a DEM for L2A products).")] = None,
 ) -> None:
     """Generate a realistic synthetic season of products."""
-    if family not in ("muscate", "fsc", "hrsi"):
-        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi")
+    if family not in ("muscate", "fsc", "hrsi", "l2a"):
+        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi, l2a")
     settings = get_settings()
     parsed = parse_season(season, settings.season_start, settings.margin_days)
     with _progress("writing products") as progress:
         paths = make_season(out, tile, parsed, size, family, zip_, seed, progress)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")
+    if dem is not None:
+        typer.echo(write_dem(dem / f"{normalise_tile(tile)}.tif", tile, size, seed))
+
+
+@app.command()
+def detect(
+    product: Annotated[str, typer.Argument(help="An L2A product: dir or zip, local or s3://.")],
+    out: Annotated[str, typer.Option(help="Folder or s3:// prefix the snow raster is written to.")],
+    dem: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of DEMs named <tile>.tif "
+                                            "(default from settings).")] = None,
+) -> None:
+    """Detect the snow of an L2A product as LIS does; write it as a LIS-style snow raster."""
+    settings = get_settings()
+    settings = settings.model_copy(update={"snow_rasters": out, "dem": dem or settings.dem})
+    opened = open_product(product, settings)
+    if opened.layers is None:
+        raise UsageError(f"{opened.id.name} is a snow product already, not an L2A product")
+    found = snow(opened.id, opened.layers, opened.grid, settings)
+    typer.echo(snow_href(opened.id, out))
+    zs = "none" if found.snowline is None else f"{found.snowline} m"
+    typer.echo(f"snowline {zs}, pass 2 {'run' if found.pass2 else 'not run'}")
 
 
 @app.command()
@@ -360,10 +386,10 @@ def search(
 
 @stac_app.command()
 def serve(
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default from "
-                                             "settings).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from settings).")] = None,
 ) -> None:
-    """Run the STAC API (stac-fastapi-pgstac) on 127.0.0.1, starting the local database if configured."""
+    """Run the STAC API (stac-fastapi-pgstac) on SNOWDAYS_STAC_API_HOST (127.0.0.1), starting the local
+    database if configured."""
     settings = get_settings()
     serve_api(settings if port is None else settings.model_copy(update={"stac_api_port": port}))
 
@@ -379,6 +405,27 @@ def up() -> None:
     with Stack(settings, Path(settings.prefect_home).parent / "logs"):
         _print_urls(urls(settings), settings)
         _until_interrupted()
+
+
+@app.command()
+def watch(
+    heartbeat: Annotated[Path | None, typer.Option(help="File touched while the watcher runs (for a "
+                                                   "liveness probe).")] = None,
+) -> None:
+    """Watch the archive until stopped, an event per arriving product: SQS notifications
+    (SNOWDAYS_SQS_QUEUE_URL), else STAC API searches (SNOWDAYS_WATCH_TILES), else a look at the
+    archive every few seconds."""
+    import threading  # noqa: PLC0415
+
+    from flows.serve import watch as watch_archive  # noqa: PLC0415 - the pipeline's own command
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watch_archive(settings, stop, heartbeat.touch if heartbeat else lambda: None)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
 
 
 @app.command()

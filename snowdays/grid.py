@@ -82,11 +82,14 @@ def read_on_grid(dataset: DatasetReader, grid: Grid, warp: bool) -> Codes:
     lookup is found once per source grid and applied with two ``take`` (0.02 s instead of 0.25 s).
     """
     band = np.asarray(dataset.read(1), dtype=np.uint8)
-    if not warp:
-        return band
-    lookup = _lookup(band.shape, dataset.transform, dataset.crs.to_string(), grid)
+    return put_on_grid(band, Grid.of(dataset), grid) if warp else band
+
+
+def put_on_grid(band: Codes, source: Grid, grid: Grid) -> Codes:
+    """Codes on the ``source`` grid warped onto ``grid`` as :func:`read_on_grid` warps them."""
+    lookup = _lookup(band.shape, source.affine, source.crs, grid)
     if lookup is None:
-        return _warp(band, dataset.transform, dataset.crs.to_string(), grid)
+        return _warp(band, source.affine, source.crs, grid)
     rows, cols = lookup
     padded = np.full((band.shape[0] + 1, band.shape[1] + 1), INVALID, dtype=np.uint8)
     padded[:-1, :-1] = band

@@ -132,7 +132,7 @@ def fold(root: str, ready: Prepared, settings: Settings) -> Report:
 
 def _summary(outcomes: list[Outcome]) -> str:
     """One word for a product folded into several seasons: the most that happened to it."""
-    for outcome in Outcome:  # in order: folded, recomputed, duplicate, older
+    for outcome in Outcome:  # in order: folded, recomputed, then the skipped ones
         if outcome in outcomes:
             return outcome.value
     return "skipped (outside every season)"

@@ -1,7 +1,8 @@
-"""Theia snow product names: parsed once, at the edge, into a frozen :class:`ProductId`.
+"""Theia product names: parsed once, at the edge, into a frozen :class:`ProductId`.
 
 Families (see SEMANTICS.md): MUSCATE L2B-SNOW (Sentinel-2 and Landsat-8), LIS >= 1.7 single rasters,
-and Copernicus HR-S&I fractional snow cover.
+Copernicus HR-S&I fractional snow cover, and MUSCATE L2A surface reflectances (MAJA), whose snow
+snowdays derives itself: any snow product of the same acquisition counts instead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Family(StrEnum):
     MUSCATE = "muscate"
     LIS = "lis"
     HRSI = "hrsi"
+    L2A = "l2a"
 
 
 class ProductId(BaseModel):
@@ -43,8 +45,25 @@ class ProductId(BaseModel):
 
     @property
     def key(self) -> tuple[str, str, str, datetime]:
-        """Same key, same acquisition: only the highest version counts."""
+        """Same key, same product: only the highest version counts."""
         return (self.family.value, self.tile, self.platform, self.acquired)
+
+    @property
+    def derived(self) -> bool:
+        """Whether snowdays derives the observation itself (an L2A product's snow detection)."""
+        return self.family == Family.L2A
+
+    @property
+    def acquisition(self) -> tuple[str, Mission, datetime]:
+        """What was observed, whatever the family: an L2A product and the snow products made from it
+        share it (to the second: LIS and HR-S&I names drop the milliseconds)."""
+        return (self.tile, self.mission, self.acquired.replace(microsecond=0))
+
+    @property
+    def precedence(self) -> tuple[bool, tuple[int, ...]]:
+        """Of two rivals the higher counts: a snow product above an L2A product whatever their
+        versions, then the higher version (an L2A product is replaced as a re-published version is)."""
+        return (not self.derived, self.version)
 
     @property
     def merge_order(self) -> tuple[int, datetime, str]:
@@ -53,7 +72,7 @@ class ProductId(BaseModel):
 
 
 _MUSCATE = re.compile(
-    r"^(?P<platform>SENTINEL2[A-D]|LANDSAT8-OLITIRS-XS)_(?P<date>\d{8}-\d{6}-\d{3})_L2B-SNOW_"
+    r"^(?P<platform>SENTINEL2[A-D]|LANDSAT8-OLITIRS-XS)_(?P<date>\d{8}-\d{6}-\d{3})_(?P<level>L2B-SNOW|L2A)_"
     rf"(?P<tile>{TILE_RE})_[CD]_V(?P<major>\d+)-(?P<minor>\d+)$"
 )
 _LIS = re.compile(
@@ -91,7 +110,7 @@ def _parse(stem: str) -> ProductId:
         landsat = m["platform"].startswith("LANDSAT8")
         return ProductId(
             name=stem,
-            family=Family.MUSCATE,
+            family=Family.MUSCATE if m["level"] == "L2B-SNOW" else Family.L2A,
             tile=m["tile"],
             platform="LANDSAT8" if landsat else m["platform"],
             mission="L8" if landsat else "S2",
@@ -118,7 +137,14 @@ def _parse(stem: str) -> ProductId:
             acquired=_utc(m["date"], "%Y%m%dT%H%M%S"),
             version=(int(m["version"]), int(m["counter"])),
         )
-    raise UnknownProduct(stem, "the name matches no Theia snow product family")
+    raise UnknownProduct(stem, "the name matches no Theia snow or L2A product family")
+
+
+def rivals(a: ProductId, b: ProductId) -> bool:
+    """Whether only one of two products counts: versions of one product (same key), or an L2A
+    product and a snow product of its acquisition; :attr:`ProductId.precedence` tells which. Rivals
+    always share their :attr:`ProductId.acquisition`."""
+    return a.key == b.key or (a.derived != b.derived and a.acquisition == b.acquisition)
 
 
 def check_tile(pid: ProductId, tile: str | None) -> None:

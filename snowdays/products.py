@@ -1,7 +1,8 @@
-"""Theia snow products: identify, check and read one product onto its tile's grid.
+"""Theia products: identify, check and read one product onto its tile's grid.
 
-A product is a directory, a ``.zip`` of it or a single ``.tif``, local or on ``s3://``. Everything that
-can be checked without decoding pixels is checked in :func:`open_product`; decoding errors surface in
+A product is a directory, a ``.zip`` of it or a single ``.tif``, local or on ``s3://``: a snow product,
+or an L2A product whose snow is detected here (:mod:`snowdays.l2a`). Everything that can be checked
+without decoding pixels is checked in :func:`open_product`; decoding errors surface in
 :meth:`Product.read`. Either way a bad product raises a :class:`ProductRejected` naming it.
 """
 
@@ -19,18 +20,12 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from snowdays.errors import (
-    CorruptProduct,
-    MetadataMismatch,
-    SnowdaysError,
-    StorageError,
-    WrongGrid,
-    WrongRaster,
-)
-from snowdays.grid import Codes, Grid, read_on_grid
+from snowdays.errors import MetadataMismatch, WrongGrid, WrongRaster
+from snowdays.grid import Codes, Grid, put_on_grid, read_on_grid
+from snowdays.l2a import BANDS, LABELS, LAYERS, Layers, member_name, quantification, snow
 from snowdays.names import Family, ProductId, check_tile, normalise_tile, parse_name
 from snowdays.settings import Settings
-from snowdays.storage import Source, gdal_env, is_transient_gdal, open_source
+from snowdays.storage import Source, gdal_env, open_source, raster_error
 
 
 @dataclass(frozen=True)
@@ -40,17 +35,23 @@ class Product:
     id: ProductId
     source: Source
     raster: str
-    """GDAL path of the snow raster."""
+    """GDAL path of the snow raster (of an L2A product: its SWIR band)."""
     grid: Grid
     """The raster's own grid (Landsat: 30 m)."""
     size: int
     """Bytes of the product as stored (sum of its members)."""
+    layers: Layers | None = None
+    """An L2A product's layers (None: a snow product)."""
 
     def read(self, grid: Grid, settings: Settings) -> Codes:
-        """Decode the raw codes on the tile grid (Landsat warped with nearest neighbour)."""
+        """Decode the raw codes on the tile grid (Landsat warped with nearest neighbour); an L2A
+        product's are detected first, on its own grid."""
         warp = self.id.mission == "L8"
         if not warp and not self.grid.same_as(grid):
             raise WrongGrid(self.id.name, f"grid {self.grid.describe()}, tile has {grid.describe()}")
+        if self.layers is not None:
+            codes = snow(self.id, self.layers, self.grid, settings).codes
+            return put_on_grid(codes, self.grid, grid) if warp else codes
         try:
             with rasterio.Env(**gdal_env(settings)), rasterio.open(self.raster) as ds:
                 return read_on_grid(ds, grid, warp)
@@ -63,12 +64,49 @@ def open_product(href: str, settings: Settings, tile: str | None = None) -> Prod
     pid = parse_name(posixpath.basename(href.rstrip("/")))
     check_tile(pid, tile)
     source = open_source(href, settings)
+    if pid.family == Family.L2A:
+        return _open_l2a(pid, source, settings)
     raster = _snow_raster(pid, source)
-    mtd = _member(source, f"{pid.name}_MTD_ALL.xml")
+    mtd = source.find(f"{pid.name}_MTD_ALL.xml")
     if mtd is not None:
         check_metadata(pid, source.read_bytes(mtd))
     grid = _check_raster(pid, source.gdal(raster), settings)
     return Product(pid, source, source.gdal(raster), grid, sum(source.members.values()))
+
+
+def _open_l2a(pid: ProductId, source: Source, settings: Settings) -> Product:
+    """Check an L2A product: its metadata (with the reflectance quantification value) and every
+    layer (present, one band of the right type, georeferenced, on the SWIR band's grid; Sentinel-2's
+    green and red at twice its resolution)."""
+    mtd = source.find(f"{pid.name}_MTD_ALL.xml")
+    if mtd is None:
+        raise source.missing("metadata", f"{pid.name}_MTD_ALL.xml (its reflectance quantification)")
+    xml = source.read_bytes(mtd)
+    check_metadata(pid, xml)
+    scale = quantification(pid.name, xml)
+    paths, grids = {}, {}
+    for layer in LAYERS[pid.mission]:
+        expected = member_name(pid.name, layer, pid.mission)
+        member = source.find(expected)
+        if member is None:
+            raise source.missing(LABELS[layer], expected)
+        paths[layer] = source.gdal(member)
+        grids[layer] = _check_raster(pid, paths[layer], settings, LABELS[layer],
+                                     "int16" if layer in BANDS else "uint8")
+    grid = grids["swir"]
+    for layer, found in grids.items():
+        fine = pid.mission == "S2" and layer in ("green", "red")
+        if not found.same_as(_halved(grid) if fine else grid):
+            raise WrongGrid(pid.name, f"the {LABELS[layer]} is on grid {found.describe()}, the SWIR band "
+                                      f"on {grid.describe()}")
+    layers = Layers(paths["green"], paths["red"], paths["swir"], paths["clouds"], paths["edges"], scale)
+    return Product(pid, source, paths["swir"], grid, sum(source.members.values()), layers)
+
+
+def _halved(grid: Grid) -> Grid:
+    """The grid of the same extent with pixels half as large."""
+    a, b, c, d, e, f = grid.transform
+    return Grid(grid.crs, (a / 2, b, c, d, e / 2, f), grid.width * 2, grid.height * 2)
 
 
 _RASTERS = {
@@ -81,60 +119,42 @@ _RASTERS = {
 }
 
 
-def _member(source: Source, basename: str) -> str | None:
-    """The member called ``basename`` at the root or in the product's own folder."""
-    stem = posixpath.splitext(source.name)[0] if source.kind != "dir" else source.name
-    for candidate in (basename, f"{stem}/{basename}"):
-        if candidate in source.members:
-            return candidate
-    return None
-
-
 def _snow_raster(pid: ProductId, source: Source) -> str:
     if source.kind == "tif":
         if pid.family != Family.LIS:
             raise WrongRaster(pid.name, "a single .tif is only a product in the LIS family")
         return source.name
-    for suffix in _RASTERS[(pid.family, pid.mission)]:
-        found = _member(source, pid.name + suffix)
+    suffixes = _RASTERS[(pid.family, pid.mission)]
+    for suffix in suffixes:
+        found = source.find(pid.name + suffix)
         if found is not None:
             return found
-    if source.kind == "zip":
-        folders = sorted({m.split("/", 1)[0] + "/" for m in source.members if "/" in m})
-        if folders and f"{pid.name}/" not in folders:
-            raise CorruptProduct(pid.name, f"the archive holds {', '.join(folders)}, not {pid.name}/")
-    expected = " or ".join(pid.name + s for s in _RASTERS[(pid.family, pid.mission)])
-    raise CorruptProduct(pid.name, f"no snow raster: expected {expected} in {source.href}")
+    raise source.missing("snow raster", " or ".join(pid.name + s for s in suffixes))
 
 
-def _check_raster(pid: ProductId, path: str, settings: Settings) -> Grid:
+def _check_raster(pid: ProductId, path: str, settings: Settings, what: str = "snow raster",
+                  dtype: str = "uint8") -> Grid:
     try:
         # a raster without georeferencing (a truncated GeoTIFF may lose its tags) is rejected below
         # rather than warned about
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.Env(**gdal_env(settings)), rasterio.open(path) as ds:
+                of = "" if what == "snow raster" else f" in the {what}"
                 if ds.count != 1:
-                    raise WrongRaster(pid.name, f"{ds.count} bands, expected 1")
-                if ds.dtypes[0] != "uint8":
-                    raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}, expected uint8")
+                    raise WrongRaster(pid.name, f"{ds.count} bands{of}, expected 1")
+                if ds.dtypes[0] != dtype:
+                    raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}{of}, expected {dtype}")
                 missing = [what for what, absent in (
                     ("no coordinate reference system", ds.crs is None),
                     ("no geotransform", ds.transform.is_identity),
                 ) if absent]
                 if missing:
-                    raise WrongRaster(pid.name, "the snow raster is not georeferenced ("
+                    raise WrongRaster(pid.name, f"the {what} is not georeferenced ("
                                       + ", ".join(missing) + ")")
                 return Grid.of(ds)
     except RasterioError as e:
-        raise raster_error(pid.name, path, "cannot open the snow raster", e) from e
-
-
-def raster_error(product: str, path: str, what: str, error: RasterioError) -> SnowdaysError:
-    """A GDAL failure: a network fault on a remote raster is retried, anything else rejects."""
-    if "/vsis3/" in path and is_transient_gdal(str(error)):
-        return StorageError(f"Could not read {path} of {product}: {error}")
-    return CorruptProduct(product, f"{what}: {error}")
+        raise raster_error(pid.name, path, f"cannot open the {what}", e) from e
 
 
 def check_metadata(pid: ProductId, xml: bytes) -> None:
@@ -172,7 +192,8 @@ def _xml_date(text: str) -> datetime | None:
 
 def _version_texts(pid: ProductId) -> set[str]:
     full = ".".join(map(str, pid.version))
-    return {full, ".".join(map(str, pid.version[:-1]))} if pid.family != Family.MUSCATE else {full}
+    muscate = pid.family in (Family.MUSCATE, Family.L2A)
+    return {full} if muscate else {full, ".".join(map(str, pid.version[:-1]))}
 
 
 def _same_platform(text: str, platform: str) -> bool:

@@ -5,6 +5,8 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +24,31 @@ class Settings(BaseSettings):
     """Products of a season kept in its cube only (pending) before they are folded into its state
     arrays; the latest day's always wait. More: cheaper arrivals, dearer maps."""
 
+    dem: str | None = None
+    """Folder or ``s3://`` prefix of elevation models, one per tile named ``<tile>.tif`` (``T31TCH.tif``),
+    in metres, on any grid; the L2A products of a tile that has one get LIS's pass 2 (the snowline).
+    Empty, or no file for the tile: pass 1 only."""
+    snow_rasters: str | None = None
+    """Folder or ``s3://`` prefix where the snow raster derived from each L2A product is written,
+    LIS-style (``<product>_SNW_R2.tif``, Landsat ``_SNW_XS.tif``: 0 no snow, 100 snow, 205 cloud,
+    255 no data); empty: none is written."""
+    lis_ndsi_pass1: float = Field(0.4, ge=-1, le=1)
+    """LIS pass 1: snow where the NDSI exceeds this (and the red reflectance ``lis_red_pass1``)."""
+    lis_red_pass1: float = Field(0.2, ge=0)
+    """LIS pass 1: snow where the red reflectance exceeds this (and the NDSI ``lis_ndsi_pass1``)."""
+    lis_ndsi_pass2: float = Field(0.15, ge=-1, le=1)
+    """LIS pass 2 (above the snowline): snow where the NDSI exceeds this."""
+    lis_red_pass2: float = Field(0.04, ge=0)
+    """LIS pass 2 (above the snowline): snow where the red reflectance exceeds this."""
+    lis_dz: int = Field(100, ge=2, multiple_of=2)
+    """LIS snowline: height of an elevation band in metres (even: LIS offsets by half of it)."""
+    lis_fsnow_lim: float = Field(0.1, ge=0, le=1)
+    """LIS snowline: the lowest band whose clear pixels are snow beyond this fraction sets it."""
+    lis_fclear_lim: float = Field(0.1, ge=0, le=1)
+    """LIS snowline: bands whose pixels are clear by this fraction or less are passed over."""
+    lis_fsnow_total_lim: float = Field(0.001, ge=0, le=1)
+    """LIS pass 2 runs only where pass 1 found snow on more than this fraction of the image."""
+
     history_days: float = Field(30, ge=0)
     """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
 
@@ -34,10 +61,34 @@ class Settings(BaseSettings):
     ``kubernetes`` (an ephemeral cluster of the dask-kubernetes operator)."""
     dask_workers: int = Field(2, ge=1)
     """Workers of a local (or ephemeral Kubernetes) Dask cluster."""
+    dask_image: str | None = None
+    """Container image of an ephemeral Kubernetes Dask cluster's scheduler and workers (the snowdays
+    image, ``registry/snowdays:0.1.0``); needed with ``dask_cluster=kubernetes``."""
+    dask_worker_cpu: str = "1"
+    """CPU requested by each worker of an ephemeral Kubernetes Dask cluster (a Kubernetes quantity)."""
+    dask_worker_memory: str = "4Gi"
+    """Memory requested by, and the limit of, each worker of an ephemeral Kubernetes Dask cluster
+    (ingesting a full-size tile peaks at about 1.2 GB: ``bench/results``)."""
+    kubernetes_namespace: str | None = None
+    """Namespace of ephemeral Kubernetes Dask clusters; empty: the pod's own (or the kubeconfig's)."""
+    kubernetes_service_account: str | None = None
+    """Service account of an ephemeral Kubernetes Dask cluster's pods (its S3 role); empty: the
+    namespace's default."""
+    kubernetes_env_from: list[str] = []
+    """ConfigMaps and Secrets whose keys become environment variables of an ephemeral Kubernetes Dask
+    cluster's pods (the chart's settings and S3 credentials), as a JSON list of ``configmap/NAME`` and
+    ``secret/NAME``."""
+    kubernetes_spec_overrides: dict[str, Any] = {}
+    """Merged into the ``DaskCluster`` of an ephemeral Kubernetes Dask cluster (JSON; objects merge
+    key by key, anything else replaces), e.g. ``{"spec": {"worker": {"spec": {"nodeSelector":
+    {"pool": "dask"}}}}}``."""
     files_url: str | None = None
-    """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI."""
+    """URL where the catalog folder is served (``snowdays up`` serves it), for links in the Prefect UI and
+    where the map viewer reads the catalog (for an ``s3://`` catalog: the bucket's HTTP URL); empty: the
+    file server of ``snowdays up``."""
     files_port: int = Field(8082, ge=1, le=65535)
-    """Port of the file server ``snowdays up`` runs on 127.0.0.1 for the catalog folder."""
+    """Port of the file server ``snowdays up`` runs on 127.0.0.1 for the catalog folder (range requests,
+    CORS) and the map viewer (``/viewer/``)."""
     dask_port: int = Field(8786, ge=1, le=65535)
     """Port of the Dask scheduler ``snowdays up`` runs on 127.0.0.1 (its workers stay up between runs)."""
     prefect_port: int = Field(4200, ge=1, le=65535)
@@ -89,7 +140,9 @@ class Settings(BaseSettings):
     stac_connect_timeout: float = Field(5.0, gt=0)
     """Seconds to wait for the STAC database before reporting it down."""
     stac_api_port: int = Field(8081, ge=1, le=65535)
-    """Port of the STAC API that ``snowdays stac serve`` runs on 127.0.0.1."""
+    """Port of the STAC API that ``snowdays stac serve`` runs on."""
+    stac_api_host: str = "127.0.0.1"
+    """Address ``snowdays stac serve`` listens on (``0.0.0.0`` in a container)."""
     stac_api_url: str | None = None
     """STAC API that ``snowdays search`` asks; empty: the local one on ``stac_api_port``."""
 

@@ -31,6 +31,7 @@ from zarr.codecs import BloscCodec, ZstdCodec
 
 from snowdays.duration import NONE, FoldState
 from snowdays.grid import Codes, Grid, merge_day
+from snowdays.names import parse_name, rivals
 from snowdays.season import Season
 from snowdays.store import array, attr, subgroup
 
@@ -56,6 +57,7 @@ class Outcome(StrEnum):
     RECOMPUTED = "folded (season recomputed)"
     DUPLICATE = "skipped (duplicate)"
     OLDER = "skipped (older version)"
+    SUPERSEDED = "skipped (a snow product of its acquisition is folded)"
 
 
 @dataclass(frozen=True)
@@ -161,13 +163,20 @@ def folded_day(group: zarr.Group) -> int:
 def fold_product(group: zarr.Group, new: Entry, packed: Codes) -> Outcome:
     """Put one product's packed classes in the cube and the ledger (in place, uncommitted). One on
     or before the day ``folded`` makes the stored state stale: it is dropped (every product is then
-    pending) and made anew at the next checkpoint."""
+    pending) and made anew at the next checkpoint.
+
+    Of rivals (:func:`~snowdays.names.rivals`: versions of a product, an L2A product and a snow
+    product of its acquisition) only the one of highest precedence stays: a higher version, or a snow
+    product after the L2A product, takes its slot; a lower one is skipped."""
     entries = ledger(group)
     cube = _writable(group, "cube")
+    pid = parse_name(new.name)
     for i, old in enumerate(entries):
-        if old.key == new.key:
-            if old.version >= new.version:
-                return Outcome.DUPLICATE if old.version == new.version else Outcome.OLDER
+        kept = parse_name(old.name)
+        if rivals(kept, pid):
+            if kept.precedence >= pid.precedence:
+                return (Outcome.DUPLICATE if kept.precedence == pid.precedence else
+                        Outcome.SUPERSEDED if kept.derived != pid.derived else Outcome.OLDER)
             entries[i] = replace(new, slot=old.slot)  # a re-published version takes its slot
             cube[old.slot] = packed
             return _save(group, entries, new.day <= folded_day(group))

@@ -21,6 +21,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     PartialCredentialsError,
 )
 from fsspec.implementations.local import LocalFileSystem
+from rasterio.errors import RasterioError
 
 from snowdays.errors import CorruptProduct, SnowdaysError, StorageError, UnsafeArchive, UsageError
 from snowdays.names import strip_suffix
@@ -85,6 +86,24 @@ class Source:
     def product(self) -> str:
         """The product's name, as rejections name it (no ``.zip`` or ``.tif``)."""
         return strip_suffix(self.name)
+
+    def find(self, basename: str) -> str | None:
+        """The member called ``basename`` (``MASKS/x.tif`` too) at the root or in the product's own
+        folder."""
+        stem = posixpath.splitext(self.name)[0] if self.kind != "dir" else self.name
+        for candidate in (basename, f"{stem}/{basename}"):
+            if candidate in self.members:
+                return candidate
+        return None
+
+    def missing(self, what: str, expected: str) -> CorruptProduct:
+        """The rejection for a member not found: an archive holding another product's folder says so."""
+        if self.kind == "zip":
+            folders = sorted({m.split("/", 1)[0] + "/" for m in self.members if "/" in m})
+            if folders and f"{self.product}/" not in folders:
+                return CorruptProduct(self.product,
+                                      f"the archive holds {', '.join(folders)}, not {self.product}/")
+        return CorruptProduct(self.product, f"no {what}: expected {expected} in {self.href}")
 
     def gdal(self, member: str) -> str:
         """GDAL path of a member (for a tif product, the member is its own name)."""
@@ -205,3 +224,10 @@ _TRANSIENT_GDAL = re.compile(
 def is_transient_gdal(message: str) -> bool:
     """Whether a GDAL error on a remote file reads like a network fault rather than a bad file."""
     return bool(_TRANSIENT_GDAL.search(message))
+
+
+def raster_error(product: str, path: str, what: str, error: RasterioError) -> SnowdaysError:
+    """A GDAL failure: a network fault on a remote raster is retried, anything else rejects."""
+    if "/vsis3/" in path and is_transient_gdal(str(error)):
+        return StorageError(f"Could not read {path} of {product}: {error}")
+    return CorruptProduct(product, f"{what}: {error}")

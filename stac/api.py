@@ -1,4 +1,4 @@
-"""The STAC API: stac-fastapi-pgstac served by uvicorn on 127.0.0.1, over the configured database.
+"""The STAC API: stac-fastapi-pgstac served by uvicorn (127.0.0.1 unless set), over the configured database.
 
 When the database is on this machine and a cluster folder is configured, the local cluster is started
 first (and made, the first time), and stopped again when the server stops if it was started here.
@@ -58,7 +58,8 @@ def serve(settings: Settings) -> None:
         log.info("pgstac %s in %s", migrate(settings.stac_database_url, settings.stac_connect_timeout),
                  env["PGDATABASE"])
         os.environ.update(env)  # this process becomes the server, which reads its database from them
-        uvicorn.run(APP, factory=True, host="127.0.0.1", port=settings.stac_api_port, log_level="info")
+        uvicorn.run(APP, factory=True, host=settings.stac_api_host, port=settings.stac_api_port,
+                    log_level="info")
     finally:
         if cluster and started:
             cluster.stop()

@@ -35,8 +35,9 @@ from snowdays.errors import (
     WrongRaster,
     WrongTile,
 )
+from snowdays.l2a import member_name
 from snowdays.names import parse_name, strip_suffix
-from snowdays.sample import Pass, corner, make_season, mtd_xml
+from snowdays.sample import Pass, corner, crs_of, make_season, mtd_xml, write_l2a
 from snowdays.season import Season
 
 TILE = "T31TCH"
@@ -84,7 +85,7 @@ def good_of(products: list[Path]) -> Good:
 
 # --- names, rasters, metadata, layouts -----------------------------------------------------------
 
-ORIGIN = corner(TILE)[1]
+ORIGIN = corner(TILE)
 """Upper left corner of the sample's tile."""
 
 
@@ -100,8 +101,7 @@ def geotiff(codes: npt.NDArray[np.generic], origin: tuple[float, float] | None =
     """A GeoTIFF (bands x rows x cols, or rows x cols) as bytes, on a grid like the sample's (at the
     tile's corner unless ``origin`` is given)."""
     bands = codes if codes.ndim == 3 else codes[None]
-    crs, corner_xy = corner(tile)
-    origin = origin or corner_xy
+    crs, origin = crs_of(tile), origin or corner(tile)
     with MemoryFile() as memory:
         with memory.open(driver="GTiff", width=bands.shape[2], height=bands.shape[1],
                          count=bands.shape[0], dtype=bands.dtype.name, crs=crs,
@@ -187,8 +187,8 @@ def product_name(path: Path) -> str:
 
 
 def _unknown(out: Path, good: Good, when: datetime) -> Path:
-    # a Sentinel-2 L2A surface reflectance product dropped among the snow products
-    name = f"SENTINEL2A_{when:%Y%m%d-%H%M%S}-000_L2A_{TILE}_C_V2-2"
+    # a Sentinel-2 L1C top-of-atmosphere product dropped among the snow products
+    name = f"SENTINEL2A_{when:%Y%m%d-%H%M%S}-000_L1C_{TILE}_C_V1-0"
     return write_dir(out, name, {"_SNW_R2.tif": good.raster})
 
 
@@ -277,8 +277,97 @@ def _no_raster(out: Path, good: Good, when: datetime) -> Path:
                                  "_QKL_ALL.jpg": b"\xff\xd8\xff\xe0 not much of a quicklook"})
 
 
+# --- L2A products: a good one made of the good snow raster's codes, then broken ----------------------
+
+def l2a_name(when: datetime, platform: str = "SENTINEL2A") -> str:
+    prefix = "LANDSAT8-OLITIRS-XS" if platform == "LANDSAT8" else platform
+    return f"{prefix}_{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}_L2A_{TILE}_C_V2-2"
+
+
+def good_l2a(out: Path, good: Good, when: datetime, platform: str = "SENTINEL2A") -> Path:
+    """An L2A product directory whose snow is the good raster's codes."""
+    name = l2a_name(when, platform)
+    write_l2a(out / name, name, Pass(when, platform, "full"), TILE, good.codes,
+              30.0 if platform == "LANDSAT8" else 20.0)
+    return out / name
+
+
+def _l2a_without(layer: str, platform: str = "SENTINEL2A") -> Build:
+    def build(out: Path, good: Good, when: datetime) -> Path:
+        folder = good_l2a(out, good, when, platform)
+        mission = "L8" if platform == "LANDSAT8" else "S2"
+        (folder / member_name(folder.name, layer, mission)).unlink()
+        return folder
+    return build
+
+
+def _l2a_no_metadata(out: Path, good: Good, when: datetime) -> Path:
+    folder = good_l2a(out, good, when)
+    (folder / f"{folder.name}_MTD_ALL.xml").unlink()
+    return folder
+
+
+def _l2a_no_quantification(out: Path, good: Good, when: datetime) -> Path:
+    folder = good_l2a(out, good, when)
+    name = folder.name
+    (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, Pass(when, "SENTINEL2A", "full"), TILE))
+    return folder
+
+
+def _l2a_platform(out: Path, good: Good, when: datetime) -> Path:
+    folder = good_l2a(out, good, when)
+    xml = folder / f"{folder.name}_MTD_ALL.xml"
+    xml.write_text(xml.read_text().replace("<PLATFORM>SENTINEL2A<", "<PLATFORM>SENTINEL2B<"))
+    return folder
+
+
+def _l2a_layer(layer: str, values: Callable[[Good], npt.NDArray[np.generic]], pixel: float = 20.0) -> Build:
+    def build(out: Path, good: Good, when: datetime) -> Path:
+        folder = good_l2a(out, good, when)
+        (folder / member_name(folder.name, layer, "S2")).write_bytes(geotiff(values(good), pixel=pixel))
+        return folder
+    return build
+
+
+def _l2a_cut_swir(out: Path, good: Good, when: datetime) -> Path:
+    folder = good_l2a(out, good, when)
+    swir = folder / member_name(folder.name, "swir", "S2")
+    swir.write_bytes(swir.read_bytes()[:-16])
+    return folder
+
+
+def _l2a_zip_without_edges(out: Path, good: Good, when: datetime) -> Path:
+    folder = _l2a_without("edges")(out, good, when)
+    members = [(f"{folder.name}/{f.relative_to(folder).as_posix()}", f.read_bytes())
+               for f in sorted(folder.rglob("*")) if f.is_file()]
+    shutil.rmtree(folder)
+    return write_zip(out / f"{folder.name}.zip", members)
+
+
+L2A_CASES = [
+    Case("l2a-no-metadata", _l2a_no_metadata, CorruptProduct,
+         r"no metadata: expected \S+_L2A_\S+_MTD_ALL.xml \(its reflectance quantification\)"),
+    Case("l2a-no-quantification", _l2a_no_quantification, CorruptProduct,
+         r"the metadata has no usable REFLECTANCE_QUANTIFICATION_VALUE \(none\)"),
+    Case("l2a-mtd-platform", _l2a_platform, MetadataMismatch,
+         r"disagrees with the name: PLATFORM SENTINEL2B"),
+    Case("l2a-no-swir", _l2a_without("swir"), CorruptProduct, r"no SWIR band: expected \S+_FRE_B11.tif"),
+    Case("l2a-no-clouds", _l2a_without("clouds"), CorruptProduct,
+         r"no cloud mask: expected MASKS/\S+_CLM_R2.tif"),
+    Case("l2a-landsat-no-swir", _l2a_without("swir", "LANDSAT8"), CorruptProduct,
+         r"no SWIR band: expected LANDSAT8-OLITIRS-XS_\S+_FRE_B6.tif"),
+    Case("l2a-zip-no-edges", _l2a_zip_without_edges, CorruptProduct,
+         r"no edge mask: expected MASKS/\S+_EDG_R2.tif in \S+\.zip"),
+    Case("l2a-green-at-20m", _l2a_layer("green", lambda g: g.codes.astype(np.int16)), WrongGrid,
+         r"the green band is on grid \S+ 32x32 .* pixel 20 m, the SWIR band on \S+ 32x32 .* pixel 20 m"),
+    Case("l2a-red-uint8", _l2a_layer("red", lambda g: np.repeat(np.repeat(g.codes, 2, 0), 2, 1), 10.0),
+         WrongRaster, r"data type uint8 in the red band, expected int16"),
+    Case("l2a-truncated-swir", _l2a_cut_swir, CorruptProduct, r"cannot decode the SWIR band", stage="read"),
+]
+
+
 CASES: list[Case] = [
-    Case("unknown-name", _unknown, UnknownProduct, r"matches no Theia snow product family"),
+    Case("unknown-name", _unknown, UnknownProduct, r"matches no Theia snow or L2A product family"),
     Case("wrong-tile", _wrong_tile, WrongTile, r"tile T32TLR, expected T31TCH"),
     Case("garbage-tif", _raster_product(_garbage), CorruptProduct,
          r"cannot open the snow raster"),
@@ -321,6 +410,7 @@ CASES: list[Case] = [
          r"the archive holds SENTINEL2[AB]_\d{8}-\d{6}-\d{3}_L2B-SNOW_T31TCH_C_V1-7/, not "
          r"SENTINEL2A_\d{8}-\d{6}-000_L2B-SNOW_T31TCH_C_V1-7/$"),
     Case("no-snow-raster", _no_raster, CorruptProduct, r"no snow raster: expected \S+_SNW_R2.tif"),
+    *L2A_CASES,
 ]
 CASE_IDS = [c.id for c in CASES]
 

@@ -1,4 +1,5 @@
-"""A headless Chromium driven through its DevTools protocol: open a page, read its text, screenshot it."""
+"""A headless Chromium driven through its DevTools protocol: open a page, read its text, evaluate
+expressions in it, click it, screenshot it."""
 
 from __future__ import annotations
 
@@ -39,9 +40,31 @@ class Page:
                 return dict(message.get("result", {}))
 
     def text(self) -> str:
-        result = self.call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''",
-                           returnByValue=True)
-        return str(result["result"].get("value", ""))
+        return str(self.evaluate("document.body ? document.body.innerText : ''") or "")
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (awaited when it is a promise)."""
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float) -> Any:
+        """The value of ``expression`` once it is truthy (else AssertionError)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.3)
+        raise AssertionError(f"{expression} still false after {timeout:.0f} s; the page shows:\n"
+                             f"{self.text()[:3000]}")
+
+    def click(self, x: float, y: float) -> None:
+        """A left click of the mouse at (x, y) in CSS pixels of the viewport."""
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
     def wait_for_text(self, wanted: list[str], timeout: float) -> str:
         """The page's text once it holds every string of ``wanted`` (else AssertionError)."""

@@ -64,7 +64,7 @@ def test_ingest_export_status(tmp_path: Path, snowdays_cli: RunCli) -> None:
     lines = done.stdout.splitlines()
     assert [line.split(": ", 1)[1].split(" [")[0] for line in lines] == [
         "folded", "folded", "folded", "skipped (duplicate)",
-        "rejected (the name matches no Theia snow product family)"]
+        "rejected (the name matches no Theia snow or L2A product family)"]
     assert run("ingest", landsat, "--store", "store").returncode == 0
     shown = run("status", "--store", "store")
     assert shown.returncode == 0, shown.stderr
@@ -80,3 +80,30 @@ def test_ingest_export_status(tmp_path: Path, snowdays_cli: RunCli) -> None:
     missing = run("export", "--store", "store", "--tile", "T32TLR", "--season", "2017-2018",
                   "--out", "none")
     assert missing.returncode == 2 and "no store for tile T32TLR" in missing.stderr
+
+
+def test_l2a_sample_detect_and_ingest(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    """A sample L2A season with its DEM; one product's snow as a LIS-style raster; an L2A product and
+    then its snow product ingested: the snow product takes its place, a second L2A is skipped."""
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), env or {}, tmp_path)
+
+    made = run("sample", "l2a", "--size", "24", "--family", "l2a", "--dem", "dem", "--season", "2017-2018")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[-1] == "dem/T31TCH.tif" and (tmp_path / "dem" / "T31TCH.tif").is_file()
+    assert run("sample", "snow", "--size", "24", "--season", "2017-2018").returncode == 0
+    january = sorted(p.name for p in (tmp_path / "l2a").iterdir() if "SENTINEL2A_201801" in p.name)[0]
+    done = run("detect", f"l2a/{january}", "--out", "rasters", "--dem", "dem")
+    assert done.returncode == 0, done.stderr
+    path, summary = done.stdout.splitlines()
+    assert path == f"rasters/{january}_SNW_R2.tif" and summary.startswith("snowline ")
+    with rasterio.open(tmp_path / path) as ds:
+        assert set(np.unique(ds.read(1))) <= {0, 100, 205, 255} and ds.tags()["SOURCE"] == january
+    snow = january.replace("_L2A_", "_L2B-SNOW_").replace("_V2-2", "_V1-7")
+    env = {"SNOWDAYS_DEM": "dem"}
+    lines = [run("ingest", f"l2a/{january}", "--store", "store", env=env).stdout,
+             run("ingest", f"snow/{snow}", f"l2a/{january}", "--store", "store", env=env).stdout]
+    assert [line.split(": ", 1)[1].split(" [")[0] for line in "".join(lines).splitlines()] == [
+        "folded", "folded", "skipped (a snow product of its acquisition is folded)"]
+    wrong = run("detect", f"snow/{snow}", "--out", "rasters")
+    assert wrong.returncode == 2 and "is a snow product already, not an L2A product" in wrong.stderr

@@ -22,12 +22,13 @@ from snowdays.annual import run_annual
 from snowdays.duration import Maps
 from snowdays.export import season_maps, status
 from snowdays.names import parse_name
+from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import folded_day, ledger, load, recompute
 from snowdays.store import last_commit, open_repo, read, subgroup
 from tasks.tile import lock_name
-from tests.stacdata import pipeline_env, sample
+from tests.stacdata import SIZE, pipeline_env, sample
 
 TILE, LABEL = "T31TCH", "2017-2018"
 SEASON = parse_season(LABEL)
@@ -129,3 +130,42 @@ def test_dask_workers_get_the_prefect_api(prefect_api: str) -> None:
     kwargs = task_runner(get_settings(dask_cluster="local", dask_workers=3)).cluster_kwargs
     assert kwargs["env"] == env and kwargs["n_workers"] == 3
     assert task_runner(get_settings(dask_cluster="tcp://10.0.0.1:8786")).address == "tcp://10.0.0.1:8786"
+
+
+def test_l2a_arrivals_are_folded_then_replaced_by_their_snow_products(
+        pipeline: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """L2A products (and the tile's DEM) in the archive: a run detects their snow on the cluster, folds
+    and publishes it. Their snow products arrive: the next run folds them in the L2A products'
+    places, and the maps become those of the snow products alone. An L2A product that lands with its
+    snow product, or after it, is never pending."""
+    monkeypatch.setenv("SNOWDAYS_DEM", str(write_dem(tmp_path / "dem" / f"{TILE}.tif", TILE, SIZE, 3)))
+    pipeline = get_settings()
+    window = Season(start=date(2017, 9, 20), stop=date(2017, 10, 25), margin=0)
+    l2a, snow = (make_season(tmp_path / family, TILE, window, SIZE, family, True, seed=3)
+                 for family in ("l2a", "muscate"))
+    s2 = [k for k, p in enumerate(l2a) if "SENTINEL2" in p.name]
+    first, later = s2[:4], s2[4]
+    for k in first:
+        shutil.copy2(l2a[k], Path(pipeline.archive) / l2a[k].name)
+    done = run(TILE, "2017-09-25", pipeline)
+    assert {r["product"] for r in done} == {l2a[k].stem for k in first}
+    assert {r["outcome"] for r in done} == {"folded"}
+    assert season_maps(pipeline.store, TILE, LABEL, pipeline).products == 4
+    assert all(l2a[k].stem in artifact("update-t31tch") for k in first)
+
+    for k in [*first, later]:
+        shutil.copy2(snow[k], Path(pipeline.archive) / snow[k].name)
+    shutil.copy2(l2a[later], Path(pipeline.archive) / l2a[later].name)  # lands with its snow product
+    done = run(TILE, "2017-10-05", pipeline)
+    assert sorted(r["product"] for r in done) == sorted(snow[k].stem for k in [*first, later])
+    assert all(r["outcome"].startswith("folded") for r in done)
+    assert run(TILE, "2017-10-06", pipeline) == []  # the L2A products are outranked: nothing pending
+
+    stored = season_maps(pipeline.store, TILE, LABEL, pipeline)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for k in [*first, later]:
+        shutil.copy2(snow[k], alone / snow[k].name)
+    batch = run_annual(str(alone), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
+    assert_same(stored.maps, batch.maps)
+    assert stored.products == 5

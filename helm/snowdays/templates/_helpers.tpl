@@ -1,0 +1,67 @@
+{{- define "snowdays.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "snowdays.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* labels of a component: include "snowdays.labels" (list . "watcher") */}}
+{{- define "snowdays.labels" -}}
+{{- $ := index . 0 -}}
+{{ include "snowdays.selectorLabels" $ }}
+app.kubernetes.io/component: {{ index . 1 }}
+app.kubernetes.io/version: {{ $.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version }}
+{{- end -}}
+
+{{- define "snowdays.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "snowdays.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "snowdays.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "snowdays.config" -}}
+{{- printf "%s-config" (include "snowdays.fullname" .) -}}
+{{- end -}}
+
+{{- define "snowdays.daskCluster" -}}
+{{- printf "%s-dask" (include "snowdays.fullname" .) -}}
+{{- end -}}
+
+{{/* the Secrets every pipeline pod reads its environment from (S3, Prefect API key, STAC database, more) */}}
+{{- define "snowdays.secrets" -}}
+{{- $secrets := list -}}
+{{- with .Values.s3.existingSecret }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- with .Values.prefect.apiKeySecret }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- with .Values.stacDatabase.existingSecret }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- range .Values.extraEnvFromSecrets }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- toJson $secrets -}}
+{{- end -}}
+
+{{/* envFrom of a pipeline pod: the settings' ConfigMap and the Secrets */}}
+{{- define "snowdays.envFrom" -}}
+- configMapRef:
+    name: {{ include "snowdays.config" . }}
+{{- range (include "snowdays.secrets" . | fromJsonArray) }}
+- secretRef:
+    name: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "snowdays.scratch" -}}
+- name: scratch
+  mountPath: /tmp
+{{- end -}}

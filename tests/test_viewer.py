@@ -1,0 +1,274 @@
+"""The map viewer in a headless Chromium, against the stack's own servers on 127.0.0.1: the STAC API on
+pgstac and the file server (the viewer, the catalog's COGs read with range requests), started as
+``snowdays up`` starts them. Two seasons of a tile are ingested and published for real; their mosaics,
+ski runs and resort ranking are fixture files that follow the contract (``tests/viewerdata.py``).
+Screenshots are kept in ``test-artifacts/viewer/``."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from rasterio.warp import transform
+
+from infra.postgres import LocalPostgres
+from infra.stack import Stack, urls
+from snowdays.settings import get_settings
+from tests.browser import Page, page
+from tests.conftest import _free_port
+from tests.stacdata import database
+from tests.viewerdata import (
+    DISPLAY_MIN_DAYS,
+    NODATA,
+    REGION,
+    SEASONS,
+    TILE_ONLY,
+    laea_grid,
+    load_mosaics,
+    lonlat,
+    pixel_at,
+    publish_tiles,
+    season_day,
+    write_mosaic,
+    write_pistes,
+    write_ranking,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "viewer"
+EARLIER, LATER = SEASONS
+SKI_AREA = "Station Test"
+#: The legend's scales, as the viewer documents them (ColorBrewer Blues and RdBu), to check drawn colours.
+BLUES = [(0, "#f7fbff"), (45, "#deebf7"), (90, "#c6dbef"), (135, "#9ecae1"), (180, "#6baed6"),
+         (225, "#4292c6"), (270, "#2171b5"), (315, "#08519c"), (360, "#08306b")]
+RDBU = [(-120, "#b2182b"), (-60, "#ef8a62"), (-20, "#fddbc7"), (0, "#f7f7f7"), (20, "#d1e5f0"),
+        (60, "#67a9cf"), (120, "#2166ac")]
+DASH = "\u2013"
+"""The en dash of ranges and missing dates in the ranking."""
+BACKGROUND = (217, 217, 217)
+"""The map's background (#d9d9d9), where nothing is drawn."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    url: str
+    stac: str
+    files: str
+    mosaics: dict[str, Path]
+    """Season -> its mosaic folder (``scd.tif``...)."""
+    centre: tuple[float, float]
+    """The centre of a mosaic pixel (EPSG:3035) with snow enough to be shown in both seasons."""
+    pistes: dict[str, Any]
+    ranking: dict[str, Any]
+    tile: dict[str, Path]
+    """The COGs (``SCD``..) of ``TILE_ONLY``, a season without mosaic."""
+    tile_point: tuple[float, float]
+    """The centre of one of its pixels with more than 10 snow days (in the tile's CRS)."""
+
+
+def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
+    """The pixel nearest the mosaic's centre that is shown with its neighbours (at least the display
+    threshold), has data in the earlier season, and changed since."""
+    with rasterio.open(later) as b, rasterio.open(earlier) as a:
+        new, old, affine = b.read(1).astype(int), a.read(1).astype(int), b.transform
+    rows, cols = np.indices(new.shape)
+    shown = (new >= DISPLAY_MIN_DAYS) & (new != NODATA)
+    whole = np.zeros_like(shown)
+    whole[1:-1, 1:-1] = np.lib.stride_tricks.sliding_window_view(shown, (3, 3)).all(axis=(2, 3))
+    good = whole & (old != NODATA) & (old != new)
+    assert good.any(), "no pixel of the fixture fits"
+    distance = np.where(good, (rows - new.shape[0] / 2) ** 2 + (cols - new.shape[1] / 2) ** 2, np.inf)
+    row, col = np.unravel_index(np.argmin(distance), new.shape)
+    x, y = affine @ (col + 0.5, row + 0.5)
+    return float(x), float(y)
+
+
+def dated_pixel(scd: Path) -> tuple[float, float]:
+    """The centre of the pixel nearest the map's centre with more than 10 snow days (dated SOD, SMOD)."""
+    with rasterio.open(scd) as ds:
+        days, affine = ds.read(1), ds.transform
+    rows, cols = np.indices(days.shape)
+    distance = np.where(days > 10, (rows - days.shape[0] / 2) ** 2 + (cols - days.shape[1] / 2) ** 2, np.inf)
+    assert np.isfinite(distance).any(), "no pixel of the fixture has more than 10 snow days"
+    row, col = np.unravel_index(np.argmin(distance), days.shape)
+    x, y = affine @ (col + 0.5, row + 0.5)
+    return float(x), float(y)
+
+
+@pytest.fixture(scope="module")
+def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viewer]:
+    base = tmp_path_factory.mktemp("viewer")
+    catalog = base / "catalog"
+    env = {"STAC_CATALOG": catalog, "STAC_DATABASE_URL": database(postgres, "viewer"),
+           "STAC_POSTGRES_DATA": "", "STAC_API_PORT": _free_port(), "FILES_PORT": _free_port(),
+           "ARCHIVE": base / "archive"}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(f"SNOWDAYS_{name}", str(value))
+        settings = get_settings()
+        tiles = publish_tiles(base, catalog, settings)
+        grid = laea_grid(tiles[EARLIER]["SCD"])
+        load_mosaics([write_mosaic(tiles[label], label, grid, catalog) for label in SEASONS], settings)
+        mosaics = {label: catalog / "mosaics" / REGION / label for label in SEASONS}
+        centre = chosen_pixel(mosaics[LATER] / "scd.tif", mosaics[EARLIER] / "scd.tif")
+        pistes = write_pistes(catalog, centre, SKI_AREA)
+        ranking = write_ranking(catalog, LATER, [
+            {"rank": 1, "ski_area": SKI_AREA, "pixels": 412, "scd_mean": 151.4, "scd_p10": 98.0,
+             "scd_p90": 190.2, "share_120": 0.73, "smod_median": "2019-04-27"},
+            {"rank": 2, "ski_area": "Col du Fixture", "pixels": 95, "scd_mean": 88.6, "scd_p10": 40.0,
+             "scd_p90": 120.0, "share_120": 0.1, "smod_median": None}])
+        with Stack(settings, base / "logs", only={"stac-api", "files"}):
+            at = urls(settings)
+            yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
+                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]))
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    n = int(colour[1:], 16)
+    return n >> 16 & 255, n >> 8 & 255, n & 255
+
+
+def on_scale(stops: list[tuple[int, str]], value: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The colour of ``value`` on a scale: linear between stops, clamped at the ends."""
+    values = [v for v, _ in stops]
+    return np.array([np.interp(value, values, [hex_rgb(c)[k] for _, c in stops]) for k in range(3)])
+
+
+def map_image(tab: Page) -> tuple[Image.Image, dict[str, float]]:
+    """The screenshot cropped to the map, and the map's box in the page."""
+    box = tab.evaluate("(() => { const r = document.getElementById('map').getBoundingClientRect(); "
+                       "return {x: r.x, y: r.y, width: r.width, height: r.height}; })()")
+    shot = Image.open(io.BytesIO(tab.screenshot())).convert("RGB")
+    crop = shot.crop((round(box["x"]), round(box["y"]), round(box["x"] + box["width"]),
+                      round(box["y"] + box["height"])))
+    return crop, box
+
+
+def keep(image: Image.Image, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    image.save(SHOTS / name)
+
+
+def centre_colour(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The mean colour of the 5 x 5 screen pixels at the map's centre (within one mosaic pixel at zoom 14)."""
+    w, h = image.size
+    block = np.asarray(image.crop((w // 2 - 2, h // 2 - 2, w // 2 + 3, h // 2 + 3)), dtype=np.float64)
+    mean: np.ndarray[Any, np.dtype[np.float64]] = block.reshape(-1, 3).mean(axis=0)
+    return mean
+
+
+def click_centre(tab: Page, box: dict[str, float]) -> None:
+    tab.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def value(tab: Page, key: str) -> str:
+    return str(tab.wait_for(f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
+
+
+def open_at(viewer: Viewer, season: str, lon: float, lat: float) -> Any:
+    """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
+    return page(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14", _free_port())
+
+
+def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer) -> None:
+    later = viewer.mosaics[LATER]
+    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
+        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
+        assert tab.evaluate("[...document.querySelectorAll('#season option')].map(o => o.value)") == [
+            TILE_ONLY, LATER, EARLIER]  # every season, from the STAC API, newest first
+        runs = sum(f["properties"]["kind"] == "piste" for f in viewer.pistes["features"])
+        text = tab.wait_for_text([f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
+                                  f"Resorts of {REGION}, {LATER}"], 30)
+        assert tab.evaluate("document.getElementById('legend-ticks').innerText").split() == [
+            "0", "60", "120", "180", "240", "300", "360"]
+        assert "linear-gradient" in tab.evaluate("document.getElementById('legend-bar').style.background")
+        rows = tab.evaluate("[...document.querySelectorAll('table.ranking tbody tr')]"
+                            ".map(r => [...r.cells].map(c => c.textContent))")
+        assert rows == [["1", SKI_AREA, "151", f"98{DASH}190", "73 %", "2019-04-27"],
+                        ["2", "Col du Fixture", "89", f"40{DASH}120", "10 %", DASH]]
+        image, box = map_image(tab)
+        keep(image, "season.png")
+
+        click_centre(tab, box)
+        scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
+        text = tab.text()
+    expected = {k: pixel_at(later / f"{k}.tif", viewer.centre) for k in ("scd", "sod", "smod")}
+    assert expected["scd"] >= DISPLAY_MIN_DAYS  # dated: more than 10 snow days
+    assert scd == f"{expected['scd']} days"
+    assert sod == season_day(LATER, expected["sod"]).isoformat()
+    assert smod == season_day(LATER, expected["smod"]).isoformat()
+    lon, lat = lonlat(*viewer.centre)
+    assert f"{lat:.5f}° N, {lon:.5f}° E" in text
+
+    pixels = np.asarray(image, dtype=int).reshape(-1, 3)
+    drawn = np.abs(pixels - BACKGROUND).max(axis=1) > 12
+    assert drawn.mean() > 0.3, f"the map drew only {drawn.mean():.0%} of its pixels"
+    assert len(np.unique(pixels[drawn], axis=0)) > 20
+    red = (pixels[:, 0] > 190) & (pixels[:, 1] < 60) & (pixels[:, 2] < 60)  # the intermediate run
+    assert red.sum() > 100, "the ski runs are not drawn"
+    np.testing.assert_allclose(centre_colour(image), on_scale(BLUES, expected["scd"]), atol=8)
+
+
+def test_the_difference_of_two_seasons(viewer: Viewer) -> None:
+    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
+        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
+        assert tab.evaluate("document.getElementById('compare').value") == EARLIER
+        radio = tab.evaluate("(() => { const r = document.querySelector('input[value=difference]')"
+                             ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        tab.click(*radio)
+        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'difference:{LATER}:{EARLIER}'", 120)
+        tab.wait_for_text([f"SCD {LATER} minus {EARLIER} (days)"], 10)
+        image, box = map_image(tab)
+        keep(image, "difference.png")
+        click_centre(tab, box)
+        change, before, after = value(tab, "difference"), value(tab, "scd-compare"), value(tab, "scd")
+    old = pixel_at(viewer.mosaics[EARLIER] / "scd.tif", viewer.centre)
+    new = pixel_at(viewer.mosaics[LATER] / "scd.tif", viewer.centre)
+    assert (before, after) == (f"{old} days", f"{new} days")
+    assert change == f"{new - old:+d} days"
+    np.testing.assert_allclose(centre_colour(image), on_scale(RDBU, new - old), atol=8)
+
+
+def test_a_season_of_tiles_only(viewer: Viewer) -> None:
+    with rasterio.open(viewer.tile["SCD"]) as ds:
+        crs = ds.crs
+    (lon,), (lat,) = transform(crs, "EPSG:4326", [viewer.tile_point[0]], [viewer.tile_point[1]])
+    with open_at(viewer, TILE_ONLY, lon, lat) as tab:
+        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
+        tab.wait_for_text(["From 1 Sentinel-2 tile."], 10)
+        assert tab.evaluate("document.getElementById('status').textContent") == ""
+        image, box = map_image(tab)
+        keep(image, "tiles.png")
+        click_centre(tab, box)
+        scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
+    expected = {k: pixel_at(path, viewer.tile_point) for k, path in viewer.tile.items()}
+    assert expected["SCD"] > 10
+    assert scd == f"{expected['SCD']} days"
+    assert (sod, smod) == (season_day(TILE_ONLY, expected["SOD"]).isoformat(),
+                           season_day(TILE_ONLY, expected["SMOD"]).isoformat())
+    np.testing.assert_allclose(centre_colour(image), on_scale(BLUES, expected["SCD"]), atol=8)
+
+
+def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) -> None:
+    answer = httpx.get(f"{viewer.stac}/collections/snow-cover-duration-mosaics/items",
+                       headers={"Origin": viewer.files}, timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] in ("*", viewer.files)
+    assert sorted(f["id"] for f in answer.json()["features"]) == [f"scd-mosaic-{REGION}-{s}" for s in SEASONS]
+
+
+def test_the_viewer_modules_on_their_own() -> None:
+    """The viewer's pure functions (config, asset URLs, seasons, dates, scales) under node's runner."""
+    done = subprocess.run(["node", "--test", "test/"], cwd=ROOT / "web", capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "# fail 0" in done.stdout
