@@ -434,8 +434,9 @@ def demo(
     size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m.")] = 549,
     exit_when_done: Annotated[bool, typer.Option(help="Stop once every product is folded.")] = False,
 ) -> None:
-    """``up``, then a generated season of T31TCH dripped into the archive: watch the runs fire."""
-    from infra.demo import drip, season_products, settled  # noqa: PLC0415
+    """``up``, then a generated season of T31TCH dripped into the archive: watch the runs fire; once
+    every product is folded, the season's map with ski runs and their ranking in the viewer."""
+    from infra.demo import drip, regional, season_products, settled  # noqa: PLC0415
     from infra.stack import Stack, urls  # noqa: PLC0415
 
     settings = get_settings()
@@ -447,15 +448,17 @@ def demo(
                                    size, settings)
         progress(1, 1)
     with Stack(settings, base / "logs"):
-        _print_urls(urls(settings), settings)
+        at = urls(settings)
+        _print_urls(at, settings)
         with _progress("products into the archive") as progress:
             drip(products, Path(settings.archive), minutes * 60, lambda k, _: progress(k, len(products)))
-        if not exit_when_done:
-            _until_interrupted()
-            return
-        while not settled("T31TCH", settings, f"{urls(settings)['Prefect UI']}/api"):
+        while not settled("T31TCH", settings, f"{at['Prefect UI']}/api"):
             time.sleep(2)
         typer.echo(f"every product is folded: {settings.store}")
+        regional("T31TCH", "2017-2018", base / "demo", settings)
+        typer.echo(f"{'map':<16}{at['viewer']}?season=2017-2018")
+        if not exit_when_done:
+            _until_interrupted()
 
 
 def _print_urls(found: dict[str, str], settings: Settings) -> None:
