@@ -50,7 +50,11 @@ def load_region(spec: str) -> Region:
 
 
 def tile_list(path: Path) -> tuple[str, ...]:
-    words = re.split(r"[\s,]+", re.sub(r"#[^\n]*", "", path.read_text()))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not a text list of tiles ({e})") from e
+    words = re.split(r"[\s,]+", re.sub(r"#[^\n]*", "", text))
     tiles: list[str] = []
     for tile in map(normalise_tile, filter(None, words)):
         try:

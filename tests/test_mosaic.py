@@ -219,6 +219,9 @@ def test_bad_regions(tiles: Tiles, tmp_path: Path) -> None:
     bad.write_text("T31TGL\nT31TZZ\n")
     with pytest.raises(BadInput, match=r"bad.txt: tile T31TZZ is not an MGRS 100 km square"):
         load_region(str(bad))
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00T31")
+    with pytest.raises(BadInput, match=r"binary\.txt: not a text list of tiles"):
+        load_region(str(tmp_path / "binary.txt"))
     with pytest.raises(UsageError, match="neither one of alps, pyrenees nor a file"):
         load_region("himalaya")
     broken = tmp_path / "broken.geojson"
