@@ -2,6 +2,8 @@
 
 - ``update-tile``: triggered by every ``snow.product.arrived`` event, for the tile the event names;
 - ``sweep-archive``: on an interval, an event per product the stores have not folded (lost events);
+- ``mosaic``: on demand (``prefect deployment run mosaic/mosaic -p region=alps -p season=2017-2018``),
+  a region's mosaic of the published tile maps;
 - the watcher: SQS notifications when a queue is set, else STAC API searches when tiles are watched,
   else a look at the archive every few seconds (each product announced once); ``snowdays watch``
   runs it alone (the watcher's Deployment on Kubernetes).
@@ -19,6 +21,7 @@ from typing import Any
 from prefect import serve
 from prefect.types.entrypoint import EntrypointType
 
+from flows.mosaic import mosaic
 from flows.update_tile import arrival_trigger, update_tile
 from flows.watch import emit_arrival, fetch_new, listen_sqs, sweep
 from snowdays.archive import arrived, pending
@@ -35,7 +38,8 @@ def deployments(settings: Settings) -> list[Any]:
     return [update_tile.to_deployment(name="update-tile", triggers=[arrival_trigger(window)],
                                       entrypoint_type=EntrypointType.MODULE_PATH),
             sweep.to_deployment(name="sweep-archive", interval=settings.sweep_interval_seconds,
-                                entrypoint_type=EntrypointType.MODULE_PATH)]
+                                entrypoint_type=EntrypointType.MODULE_PATH),
+            mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH)]
 
 
 def watch_folder(settings: Settings, stop: threading.Event,

@@ -1,4 +1,5 @@
-"""``snowdays demo``: the local stack, and a generated season dripped into its archive."""
+"""``snowdays demo``: the local stack, a generated season dripped into its archive, then the season's
+regional map, synthetic ski runs over it and their resorts' ranking, for the viewer."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from pathlib import Path
 import httpx
 
 from snowdays.archive import pending
+from snowdays.mosaic import MosaicReport
+from snowdays.mosaic_files import write_json
 from snowdays.names import parse_name
+from snowdays.pistes import import_pistes, overlay_href
+from snowdays.regions import Region
+from snowdays.resorts import ranking, write_ranking
 from snowdays.sample import make_season
+from snowdays.sample_pistes import random_areas, write_osm
 from snowdays.season import parse_season
 from snowdays.settings import Settings
+from stac.items import bbox_of, footprint
+from stac.mosaics import build, publish_mosaic
 
 
 def season_products(folder: Path, tile: str, label: str, size: int, settings: Settings) -> list[Path]:
@@ -58,3 +67,20 @@ def runs_in_flight(prefect_api: str) -> int | None:
                        .raise_for_status().json()) for runs in (due, going))
     except httpx.HTTPError:
         return None
+
+
+def regional(tile: str, label: str, folder: Path, settings: Settings) -> MosaicReport:
+    """The season's mosaic of the region ``demo`` (the tile), synthetic ski areas over it as the ski
+    runs overlay, and their ranking: what the viewer shows."""
+    report = build(Region("demo", (tile,)), label, settings)
+    publish_mosaic(report, settings)
+    west, south, east, north = bbox_of(footprint(report.plan.grid))
+    inset = 0.15 * min(east - west, north - south)
+    osm = write_osm(folder / "pistes.osm", random_areas((west + inset, south + inset, east - inset,
+                                                          north - inset), 5, seed=0))
+    overlay = import_pistes(osm)
+    write_json(overlay_href(settings.stac_catalog), overlay, settings)
+    season = parse_season(label, settings.season_start, settings.margin_days)
+    write_ranking(ranking(report.plan.folder, overlay, "demo", season, label, settings),
+                  settings.stac_catalog, settings)
+    return report

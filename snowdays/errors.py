@@ -77,3 +77,7 @@ RETRYABLE: tuple[type[SnowdaysError], ...] = (StorageError, Deferred)
 def is_retryable(error: BaseException) -> bool:
     """Whether running the same work again may succeed."""
     return isinstance(error, RETRYABLE)
+
+
+class BadInput(SnowdaysError):
+    """A file given to a command that cannot be used as it is (the message names it and why); final."""

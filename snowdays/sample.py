@@ -28,11 +28,10 @@ from affine import Affine
 from snowdays.l2a import member_name
 from snowdays.names import normalise_tile
 from snowdays.season import Season
+from snowdays.tiling import tile_grid
 
 SampleFamily = Literal["muscate", "fsc", "hrsi", "l2a"]
 F32 = npt.NDArray[np.float32]
-ORIGIN = (300000.0, 4900020.0)
-"""Upper-left corner of every generated tile (synthetic, not the real tile's)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,14 @@ class Pass:
 
 
 def crs_of(tile: str) -> str:
-    zone, band = int(tile[1:3]), tile[3]
-    return f"EPSG:{32600 + zone if band >= 'N' else 32700 + zone}"
+    return tile_grid(tile).crs
+
+
+def corner(tile: str, offset: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+    """Upper left corner of a generated tile: the real tile's, or ``offset`` (row, column) 20 m pixels
+    inside it, so that neighbouring tiles overlap as real ones do."""
+    t = tile_grid(tile, 20.0, 1, offset).transform
+    return t[2], t[5]
 
 
 def schedule(season: Season, seed: int) -> list[Pass]:
@@ -176,8 +181,8 @@ def mtd_xml(name: str, p: Pass, tile: str, quantification: float | None = None) 
 
 
 def write_tif(path: Path, values: npt.NDArray[np.generic], crs: str, pixel: float,
-              nodata: float | None = None) -> None:
-    transform = Affine(pixel, 0, ORIGIN[0], 0, -pixel, ORIGIN[1])
+              origin: tuple[float, float], nodata: float | None = None) -> None:
+    transform = Affine(pixel, 0, origin[0], 0, -pixel, origin[1])
     with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0],
                        count=1, dtype=values.dtype.name, crs=crs, transform=transform, nodata=nodata,
                        compress="DEFLATE") as ds:
@@ -216,40 +221,43 @@ def l2a_layers(classes: npt.NDArray[np.uint8], mission: str, quantification: flo
 
 
 def write_l2a(folder: Path, name: str, p: Pass, tile: str, classes: npt.NDArray[np.uint8],
-              pixel: float, quantification: float = 10000.0) -> None:
-    """The layers and metadata of an L2A product (see :func:`l2a_layers`) into its folder."""
+              pixel: float, quantification: float = 10000.0, offset: tuple[int, int] = (0, 0)) -> None:
+    """The layers and metadata of an L2A product (see :func:`l2a_layers`) into its folder, at the
+    tile's corner (or ``offset`` pixels inside it)."""
     mission = "L8" if p.platform == "LANDSAT8" else "S2"
     for layer, (values, fine) in l2a_layers(classes, mission, quantification).items():
         path = folder / member_name(name, layer, mission)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_tif(path, values, crs_of(tile), pixel / fine, -10000 if values.dtype == np.int16 else None)
+        write_tif(path, values, crs_of(tile), pixel / fine, corner(tile, offset),
+                  -10000 if values.dtype == np.int16 else None)
     (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile, quantification))
 
 
-def write_dem(path: Path, tile: str, size: int, seed: int = 0) -> Path:
-    """The relief of the sample tile (:class:`Scene` of ``size`` and ``seed``) as an int16 DEM."""
+def write_dem(path: Path, tile: str, size: int, seed: int = 0, offset: tuple[int, int] = (0, 0)) -> Path:
+    """The relief of the sample tile (:class:`Scene` of ``size`` and ``seed``, ``offset`` pixels inside
+    the tile) as an int16 DEM."""
     path.parent.mkdir(parents=True, exist_ok=True)
     ground = np.rint(Scene(size, seed).ground(20.0)).astype(np.int16)
-    write_tif(path, ground, crs_of(normalise_tile(tile)), 20.0)
+    write_tif(path, ground, crs_of(normalise_tile(tile)), 20.0, corner(tile, offset))
     return path
 
 
 def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[np.uint8],
-                  pixel: float, as_zip: bool) -> Path:
+                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0)) -> Path:
     """Write one product in its family's layout; return its path."""
-    crs = crs_of(tile)
+    crs, origin = crs_of(tile), corner(tile, offset)
     if name.startswith("LIS_"):
-        write_tif(out / f"{name}.tif", codes, crs, pixel)
+        write_tif(out / f"{name}.tif", codes, crs, pixel, origin)
         return out / f"{name}.tif"
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     if name.startswith("FSC_"):
-        write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel)
+        write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel, origin)
     elif "_L2A_" in name:
-        write_l2a(folder, name, p, tile, codes, pixel)
+        write_l2a(folder, name, p, tile, codes, pixel, offset=offset)
     else:
         suffix = "XS" if p.platform == "LANDSAT8" else "R2"
-        write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs, pixel)
+        write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs, pixel, origin)
         (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile))
     if not as_zip:
         return folder
@@ -263,8 +271,11 @@ def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[n
 def make_season(
     out: Path, tile: str, season: Season, size: int = 549, family: SampleFamily = "muscate",
     as_zip: bool = False, seed: int = 0, progress: Callable[[int, int], None] | None = None,
+    offset: tuple[int, int] = (0, 0),
 ) -> list[Path]:
-    """Generate a season's products into ``out``; return their paths in acquisition order."""
+    """Generate a season's products into ``out``; return their paths in acquisition order. The
+    products cover ``size`` pixels a side of the tile at its real place, ``offset`` (row, column) 20 m
+    pixels from its upper left corner."""
     tile = normalise_tile(tile)
     out.mkdir(parents=True, exist_ok=True)
     scene = Scene(size, seed)
@@ -274,7 +285,7 @@ def make_season(
     for k, (p, name) in enumerate(passes):
         pixel = 30.0 if p.platform == "LANDSAT8" else 20.0
         codes = encode(scene.observe(p, season, grounds[pixel], pixel), name)
-        written.append(write_product(out, name, p, tile, codes, pixel, as_zip))
+        written.append(write_product(out, name, p, tile, codes, pixel, as_zip, offset))
         if progress:
             progress(k + 1, len(passes))
     return written

@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     output_counter: int = Field(1, ge=1)
     """Counter written in output names (LIS ``_<version>_<counter>``)."""
 
+    mosaic_crs: str = "EPSG:3035"
+    """CRS of regional mosaics (``snowdays mosaic``)."""
+    mosaic_pixel: float = Field(20.0, gt=0)
+    """Pixel size of regional mosaics, in units of ``mosaic_crs``."""
+    mosaic_block: int = Field(4096, ge=16)
+    """Pixels a side of the blocks a mosaic is built in (each a task, its memory about 30 bytes a
+    pixel); blocks lie on a lattice of the CRS, so that they stay put when a region grows."""
+    mosaic_cache_mb: int = Field(256, ge=16)
+    """GDAL's raster cache (MB) while a mosaic's blocks are made into one COG (bounds its memory)."""
+    display_min_days: int = Field(60, ge=0)
+    """The display variant of a mosaic (``scd-display.tif``) leaves out pixels with fewer snow days."""
+    resort_min_days: int = Field(120, ge=0)
+    """``snowdays resorts`` gives the share of piste pixels with at least this many snow days."""
+
     stac_catalog: str = "catalog"
     """Folder or ``s3://`` prefix of the static STAC catalog; published maps are written beside their
     items."""

@@ -6,6 +6,9 @@ Layout under the catalog root (pystac's best-practice layout)::
     snow-cover-duration/collection.json
     snow-cover-duration/scd-t31tch-2017-2018/scd-t31tch-2017-2018.json   the item
     snow-cover-duration/scd-t31tch-2017-2018/LIS_*.tif, quicklook.png, products.json
+    snow-cover-duration-mosaics/collection.json
+    snow-cover-duration-mosaics/scd-mosaic-alps-2017-2018/scd-mosaic-alps-2017-2018.json   a mosaic's item
+    mosaics/alps/2017-2018/scd.tif, sod.tif, smod.tif, scd-display.tif, manifest.json, blocks/
 
 The collection is made again from the item files present at every publish, so that an item written by
 one publisher is never lost by another that publishes at the same time: the next publish lists it.
@@ -26,6 +29,7 @@ from snowdays.errors import StorageError
 from snowdays.settings import Settings
 from snowdays.storage import filesystem, is_s3
 from stac.items import COLLECTION, make_collection
+from stac.mosaic_items import MOSAICS, make_mosaics_collection
 
 CATALOG_ID = "snowdays"
 T = TypeVar("T")
@@ -64,8 +68,13 @@ def absolute(root: str) -> str:
     return root.rstrip("/") if is_s3(root) else str(Path(root).resolve())
 
 
-def item_folder(root: str, item_id: str) -> str:
-    return f"{absolute(root)}/{COLLECTION}/{item_id}"
+COLLECTIONS: dict[str, Callable[[list[pystac.Item]], pystac.Collection]] = {
+    COLLECTION: make_collection, MOSAICS: make_mosaics_collection}
+"""The catalog's collections, and how each is made over its items."""
+
+
+def item_folder(root: str, item_id: str, collection: str = COLLECTION) -> str:
+    return f"{absolute(root)}/{collection}/{item_id}"
 
 
 def upload(files: dict[str, Path], folder: str, settings: Settings) -> dict[str, str]:
@@ -78,27 +87,32 @@ def upload(files: dict[str, Path], folder: str, settings: Settings) -> dict[str,
 
 
 def write_catalog(root: str, item: pystac.Item, settings: Settings) -> pystac.Collection:
-    """Write ``item`` into the catalog at ``root``, then the collection and catalog over every item."""
+    """Write ``item`` into the catalog at ``root``, then the collections (those with items; the tiles'
+    always) and the catalog over every item. Returns the item's collection."""
     io = FsspecStacIO(settings)
     base = absolute(root)
-    item.set_self_href(f"{item_folder(root, item.id)}/{item.id}.json")
+    own = item.collection_id or COLLECTION
+    item.set_self_href(f"{item_folder(root, item.id, own)}/{item.id}.json")
     item.save_object(include_self_link=False, stac_io=io)
     catalog = pystac.Catalog(CATALOG_ID, "Snow cover duration maps published by snowdays.",
                              title="snowdays")
-    items = read_items(root, settings)
-    collection = make_collection(items)
-    collection.add_items(items)
-    catalog.add_child(collection)
+    made = {}
+    for name, make in COLLECTIONS.items():
+        items = read_items(root, settings, name)
+        if items or name == COLLECTION:
+            made[name] = make(items)
+            made[name].add_items(items)
+            catalog.add_child(made[name])
     catalog.normalize_hrefs(base)
     catalog.save(pystac.CatalogType.SELF_CONTAINED, stac_io=io)
-    return collection
+    return made[own]
 
 
-def read_items(root: str, settings: Settings) -> list[pystac.Item]:
-    """The items present under the catalog's collection folder, by id."""
+def read_items(root: str, settings: Settings, collection: str = COLLECTION) -> list[pystac.Item]:
+    """The items present under a collection's folder of the catalog, by id."""
     fs = filesystem(root, settings)
     base = absolute(root)
-    pattern = f"{base}/{COLLECTION}/*/*.json"
+    pattern = f"{base}/{collection}/*/*.json"
     found = _storage(root, lambda: sorted(fs.glob(pattern)))
     hrefs = [f"s3://{p}" if is_s3(base) else str(p) for p in found]
     hrefs = [h for h in hrefs if posixpath.basename(posixpath.dirname(h)) + ".json"

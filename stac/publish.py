@@ -61,11 +61,13 @@ def publish(store: str, tile: str, label: str, settings: Settings, catalog: str 
         hrefs = upload(files, folder, settings)
         item = make_item(Published(result, files, hrefs, final, observation_days(names), _now()))
     written = write_catalog(root, item, settings)
-    return _update_api(written, item, folder, settings)
+    return update_api(written, item, folder, settings)
 
 
-def _update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
-                settings: Settings) -> PublishReport:
+def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
+               settings: Settings) -> PublishReport:
+    """Upsert the collection and its items into the STAC API, then remove the files of the item's
+    folder it no longer points to; a database that cannot be reached is reported, not raised."""
     items = list(collection.get_items())
     data = collection.to_dict(include_self_link=False, transform_hrefs=False) | {"links": []}
     error, removed = None, []

@@ -34,26 +34,26 @@ def transient(task: Any, run: Any, state: Any) -> bool:
     return False
 
 
-_retrying: dict[str, Any] = {"retries": len(RETRY_DELAYS), "retry_delay_seconds": RETRY_DELAYS,
+RETRYING: dict[str, Any] = {"retries": len(RETRY_DELAYS), "retry_delay_seconds": RETRY_DELAYS,
                              "retry_condition_fn": transient, "cache_policy": NO_CACHE}
 
 
-@task(name="find pending products", **_retrying)
+@task(name="find pending products", **RETRYING)
 def find_pending(tile: str, settings: Settings) -> list[str]:
     return pending(settings.archive, settings.store, tile, settings)
 
 
-@task(name="read product", task_run_name="read {href}", **_retrying)
+@task(name="read product", task_run_name="read {href}", **RETRYING)
 def read_product(href: str, settings: Settings) -> Prepared | Report:
     return prepare(settings.store, href, settings)
 
 
-@task(name="fold product", task_run_name="fold {ready.id.name}", **_retrying)
+@task(name="fold product", task_run_name="fold {ready.id.name}", **RETRYING)
 def fold_product(ready: Prepared, settings: Settings) -> Report:
     return fold(settings.store, ready, settings)
 
 
-@task(name="fold chunk", task_run_name="fold {job.season} rows {job.rows} cols {job.cols}", **_retrying)
+@task(name="fold chunk", task_run_name="fold {job.season} rows {job.rows} cols {job.cols}", **RETRYING)
 def fold_chunk(work: Callable[[ForkSession, Block], ForkSession], fork: ForkSession,
                job: Block) -> ForkSession:
     """Fold the pending days into one chunk of a season's state, on a worker: it writes the chunk to
@@ -68,7 +68,7 @@ def on_cluster(work: Callable[[ForkSession, Block], ForkSession], forks: list[Fo
     return [future.result() for future in futures]
 
 
-@task(name="publish season", task_run_name="publish {tile} {label}", **_retrying)
+@task(name="publish season", task_run_name="publish {tile} {label}", **RETRYING)
 def publish_season(tile: str, label: str, settings: Settings) -> PublishReport:
     return publish(settings.store, tile, label, settings)
 
@@ -79,9 +79,14 @@ def lock_name(tile: str) -> str:
 
 @contextmanager
 def tile_lock(tile: str) -> Iterator[None]:
-    """Hold the tile's global concurrency limit (one slot; made on first use): one update of a tile
-    at a time, whichever worker runs it."""
-    name = lock_name(tile)
+    """One update of a tile at a time, whichever worker runs it."""
+    with held(lock_name(tile)):
+        yield
+
+
+@contextmanager
+def held(name: str) -> Iterator[None]:
+    """Hold the global concurrency limit ``name`` (one slot; made on first use)."""
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)

@@ -37,7 +37,7 @@ from snowdays.errors import (
 )
 from snowdays.l2a import member_name
 from snowdays.names import parse_name, strip_suffix
-from snowdays.sample import ORIGIN, Pass, crs_of, make_season, mtd_xml, write_l2a
+from snowdays.sample import Pass, corner, crs_of, make_season, mtd_xml, write_l2a
 from snowdays.season import Season
 
 TILE = "T31TCH"
@@ -85,6 +85,10 @@ def good_of(products: list[Path]) -> Good:
 
 # --- names, rasters, metadata, layouts -----------------------------------------------------------
 
+ORIGIN = corner(TILE)
+"""Upper left corner of the sample's tile."""
+
+
 def s2_name(when: datetime, platform: str = "SENTINEL2A", tile: str = TILE,
             version: str = "1-7") -> str:
     """A MUSCATE L2B-SNOW Sentinel-2 product name."""
@@ -92,13 +96,15 @@ def s2_name(when: datetime, platform: str = "SENTINEL2A", tile: str = TILE,
             f"{tile}_C_V{version}")
 
 
-def geotiff(codes: npt.NDArray[np.generic], origin: tuple[float, float] = ORIGIN,
+def geotiff(codes: npt.NDArray[np.generic], origin: tuple[float, float] | None = None,
             pixel: float = 20.0, tile: str = TILE) -> bytes:
-    """A GeoTIFF (bands x rows x cols, or rows x cols) as bytes, on a grid like the sample's."""
+    """A GeoTIFF (bands x rows x cols, or rows x cols) as bytes, on a grid like the sample's (at the
+    tile's corner unless ``origin`` is given)."""
     bands = codes if codes.ndim == 3 else codes[None]
+    crs, origin = crs_of(tile), origin or corner(tile)
     with MemoryFile() as memory:
         with memory.open(driver="GTiff", width=bands.shape[2], height=bands.shape[1],
-                         count=bands.shape[0], dtype=bands.dtype.name, crs=crs_of(tile),
+                         count=bands.shape[0], dtype=bands.dtype.name, crs=crs,
                          transform=Affine(pixel, 0, origin[0], 0, -pixel, origin[1]),
                          compress="DEFLATE") as ds:
             ds.write(bands)
@@ -375,7 +381,7 @@ CASES: list[Case] = [
          r"data type uint16, expected uint8"),
     Case("shifted-origin",
          _raster_product(lambda g: geotiff(g.codes, origin=(ORIGIN[0] + 20, ORIGIN[1]))),
-         WrongGrid, r"grid .* origin \(300020, 4900020\).*tile has .* origin \(300000, 4900020\)",
+         WrongGrid, r"grid .* origin \(300020, 4800000\).*tile has .* origin \(300000, 4800000\)",
          stage="read"),
     Case("other-size", _raster_product(lambda g: geotiff(g.codes[:16, :24])), WrongGrid,
          r"grid .* 24x16 .*tile has .* 32x32", stage="read"),

@@ -17,12 +17,13 @@ from rasterio.warp import Resampling, reproject
 from snowdays.grid import Grid, put_on_grid
 from snowdays.l2a import read_dem, warp_band
 from snowdays.products import open_product
-from snowdays.sample import FAINT, ORIGIN, Pass, crs_of, l2a_layers, product_name, write_l2a, write_product
+from snowdays.sample import FAINT, Pass, corner, crs_of, l2a_layers, product_name, write_l2a, write_product
 from snowdays.settings import Settings, get_settings
 from tests import lis
 from tests.conftest import S3Server
 
 TILE = "T31TCH"
+ORIGIN = corner(TILE)
 WHEN = datetime(2018, 1, 15, 10, 36, 29, 617000, tzinfo=UTC)
 U8 = npt.NDArray[np.uint8]
 TILE_GRID = Grid(crs_of(TILE), (20.0, 0.0, ORIGIN[0], 0.0, -20.0, ORIGIN[1]), 40, 48)

@@ -1,0 +1,45 @@
+"""mosaic: a region's mosaic of the published tile maps for a season, its blocks built on the Dask
+cluster, then its STAC item published. One run per region and season at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.cluster import SettingsDaskRunner
+from snowdays.regions import load_region
+from snowdays.season import parse_season
+from snowdays.settings import get_settings
+from stac.mosaics import build
+from tasks.mosaic import on_cluster, publish
+from tasks.tile import held
+
+
+def run_name() -> str:
+    """``mosaic-alps-2017-2018`` (a region file: its name)."""
+    parameters = flow_run.parameters
+    return f"mosaic-{Path(parameters['region']).name.split('.')[0]}-{parameters['season']}"
+
+
+@flow(name="mosaic", flow_run_name=run_name,
+      task_runner=SettingsDaskRunner())  # type: ignore[arg-type]  # a runner of Dask futures
+def mosaic(region: str, season: str) -> dict[str, object]:
+    """Build or bring up to date the mosaic of ``region`` (``alps``, ``pyrenees`` or a file) for
+    ``season``; only the blocks whose tiles changed are built again."""
+    settings = get_settings()
+    parse_season(season, settings.season_start, settings.margin_days)
+    loaded = load_region(region)
+    logger = get_run_logger()
+    with held(f"snowdays-mosaic-{loaded.name}-{season}"):
+        report = build(loaded, season, settings, mapper=on_cluster)
+        published = publish(report, settings)
+    if report.plan.missing:
+        logger.warning("tiles with no published maps for %s: %s", season, ", ".join(report.plan.missing))
+    logger.info("%s %s: %d of %d blocks built; %s", loaded.name, season, len(report.rebuilt),
+                len(report.plan.blocks), published.item_href)
+    if published.api_error:  # as update_tile: the next publish brings the API up to date
+        logger.warning("the static catalog is written, the STAC API is not: %s", published.api_error)
+    return {"blocks": len(report.plan.blocks), "rebuilt": report.rebuilt, "item": published.item_href,
+            "api_error": published.api_error}

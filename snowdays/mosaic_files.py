@@ -1,0 +1,129 @@
+"""The files of a mosaic, in a folder or under ``s3://``: block GeoTIFFs, the COGs, the manifest.
+
+Each is written to a local temporary file first, then moved (a local folder: renamed, so that a reader
+never sees half a file) or uploaded (one PUT) to its place.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from xml.sax.saxutils import escape
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+from rasterio.crs import CRS
+
+from snowdays import __version__
+from snowdays.errors import StorageError
+from snowdays.grid import Grid
+from snowdays.settings import Settings
+from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
+
+NODATA = 65535
+"""No data in every map of a mosaic (never a day count nor a day of the season)."""
+RESAMPLING = {"scd": "AVERAGE", "sod": "NEAREST", "smod": "NEAREST", "scd_display": "AVERAGE"}
+"""How each map's overviews are made (as the tile COGs: days averaged, dates picked)."""
+T = TypeVar("T")
+
+
+def _storage(href: str, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except (OSError, BotoCoreError) as e:
+        raise StorageError(f"Could not read or write {href}: {e}") from e
+
+
+@contextmanager
+def staged(target: str, settings: Settings) -> Iterator[Path]:
+    """A local path to write; once written, it is moved or uploaded to ``target``."""
+    local = not is_s3(target)
+    folder = posixpath.dirname(target)
+    if local:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".snowdays-", dir=folder if local else None) as tmp:
+        path = Path(tmp) / posixpath.basename(target)
+        yield path
+        if local:
+            _storage(target, lambda: path.replace(target))
+        else:
+            fs = filesystem(target, settings)
+            _storage(target, lambda: fs.put_file(str(path), target))
+
+
+def write_tif(target: str, bands: Sequence[npt.NDArray[np.uint16]], transform: Affine, crs: str,
+              settings: Settings) -> None:
+    """A block file: uint16 bands, tiled, compressed, no data NODATA."""
+    height, width = bands[0].shape
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": len(bands), "width": width,
+               "height": height, "crs": crs, "transform": transform, "nodata": NODATA,
+               "compress": settings.cog_compress, "predictor": 2, "tiled": True,
+               "blockxsize": 256, "blockysize": 256}
+    with staged(target, settings) as path, rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.stack(bands))
+
+
+def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
+    """Copy a raster (the VRT of the blocks) into a COG with overviews, 512 x 512 tiles."""
+    with (staged(target, settings) as path,
+          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, **gdal_env(settings))):  # MB
+        rasterio.shutil.copy(str(source), str(path), driver="COG", COMPRESS=settings.cog_compress,
+                             PREDICTOR="YES", BLOCKSIZE=512, BIGTIFF="IF_SAFER",
+                             OVERVIEW_RESAMPLING=RESAMPLING[key])
+
+
+Source = tuple[str, tuple[int, int], tuple[int, int, int, int]]
+"""A block file, the column and row of its part in the mosaic, and that part's window there."""
+
+
+def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str) -> str:
+    """A VRT of the mosaic's grid made of band ``band`` of the block files (no data elsewhere)."""
+    crs = CRS.from_user_input(grid.crs).to_wkt()
+    t = grid.transform
+    parts = "".join(
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(gdal_path(path))}</SourceFilename>'
+        f"<SourceBand>{band}</SourceBand>"
+        f'<SrcRect xOff="{x}" yOff="{y}" xSize="{w[2]}" ySize="{w[3]}"/>'
+        f'<DstRect xOff="{w[0]}" yOff="{w[1]}" xSize="{w[2]}" ySize="{w[3]}"/></SimpleSource>'
+        for path, (x, y), w in sources)
+    return (f'<VRTDataset rasterXSize="{grid.width}" rasterYSize="{grid.height}">'
+            f"<SRS>{escape(crs)}</SRS>"
+            f"<GeoTransform>{t[2]!r}, {t[0]!r}, 0.0, {t[5]!r}, 0.0, {t[4]!r}</GeoTransform>"
+            f'<Metadata><MDI key="SOFTWARE">snowdays {__version__}</MDI></Metadata>'
+            f'<VRTRasterBand dataType="UInt16" band="1"><Description>{escape(description)}</Description>'
+            f"<NoDataValue>{NODATA}</NoDataValue>{parts}</VRTRasterBand></VRTDataset>")
+
+
+def read_manifest(folder: str, settings: Settings) -> dict[str, Any]:
+    """The mosaic's manifest, or an empty one."""
+    href = f"{folder}/manifest.json"
+    fs = filesystem(href, settings)
+    if not _storage(href, lambda: fs.exists(href)):
+        return {}
+    return dict(json.loads(_storage(href, lambda: fs.cat_file(href))))
+
+
+def write_json(target: str, data: Any, settings: Settings) -> None:
+    with staged(target, settings) as path:
+        path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def remove_others(folder: str, keep: set[str], settings: Settings) -> list[str]:
+    """Delete the files of ``folder`` not named in ``keep``; their names."""
+    fs = filesystem(folder, settings)
+    if not _storage(folder, lambda: fs.isdir(folder)):
+        return []
+    found = _storage(folder, lambda: fs.ls(folder, detail=False))
+    others = [p for p in found if posixpath.basename(p) not in keep]
+    for path in others:
+        _storage(folder, lambda p=path: fs.rm_file(p))  # type: ignore[misc]
+    return [posixpath.basename(p) for p in others]

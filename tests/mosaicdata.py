@@ -1,0 +1,113 @@
+"""Two small generated tiles on either side of a UTM zone boundary (T31TGL in zone 31, T32TLR in zone
+32), overlapping around 6.5 E 45.8 N as the real tiles do, ingested and published for real; and the
+naive reference a mosaic is checked against: every mosaic pixel's centre, transformed into each tile's
+CRS on its own, looked up in the tile's published COGs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from rasterio.warp import transform
+
+from snowdays.ingest import ingest
+from snowdays.names import parse_name
+from snowdays.sample import make_season
+from snowdays.season import parse_season
+from snowdays.settings import Settings
+from stac.publish import publish
+from tests.stacdata import ingest_until
+
+LABEL = "2017-2018"
+SIZE = 48
+TILES = {"T31TGL": ((1078, 3569), 1), "T32TLR": ((1240, 270), 2)}
+"""Tile -> (offset of the generated part in the tile, in pixels; seed). The parts meet near their
+corners, so that the mosaic has pixels of one tile, of the other, and of both."""
+UNTIL = date(2018, 1, 31)
+IN_SEASON = date(2018, 2, 1)
+NODATA = 65535
+U16 = npt.NDArray[np.uint16]
+
+
+@dataclass(frozen=True)
+class Tiles:
+    products: dict[str, list[Path]]
+    store: Path
+    catalog: Path
+
+
+def make_tiles(base: Path, settings: Settings, until: date = UNTIL) -> Tiles:
+    """Both tiles' products; the store folded up to ``until`` (the end of January); both seasons
+    published."""
+    season = parse_season(LABEL)
+    products = {tile: make_season(base / tile, tile, season, SIZE, "muscate", True, seed=seed,
+                                  offset=offset) for tile, (offset, seed) in TILES.items()}
+    for tile, paths in products.items():
+        assert ingest_until(base / "stores", paths, until, settings) > 20
+        publish(str(base / "stores"), tile, LABEL, settings, str(base / "catalog"), today=IN_SEASON)
+    return Tiles(products, base / "stores", base / "catalog")
+
+
+def update_tile(tiles: Tiles, tile: str, until: date, settings: Settings) -> None:
+    """Fold the tile's products after January up to ``until`` and publish the season again."""
+    for path in tiles.products[tile]:
+        if UNTIL < parse_name(path.name).acquired.date() <= until:
+            ingest(str(tiles.store), str(path), settings)
+    publish(str(tiles.store), tile, LABEL, settings, str(tiles.catalog), today=IN_SEASON)
+
+
+def published_maps(catalog: Path, tile: str) -> dict[str, Path]:
+    """The tile's published COGs by kind (SCD, SOD, SMOD, NOBS), as its item names them."""
+    name = f"scd-{tile.lower()}-{LABEL}"
+    item = catalog / "snow-cover-duration" / name / f"{name}.json"
+    assets = json.loads(item.read_text())["assets"]
+    return {kind: item.parent / assets[kind]["href"] for kind in ("SCD", "SOD", "SMOD", "NOBS")}
+
+
+@dataclass(frozen=True)
+class Expected:
+    maps: U16
+    """SCD, SOD, SMOD (3 x rows x columns)."""
+    source: npt.NDArray[np.int8]
+    """Index in the order of the tile each pixel comes from (-1: none)."""
+    inside: npt.NDArray[np.bool_]
+    """Tiles x rows x columns: whether the pixel's centre falls in the tile (``margin`` pixels more)."""
+
+
+def expected(mosaic: Path, catalog: Path, order: list[str], margin: int = 0) -> Expected:
+    """SCD, SOD and SMOD at every pixel of the mosaic ``mosaic`` (a COG: its grid), by the rule: the
+    tile with the most clear observations there, the first in ``order`` on a tie, no data where none
+    saw it."""
+    with rasterio.open(mosaic) as ds:
+        rows, cols = np.mgrid[0:ds.height, 0:ds.width]
+        xs, ys = ds.transform @ (cols.ravel() + 0.5, rows.ravel() + 0.5)
+        crs, shape = ds.crs, (ds.height, ds.width)
+    out = np.full((3, *shape), NODATA, np.uint16)
+    best = np.zeros(shape, np.int64)
+    source = np.full(shape, -1, np.int8)
+    covered = np.zeros((len(order), *shape), bool)
+    for k, tile in enumerate(order):
+        maps = published_maps(catalog, tile)
+        with rasterio.open(maps["SCD"]) as ds:
+            tx, ty = transform(crs, ds.crs, list(xs), list(ys))
+            inverse = ~ds.transform
+            c, r = inverse @ (np.array(tx), np.array(ty))
+            c, r = np.floor(c).astype(int).reshape(shape), np.floor(r).astype(int).reshape(shape)
+            inside = (c >= 0) & (r >= 0) & (c < ds.width) & (r < ds.height)
+            covered[k] = ((c >= -margin) & (r >= -margin) & (c < ds.width + margin)
+                          & (r < ds.height + margin))
+        values = {}
+        for kind, path in maps.items():
+            with rasterio.open(path) as ds:
+                values[kind] = ds.read(1)[np.where(inside, r, 0), np.where(inside, c, 0)]
+        wins = inside & (values["NOBS"] > best)
+        for band, kind in enumerate(("SCD", "SOD", "SMOD")):
+            out[band][wins] = values[kind][wins]
+        best[wins] = values["NOBS"][wins]
+        source[wins] = k
+    return Expected(out, source, covered)
