@@ -187,7 +187,8 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
             TILE_ONLY, LATER, EARLIER]  # every season, from the STAC API, newest first
         runs = sum(f["properties"]["kind"] == "piste" for f in viewer.pistes["features"])
         text = tab.wait_for_text([f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
-                                  f"Resorts of {REGION}, {LATER}"], 30)
+                                  f"Resorts of {REGION}, {LATER}",
+                                  f"Pixels under {DISPLAY_MIN_DAYS} days are left out."], 30)
         assert tab.evaluate("document.getElementById('legend-ticks').innerText").split() == [
             "0", "60", "120", "180", "240", "300", "360"]
         assert "linear-gradient" in tab.evaluate("document.getElementById('legend-bar').style.background")

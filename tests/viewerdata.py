@@ -44,7 +44,7 @@ TILE_ONLY = "2019-2020"
 MOSAICS = "snow-cover-duration-mosaics"
 LAEA = "EPSG:3035"
 NODATA = 65535
-DISPLAY_MIN_DAYS = 60
+DISPLAY_MIN_DAYS = 45
 PIXEL = 20.0
 
 
@@ -111,7 +111,8 @@ def write_mosaic(tile_maps: dict[str, Path], label: str, grid: tuple[Affine, int
     item = pystac.Item(f"scd-mosaic-{REGION}-{label}", geometry, bbox_of(geometry),
                        datetime(start.year + 1, 8, 31, tzinfo=UTC),  # no start_datetime: the viewer
                        {"snowdays:region": REGION, "snowdays:season": label,  # dates SOD from the label
-                        "proj:code": LAEA}, collection=MOSAICS)
+                        "snowdays:display_min_days": DISPLAY_MIN_DAYS, "proj:code": LAEA},
+                       collection=MOSAICS)
     for key, name in files.items():
         item.add_asset(key, pystac.Asset(str(folder / name), media_type=pystac.MediaType.COG, roles=["data"]))
     return item

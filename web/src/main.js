@@ -17,7 +17,7 @@ import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './co
 import { pistesLayer, skiAreaExtent } from './pistes.js';
 import { rankingTable } from './ranking.js';
 import { VIEW, registerProjections } from './projections.js';
-import { bySeason, place, shown } from './season.js';
+import { bySeason, place, shown, thresholdNote } from './season.js';
 import { MOSAICS, TILES, asset, collectionItems } from './stac.js';
 import { showValues } from './point.js';
 import { openImage } from './values.js';
@@ -107,10 +107,10 @@ function legend(state, displayed) {
     tick.textContent = difference && v > 0 ? `+${v}` : String(v);
     return tick;
   }));
-  const masked = !difference && displayed.some((item) => asset(item, 'scd_display'));
+  const masked = difference ? [] : displayed.filter((item) => asset(item, 'scd_display'));
   const source = state.season.mosaics.length ? 'regional mosaic' : 'Sentinel-2 tile';
   $('legend-note').textContent = `From ${displayed.length} ${source}${displayed.length === 1 ? '' : 's'}.`
-    + (masked ? ' Pixels under the display threshold (default 60 days) are left out.' : '')
+    + (masked.length ? ` ${thresholdNote(masked)}` : '')
     + (difference ? ' Red: less snow than the earlier season; blue: more.' : '');
 }
 

@@ -37,3 +37,11 @@ export function dayToDate(start, day) {
   when.setUTCDate(when.getUTCDate() + day);
   return when.toISOString().slice(0, 10);
 }
+
+/** What the legend says of the masked display variant of ``items`` (their display_min_days). */
+export function thresholdNote(items) {
+  const days = [...new Set(items.map((item) => item.properties['snowdays:display_min_days'])
+    .filter((n) => Number.isInteger(n)))].sort((a, b) => a - b);
+  const under = days.length ? `${days.join(' or ')} days` : 'the display threshold';
+  return `Pixels under ${under} are left out.`;
+}

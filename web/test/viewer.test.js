@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, ramp } from '../src/colours.js';
 import { assetUrl, readConfig } from '../src/config.js';
-import { bySeason, dayToDate, place, seasonStart, shown } from '../src/season.js';
+import { bySeason, dayToDate, place, seasonStart, shown, thresholdNote } from '../src/season.js';
 
 const item = (id, props) => ({ id, properties: props, assets: {} });
 
@@ -70,4 +70,11 @@ test('the difference leaves out either map nodata, and only those it has', () =>
   assert.deepEqual(one.slice(0, 2), ['case', ['==', ['band', 1], 65535]]);
   const both = differenceStyle(65535, 0).color;
   assert.deepEqual(both[1], ['any', ['==', ['band', 1], 65535], ['==', ['band', 2], 0]]);
+});
+
+test('the legend tells the display threshold the mosaics were made with', () => {
+  const mosaic = (n) => item('m', n === undefined ? {} : { 'snowdays:display_min_days': n });
+  assert.equal(thresholdNote([mosaic(45)]), 'Pixels under 45 days are left out.');
+  assert.equal(thresholdNote([mosaic(60), mosaic(45), mosaic(60)]), 'Pixels under 45 or 60 days are left out.');
+  assert.equal(thresholdNote([mosaic()]), 'Pixels under the display threshold are left out.');
 });
