@@ -25,17 +25,42 @@ function plural(count, noun) {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
-/** The overlay of ``url``; ``told(message)`` hears how many runs and areas it holds, or that it failed. */
+/** The overlay of ``url``; ``told(message)`` hears how many runs and areas it holds, or why it has none. */
 export function pistesLayer(url, told) {
-  const source = new VectorSource({ url, format: new GeoJSON() });
-  source.on('featuresloadend', () => {
-    const features = source.getFeatures();
-    const runs = features.filter((f) => f.get('kind') === 'piste').length;
-    const areas = features.filter((f) => f.get('kind') === 'ski_area').length;
-    told(`${plural(runs, 'ski run')}, ${plural(areas, 'ski area')}`);
+  const format = new GeoJSON();
+  const source = new VectorSource({
+    loader: (extent, resolution, projection, success, failure) => {
+      readOverlay(url, (data) => format.readFeatures(data, { featureProjection: projection }))
+        .then((features) => {
+          source.addFeatures(features);
+          success(features);
+          told(counted(features));
+        })
+        .catch((e) => {
+          told(e.message);
+          failure();
+        });
+    },
   });
-  source.on('featuresloaderror', () => told('no ski runs published'));
   return new VectorLayer({ source, style: pisteStyle, zIndex: 10, properties: { name: 'pistes' } });
+}
+
+/** The features of the overlay at ``url`` as ``read`` makes them; an error tells what is wrong with it. */
+export async function readOverlay(url, read, fetcher = fetch) {
+  const response = await fetcher(url);
+  if (response.status === 404) throw new Error('no ski runs published');
+  if (!response.ok) throw new Error(`cannot read the ski runs ${url}: HTTP ${response.status}`);
+  try {
+    return read(await response.json());
+  } catch (e) {
+    throw new Error(`cannot read the ski runs ${url}: ${e.message}`);
+  }
+}
+
+function counted(features) {
+  const runs = features.filter((f) => f.get('kind') === 'piste').length;
+  const areas = features.filter((f) => f.get('kind') === 'ski_area').length;
+  return `${plural(runs, 'ski run')}, ${plural(areas, 'ski area')}`;
 }
 
 /** The extent of a ski area's outline and runs (in the view's projection), or null. */

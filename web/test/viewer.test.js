@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, ramp } from '../src/colours.js';
 import { assetUrl, readConfig } from '../src/config.js';
+import { readOverlay } from '../src/pistes.js';
 import { bySeason, dayToDate, place, seasonStart, shown, thresholdNote } from '../src/season.js';
 
 const item = (id, props) => ({ id, properties: props, assets: {} });
@@ -77,4 +78,17 @@ test('the legend tells the display threshold the mosaics were made with', () => 
   assert.equal(thresholdNote([mosaic(45)]), 'Pixels under 45 days are left out.');
   assert.equal(thresholdNote([mosaic(60), mosaic(45), mosaic(60)]), 'Pixels under 45 or 60 days are left out.');
   assert.equal(thresholdNote([mosaic()]), 'Pixels under the display threshold are left out.');
+});
+
+test('a ski runs file that is missing, refused or not GeoJSON is told apart', async () => {
+  const answer = (status, body) => async () => new Response(body, { status });
+  const url = 'http://files/pistes/pistes.geojson';
+  const read = (data) => { if (data.type !== 'FeatureCollection') throw new Error('not a FeatureCollection'); return data.features; };
+  assert.deepEqual(await readOverlay(url, read, answer(200, '{"type": "FeatureCollection", "features": [1]}')), [1]);
+  await assert.rejects(readOverlay(url, read, answer(404, 'no')), { message: 'no ski runs published' });
+  await assert.rejects(readOverlay(url, read, answer(500, 'oops')),
+    { message: `cannot read the ski runs ${url}: HTTP 500` });
+  await assert.rejects(readOverlay(url, read, answer(200, '{"type": "Feat')), /^Error: cannot read the ski runs .*: .*JSON/);
+  await assert.rejects(readOverlay(url, read, answer(200, '{"type": "Point"}')),
+    { message: `cannot read the ski runs ${url}: not a FeatureCollection` });
 });
