@@ -4,8 +4,9 @@ are refused by this server version).
 
     python -m infra.register prefect.yaml --base-job-template base-job-template.json [--work-pool NAME]
 
-Run again, it updates everything in place: the pool's template, each deployment (by flow and name),
-and its triggers (the old ones are deleted first).
+A value ``{{ settings.NAME }}`` is the setting ``SNOWDAYS_NAME`` (the trigger's window, the sweep's
+interval), so the chart's settings reach the triggers. Run again, it updates everything in place: the
+pool's template, each deployment (by flow and name), and its triggers (the old ones are deleted first).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,9 +33,11 @@ from prefect.utilities.callables import parameter_schema
 from pydantic import TypeAdapter
 
 from snowdays.errors import UsageError
+from snowdays.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 TRIGGERS: TypeAdapter[DeploymentTriggerTypes] = TypeAdapter(DeploymentTriggerTypes)
+SETTING = re.compile(r"\{\{\s*settings\.(\w+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,11 @@ class Registered:
     automations: list[UUID]
 
 
-def load(path: Path) -> dict[str, Any]:
-    """``prefect.yaml``, checked for what registration needs (a named error otherwise)."""
+def load(path: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """``prefect.yaml``, checked for what registration needs (a named error otherwise), each value
+    ``{{ settings.NAME }}`` replaced by that setting's value (default: from the environment)."""
     try:
-        config = yaml.safe_load(path.read_text())
+        config = with_settings(yaml.safe_load(path.read_text()), settings or get_settings(), path)
     except (OSError, yaml.YAMLError) as e:
         raise UsageError(f"Could not read {path}: {e}") from e
     if not isinstance(config, dict) or not config.get("deployments"):
@@ -56,6 +61,20 @@ def load(path: Path) -> dict[str, Any]:
         if missing:
             raise UsageError(f"{path}: deployment {d.get('name', '?')!r} has no {', '.join(missing)}")
     return config
+
+
+def with_settings(value: Any, settings: Settings, path: Path) -> Any:
+    """``value`` with every string ``{{ settings.NAME }}`` replaced by the setting (its own type)."""
+    if isinstance(value, dict):
+        return {k: with_settings(v, settings, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_settings(v, settings, path) for v in value]
+    found = SETTING.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return value
+    if found[1] not in Settings.model_fields:
+        raise UsageError(f"{path}: {value} names no setting of snowdays")
+    return getattr(settings, found[1])
 
 
 async def register(config: dict[str, Any], base_job_template: dict[str, Any],

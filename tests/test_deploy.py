@@ -20,7 +20,7 @@ from prefect.events.worker import EventsWorker
 from flows.update_tile import arrival_trigger
 from infra.register import default_template, load, register
 from snowdays.errors import UsageError
-from snowdays.settings import Settings
+from snowdays.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -42,6 +42,19 @@ def test_prefect_yaml_keeps_the_pipelines_trigger_and_sweep() -> None:
     assert config["sweep-archive"]["schedules"] == [{"interval": SWEEP}]
     assert config["update-tile"]["entrypoint"] == "flows.update_tile.update_tile"
     assert config["sweep-archive"]["entrypoint"] == "flows.watch.sweep"
+
+
+def test_prefect_yaml_takes_the_window_and_interval_from_the_settings(tmp_path: Path) -> None:
+    """As the chart's settings reach the registration Job: ``{{ settings.NAME }}`` is that setting."""
+    settings = get_settings(trigger_window_seconds=WINDOW + 20, sweep_interval_seconds=SWEEP * 2)
+    config = deployments(load(PREFECT_YAML, settings))
+    assert config["update-tile"]["triggers"][0]["within"] == WINDOW + 20
+    assert config["sweep-archive"]["schedules"] == [{"interval": SWEEP * 2}]
+    assert config["update-tile"]["triggers"][0]["parameters"]["tile"] == "{{ event.resource.tile }}"
+    wrong = tmp_path / "prefect.yaml"
+    wrong.write_text(PREFECT_YAML.read_text().replace("settings.trigger_window_seconds", "settings.nope"))
+    with pytest.raises(UsageError, match=r"prefect.yaml: \{\{ settings.nope \}\} names no setting"):
+        load(wrong, settings)
 
 
 def test_registration_makes_the_pool_deployments_schedules_and_triggers(prefect_api: str) -> None:
