@@ -202,10 +202,15 @@ def bbox_of(geometry: dict[str, Any]) -> list[float]:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
+def extent_of(items: Sequence[pystac.Item]) -> pystac.Extent:
+    """The items' extent; the whole world and all time when there are none yet."""
+    return pystac.Extent.from_items(items) if items else pystac.Extent(
+        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([None, None]))
+
+
 def make_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
     """The collection over ``items`` (its extent and summaries are theirs)."""
-    extent = (pystac.Extent.from_items(items) if items else pystac.Extent(
-        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([None, None])))
+    extent = extent_of(items)
     collection = pystac.Collection(
         COLLECTION, "Snow cover duration (SCD), snow onset (SOD) and melt-out (SMOD) dates and number "
         "of clear observations (NOBS) per Sentinel-2 tile and hydrological year, computed as Theia's "

@@ -18,7 +18,7 @@ from snowdays import __version__
 from snowdays.mosaic import MAPS, MosaicReport
 from snowdays.mosaic_files import NODATA
 from snowdays.season import Season
-from stac.items import PROCESSING, bbox_of, footprint
+from stac.items import PROCESSING, bbox_of, extent_of, footprint
 
 MOSAICS = "snow-cover-duration-mosaics"
 _TITLES = {"scd": "Snow cover duration", "sod": "Snow onset date", "smod": "Snow melt-out date",
@@ -82,8 +82,7 @@ def _band(key: str, pixel: float, season: Season) -> RasterBand:
 
 
 def make_mosaics_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
-    extent = (pystac.Extent.from_items(items) if items else pystac.Extent(
-        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([None, None])))
+    extent = extent_of(items)
     collection = pystac.Collection(
         MOSAICS, "Regional mosaics (EPSG:3035, 20 m) of the snow cover duration (SCD), snow onset "
         "(SOD) and melt-out (SMOD) dates per hydrological year, made of the tiles of the collection "
