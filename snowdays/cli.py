@@ -5,8 +5,6 @@ Exit codes: 0 success, 1 storage fault (worth retrying), 2 bad usage, 3 bad inpu
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import signal
@@ -16,7 +14,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -39,25 +37,17 @@ from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
 from snowdays.l2a import snow, snow_href
-from snowdays.mosaic import mosaic_folder
-from snowdays.mosaic_files import write_json
+from snowdays.maps_cli import maps_app
 from snowdays.names import normalise_tile
-from snowdays.pistes import import_pistes, overlay_href
 from snowdays.products import open_product
-from snowdays.regions import load_region
-from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
 from snowdays.sample import make_season, write_dem
-from snowdays.sample_pistes import random_areas, write_osm
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
-from snowdays.storage import filesystem
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
+from snowdays.terminal import api_report, err, numbers
 from stac.api import serve as serve_api
-from stac.mosaics import build as build_mosaic
-from stac.mosaics import publish_mosaic
-from stac.publish import PublishReport
 from stac.publish import publish as publish_season
 from stac.search import api_url
 from stac.search import search as search_items
@@ -66,10 +56,7 @@ app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_
                   pretty_exceptions_enable=False, add_completion=False)
 stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_help=True)
 app.add_typer(stac_app, name="stac")
-pistes_app = typer.Typer(help="The ski runs overlay (OpenStreetMap pistes and ski areas).",
-                         no_args_is_help=True)
-app.add_typer(pistes_app, name="pistes")
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(maps_app)
 
 EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
     (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (BadInput, 3), (StorageError, 1),
@@ -236,122 +223,7 @@ def publish(
                                             "(default from settings).")] = None,
 ) -> None:
     """Publish a stored season: maps, quicklook and STAC item in the catalog, then the STAC API."""
-    _api_report(publish_season(store, tile, season, get_settings(), out))
-
-
-def _api_report(report: PublishReport) -> None:
-    typer.echo(report.item_href)
-    if report.api_error:
-        err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: "
-                  f"{escape(report.api_error)}; publish again once the database is up")
-        raise typer.Exit(1)
-    typer.echo(f"STAC API up to date ({report.api_items} items)")
-
-
-@app.command()
-def mosaic(
-    region: Annotated[str, typer.Option(help="alps, pyrenees, or a file: a tile list or a GeoJSON "
-                                        "polygon.")],
-    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
-    catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
-                                                "(default from settings).")] = None,
-) -> None:
-    """Build a region's mosaic (EPSG:3035, 20 m) of the published tile maps, then publish its item;
-    only the blocks whose tiles changed are built again."""
-    settings = get_settings()
-    parse_season(season, settings.season_start, settings.margin_days)
-    report = build_mosaic(load_region(region), season, settings, catalog)
-    plan = report.plan
-    if plan.missing:
-        err.print(f"[yellow]no published maps for {season}:[/] {', '.join(plan.missing)}")
-    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
-               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
-    for path in report.written.values():
-        typer.echo(path)
-    _api_report(publish_mosaic(report, settings, catalog))
-
-
-@pistes_app.command("import")
-def pistes_import(
-    file: Annotated[Path, typer.Argument(help="OSM XML (.osm), PBF (.pbf) or GeoJSON (.geojson) of "
-                                         "piste:type ways and landuse=winter_sports areas.")],
-    out: Annotated[str | None, typer.Option(help="Where the overlay GeoJSON goes (default: "
-                                            "{catalog}/pistes/pistes.geojson).")] = None,
-) -> None:
-    """Convert an OpenSnowMap / OSM extract into the viewer's ski runs overlay."""
-    settings = get_settings()
-    overlay = import_pistes(file)
-    target = out or overlay_href(settings.stac_catalog)
-    write_json(target, overlay, settings)
-    kinds = [f["properties"]["kind"] for f in overlay["features"]]
-    downhill = sum(f["properties"]["piste_type"] == "downhill" for f in overlay["features"])
-    typer.echo(f"{kinds.count('piste')} pistes ({downhill} downhill), {kinds.count('ski_area')} ski "
-               f"areas: {target}")
-
-
-@pistes_app.command("sample")
-def pistes_sample(
-    out: Annotated[Path, typer.Argument(help="The OSM XML file to write.")],
-    bbox: Annotated[str, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees.")],
-    count: Annotated[int, typer.Option(min=1, help="Ski areas.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-) -> None:
-    """Generate synthetic ski areas with their pistes as OSM XML (for demos and tests)."""
-    edges = _numbers(bbox)
-    if len(edges) != 4 or not (edges[0] < edges[2] and edges[1] < edges[3]):
-        raise UsageError(f"{bbox!r} is not WEST,SOUTH,EAST,NORTH with WEST < EAST and SOUTH < NORTH")
-    typer.echo(write_osm(out, random_areas((edges[0], edges[1], edges[2], edges[3]), count, seed)))
-
-
-@app.command()
-def resorts(
-    season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
-    region: Annotated[str | None, typer.Option(help="Region of a mosaic (default: every region with a "
-                                               "mosaic of the season).")] = None,
-    format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-    catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
-                                                "(default from settings).")] = None,
-    pistes: Annotated[str | None, typer.Option(help="The ski runs overlay (default: the catalog's).")]
-    = None,
-) -> None:
-    """Rank the ski areas by the snow cover duration on their downhill pistes (mean, 10th and 90th
-    percentiles, share of pixels with >= resort_min_days days, median melt-out date); the ranking is
-    also written to {catalog}/resorts/{region}-{season}.json."""
-    if format_ not in ("table", "csv", "json"):
-        raise UsageError(f"format {format_!r} is not one of table, csv, json")
-    settings = get_settings()
-    root = catalog or settings.stac_catalog
-    parsed = parse_season(season, settings.season_start, settings.margin_days)
-    overlay = read_overlay(pistes or overlay_href(root), settings)
-    documents = []
-    for name in [region] if region else mosaic_regions(root, season, settings):
-        folder = mosaic_folder(root, name, season)
-        if not filesystem(f"{folder}/scd.tif", settings).exists(f"{folder}/scd.tif"):
-            raise UsageError(f"no mosaic of {name} for {season} in {root} (snowdays mosaic first)")
-        documents.append(ranking(folder, overlay, name, parsed, season, settings))
-        write_ranking(documents[-1], root, settings)
-    _print_rankings(documents, format_)
-
-
-def _print_rankings(documents: list[dict[str, Any]], format_: str) -> None:
-    columns = ["rank", "ski_area", "pixels", "scd_mean", "scd_p10", "scd_p90", "share_120",
-               "smod_median"]
-    if format_ == "json":
-        typer.echo(json.dumps(documents, indent=1))
-    elif format_ == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["region", "season", *columns])
-        for doc in documents:
-            writer.writerows([doc["region"], doc["season"], *(r[c] for c in columns)]
-                             for r in doc["resorts"])
-        typer.echo(out.getvalue(), nl=False)
-    else:
-        for doc in documents:
-            table = Table(*columns, title=f"{doc['region']} {doc['season']}")
-            for r in doc["resorts"]:
-                table.add_row(*("-" if r[c] is None else str(r[c]) for c in columns))
-            Console(soft_wrap=True).print(table)
+    api_report(publish_season(store, tile, season, get_settings(), out))
 
 
 @app.command()
@@ -369,7 +241,7 @@ def search(
 ) -> None:
     """Search the STAC API for published seasons, newest as-of date first."""
     items = search_items(api or api_url(get_settings()), tile=tile, season=season,
-                         bbox=_numbers(bbox) if bbox else None, datetime=datetime, filter=filter_,
+                         bbox=numbers(bbox) if bbox else None, datetime=datetime, filter=filter_,
                          limit=limit)
     if json_:
         features = [i.to_dict(transform_hrefs=False) for i in items]
@@ -496,13 +368,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as e:
         raise UsageError(f"{text!r} is not a date written YYYY-MM-DD") from e
-
-
-def _numbers(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError as e:
-        raise UsageError(f"{text!r} is not numbers separated by commas") from e
 
 
 def main() -> None:
