@@ -44,7 +44,7 @@ def ensure_data(size: int) -> Path:
         print(f"\rgenerating {folder.name}: {done}/{total} products, "
               f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
 
-    make_season(folder, TILE, parse_season(SEASON), size=size, family="muscate", as_zip=False,
+    make_season(folder, TILE, parse_season(SEASON), size=size, layout="muscate", as_zip=False,
                 seed=0, progress=progress)
     print(file=sys.stderr)
     marker.write_text(f"generated in {time.perf_counter() - started:.0f} s\n")

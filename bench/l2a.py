@@ -43,8 +43,9 @@ from bench.common import (
 )
 from snowdays.detection import Reflectances, detect
 from snowdays.l2a import read, read_dem
+from snowdays.layouts import Pass, encode, product_name, write_product
 from snowdays.products import open_product
-from snowdays.sample import Pass, Scene, encode, product_name, write_dem, write_product
+from snowdays.sample import Scene, write_dem
 from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
 from tests import lis
@@ -67,7 +68,7 @@ def ensure_product(size: int) -> tuple[Path, Path]:
         print(f"generating {folder.name}", file=sys.stderr)
         scene = Scene(size, seed=0)
         fsc = scene.observe(p, SEASON, scene.ground(20.0), 20.0)
-        write_product(folder, name, p, TILE, encode(fsc, name), 20.0, False)
+        write_product(folder, "l2a", name, p, TILE, encode(fsc, "l2a", name), 20.0, False)
         write_dem(dem / f"{TILE}.tif", TILE, size, seed=0)
         marker.write_text(f"generated in {time.perf_counter() - started:.0f} s\n")
     return folder / name, dem

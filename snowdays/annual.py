@@ -12,7 +12,7 @@ from pathlib import Path
 from snowdays.duration import FoldState, Maps
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
-from snowdays.names import rivals
+from snowdays.names import not_a_product, rivals
 from snowdays.outputs import write_maps
 from snowdays.products import Product, open_product
 from snowdays.season import Season
@@ -43,9 +43,13 @@ class Annual:
 def discover(
     prefix: str, tile: str, settings: Settings
 ) -> tuple[list[Product], list[ProductRejected]]:
-    """Open every entry under ``prefix``: the products that pass the checks, and the rejected."""
+    """Open every entry under ``prefix``: the products that pass the checks, and the rejected
+    (entries that are no product, a checksum or a README, are skipped with a note)."""
     products, rejected = [], []
     for href in list_products(prefix, settings):
+        if (why := not_a_product(href)) is not None:
+            log.info("ignored %s: not a product (%s)", href, why)
+            continue
         try:
             products.append(open_product(href, settings, tile))
         except ProductRejected as e:

@@ -37,8 +37,9 @@ from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
 from snowdays.l2a import snow, snow_href
+from snowdays.layouts import LAYOUTS
 from snowdays.maps_cli import maps_app
-from snowdays.names import normalise_tile
+from snowdays.names import normalise_tile, not_a_product
 from snowdays.products import open_product
 from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
@@ -104,20 +105,22 @@ def sample(
     tile: Annotated[str, typer.Option(help="Tile, e.g. T31TCH.")] = "T31TCH",
     season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")] = "2017-2018",
     size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m (5490: full tile).")] = 549,
-    family: Annotated[str, typer.Option(help="muscate, fsc (LIS >= 1.7), hrsi or l2a (MAJA L2A "
-                                        "reflectances).")] = "muscate",
+    layout: Annotated[str, typer.Option(help="How the products are distributed: muscate, "
+                                        "theia-download (Theia's _D_ zips), lis-seb (LIS_SEB.TIF), fsc "
+                                        "(LIS >= 1.7), hrsi, hrwsi (Copernicus CLMS_WSI_FSC_020m) or l2a "
+                                        "(MAJA L2A reflectances).")] = "muscate",
     zip_: Annotated[bool, typer.Option("--zip", help="Write directory products as zips.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     dem: Annotated[Path | None, typer.Option(help="Folder to write the tile's relief to, as "
                                              "<tile>.tif (a DEM for L2A products).")] = None,
 ) -> None:
     """Generate a realistic synthetic season of products."""
-    if family not in ("muscate", "fsc", "hrsi", "l2a"):
-        raise UsageError(f"family {family!r} is not one of muscate, fsc, hrsi, l2a")
+    if layout not in LAYOUTS:
+        raise UsageError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     settings = get_settings()
     parsed = parse_season(season, settings.season_start, settings.margin_days)
     with _progress("writing products") as progress:
-        paths = make_season(out, tile, parsed, size, family, zip_, seed, progress)  # type: ignore[arg-type]
+        paths = make_season(out, tile, parsed, size, layout, zip_, seed, progress)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")
     if dem is not None:
         typer.echo(write_dem(dem / f"{normalise_tile(tile)}.tif", tile, size, seed))
@@ -151,6 +154,9 @@ def ingest(
     settings = get_settings()
     outcomes = []
     for href in products:
+        if (why := not_a_product(href)) is not None:
+            typer.echo(f"{href}: ignored (not a product: {why})")
+            continue
         report = ingest_product(store, href, settings)
         outcomes.append(report.outcome.split(" ", 1)[0])
         seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())

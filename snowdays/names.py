@@ -1,8 +1,13 @@
 """Theia product names: parsed once, at the edge, into a frozen :class:`ProductId`.
 
-Families (see SEMANTICS.md): MUSCATE L2B-SNOW (Sentinel-2 and Landsat-8), LIS >= 1.7 single rasters,
-Copernicus HR-S&I fractional snow cover, and MUSCATE L2A surface reflectances (MAJA), whose snow
-snowdays derives itself: any snow product of the same acquisition counts instead.
+Families (see docs/SEMANTICS.md): MUSCATE L2B-SNOW (Sentinel-2 and Landsat-8; as Theia's download
+names it, ``..._D_V1-9`` or ``..._D``, too), LIS >= 1.7 single rasters, Copernicus fractional snow cover
+(HR-S&I ``FSC_...`` and HR-WSI ``CLMS_WSI_FSC_020m_...``, one family: HR-WSI's V200 is a later version of
+the same acquisition's product), and MUSCATE L2A surface reflectances (MAJA), whose snow snowdays
+derives itself: any snow product of the same acquisition counts instead.
+
+Files that are no product at all (a checksum beside a download, GDAL's sidecars, a README, hidden
+files) are told apart by :func:`not_a_product`, so that a batch notes and skips them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class ProductId(BaseModel):
     acquired: datetime
     """Acquisition time, UTC."""
     version: tuple[int, ...]
+    """Empty when the name carries none (Theia's download ``..._D``): the product's folder or its
+    metadata then tell it (:func:`snowdays.products.open_product`)."""
 
     @property
     def key(self) -> tuple[str, str, str, datetime]:
@@ -73,7 +80,7 @@ class ProductId(BaseModel):
 
 _MUSCATE = re.compile(
     r"^(?P<platform>SENTINEL2[A-D]|LANDSAT8-OLITIRS-XS)_(?P<date>\d{8}-\d{6}-\d{3})_(?P<level>L2B-SNOW|L2A)_"
-    rf"(?P<tile>{TILE_RE})_[CD]_V(?P<major>\d+)-(?P<minor>\d+)$"
+    rf"(?P<tile>{TILE_RE})_(?:[CD]_V(?P<major>\d+)-(?P<minor>\d+)|D)$"
 )
 _LIS = re.compile(
     rf"^LIS_(?P<mission>S2|L8)-SNOW-(?:FSC|MSK)_(?P<tile>{TILE_RE})_(?P<date>\d{{8}}T\d{{6}})_"
@@ -83,6 +90,14 @@ _HRSI = re.compile(
     rf"^FSC_(?P<date>\d{{8}}T\d{{6}})_(?P<platform>S2[A-D]|L8)_(?P<tile>{TILE_RE})_"
     r"V(?P<version>\d+)_(?P<counter>\d+)$"
 )
+_HRWSI = re.compile(
+    rf"^CLMS_WSI_FSC_020m_(?P<tile>{TILE_RE})_(?P<date>\d{{8}}T\d{{6}})_(?P<platform>S2[A-D]|L8|L9)_"
+    r"V(?P<version>\d+)(?:_(?P<counter>\d+))?$"
+)
+_NOT_PRODUCT_SUFFIXES = (".md5", ".sha1", ".sha256", ".sha512", ".aux.xml", ".ovr", ".xml", ".json",
+                         ".txt", ".md", ".rst", ".html", ".pdf", ".jpg", ".jpeg", ".png", ".log",
+                         ".csv", ".yaml", ".yml", ".part", ".tmp")
+_DOCUMENTS = ("README", "LICENSE", "LICENCE", "COPYING", "CHANGELOG", "MANIFEST", "NOTICE")
 
 
 def strip_suffix(name: str) -> str:
@@ -115,7 +130,7 @@ def _parse(stem: str) -> ProductId:
             platform="LANDSAT8" if landsat else m["platform"],
             mission="L8" if landsat else "S2",
             acquired=_utc(m["date"] + "000", "%Y%m%d-%H%M%S-%f"),
-            version=(int(m["major"]), int(m["minor"])),
+            version=(int(m["major"]), int(m["minor"])) if m["major"] else (),
         )
     if m := _LIS.match(stem):
         return ProductId(
@@ -137,7 +152,33 @@ def _parse(stem: str) -> ProductId:
             acquired=_utc(m["date"], "%Y%m%dT%H%M%S"),
             version=(int(m["version"]), int(m["counter"])),
         )
+    if m := _HRWSI.match(stem):
+        return ProductId(
+            name=stem,
+            family=Family.HRSI,
+            tile=m["tile"],
+            platform=m["platform"],
+            mission="S2" if m["platform"].startswith("S2") else "L8",
+            acquired=_utc(m["date"], "%Y%m%dT%H%M%S"),
+            version=(int(m["version"]), int(m["counter"] or 0)),
+        )
     raise UnknownProduct(stem, "the name matches no Theia snow or L2A product family")
+
+
+def not_a_product(name: str) -> str | None:
+    """Why an entry beside products is none (a batch skips it with a note), or None for what may be
+    a product: a directory, ``.zip`` or ``.tif`` of any name is read, and rejected if it is broken."""
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    if base.startswith("."):
+        return "a hidden file"
+    lower = base.lower()
+    if lower.endswith((".zip", ".tif", ".tiff")):
+        return None
+    if suffix := next((s for s in _NOT_PRODUCT_SUFFIXES if lower.endswith(s)), None):
+        return f"a {suffix} file"
+    if base.split(".", 1)[0].upper() in _DOCUMENTS:
+        return "a document"
+    return None
 
 
 def rivals(a: ProductId, b: ProductId) -> bool:

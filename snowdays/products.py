@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import posixpath
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
-import numpy as np
 import rasterio
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from snowdays.errors import MetadataMismatch, WrongGrid, WrongRaster
+from snowdays.codes import NO_SNOW, WATER
+from snowdays.errors import CorruptProduct, MetadataMismatch, ProductRejected, WrongGrid, WrongRaster
 from snowdays.grid import Codes, Grid, put_on_grid, read_on_grid
 from snowdays.l2a import BANDS, LABELS, LAYERS, Layers, member_name, quantification, snow
 from snowdays.names import Family, ProductId, check_tile, normalise_tile, parse_name
@@ -42,6 +42,8 @@ class Product:
     """Bytes of the product as stored (sum of its members)."""
     layers: Layers | None = None
     """An L2A product's layers (None: a snow product)."""
+    water: bool = False
+    """Whether the raster may hold water (210, Copernicus FSC): read as a clear observation of no snow."""
 
     def read(self, grid: Grid, settings: Settings) -> Codes:
         """Decode the raw codes on the tile grid (Landsat warped with nearest neighbour); an L2A
@@ -54,9 +56,12 @@ class Product:
             return put_on_grid(codes, self.grid, grid) if warp else codes
         try:
             with rasterio.Env(**gdal_env(settings)), rasterio.open(self.raster) as ds:
-                return read_on_grid(ds, grid, warp)
+                codes = read_on_grid(ds, grid, warp)
         except RasterioError as e:
             raise raster_error(self.id.name, self.raster, "cannot decode the snow raster", e) from e
+        if self.water:
+            codes[codes == WATER] = NO_SNOW
+        return codes
 
 
 def open_product(href: str, settings: Settings, tile: str | None = None) -> Product:
@@ -64,29 +69,54 @@ def open_product(href: str, settings: Settings, tile: str | None = None) -> Prod
     pid = parse_name(posixpath.basename(href.rstrip("/")))
     check_tile(pid, tile)
     source = open_source(href, settings)
+    stem, pid = _content(pid, source)
+    source = replace(source, folder=f"{stem}/" if source.top == stem else "")
     if pid.family == Family.L2A:
-        return _open_l2a(pid, source, settings)
-    raster = _snow_raster(pid, source)
-    mtd = source.find(f"{pid.name}_MTD_ALL.xml")
+        return _open_l2a(pid, stem, source, settings)
+    raster = _snow_raster(pid, stem, source)
+    mtd = source.find(f"{stem}_MTD_ALL.xml")
     if mtd is not None:
-        check_metadata(pid, source.read_bytes(mtd))
+        pid = check_metadata(pid, source.read_bytes(mtd))
+    if not pid.version:
+        raise MetadataMismatch(pid.name, "no version in the name, its folder or its metadata")
     grid = _check_raster(pid, source.gdal(raster), settings)
-    return Product(pid, source, source.gdal(raster), grid, sum(source.members.values()))
+    return Product(pid, source, source.gdal(raster), grid, sum(source.members.values()),
+                   water=pid.family == Family.HRSI)
 
 
-def _open_l2a(pid: ProductId, source: Source, settings: Settings) -> Product:
+def _content(pid: ProductId, source: Source) -> tuple[str, ProductId]:
+    """The name the product's files carry, and its id with the version known. Theia's download
+    ``..._D_V1-9`` (or ``..._D``) holds the product's folder ``..._C_V1-9/``, which tells the version
+    (LIS 1.11 ``snow_product.py`` extracts such a zip and looks inside); any other product's folder
+    is a misnamed archive."""
+    top = source.top
+    if top is None or top == pid.name:
+        return pid.name, pid
+    try:
+        inner = parse_name(top)
+    except ProductRejected:
+        return pid.name, pid  # a plain subfolder (LIS_PRODUCTS/, MASKS/): the files are the product's
+    where = "archive" if source.kind == "zip" else "folder"
+    if inner.key != pid.key:
+        raise CorruptProduct(pid.name, f"the {where} holds {top}/, not {pid.name}/")
+    if pid.version and inner.version != pid.version:
+        raise MetadataMismatch(pid.name, f"the {where} holds {top}/, another version")
+    return top, pid.model_copy(update={"version": inner.version})
+
+
+def _open_l2a(pid: ProductId, stem: str, source: Source, settings: Settings) -> Product:
     """Check an L2A product: its metadata (with the reflectance quantification value) and every
     layer (present, one band of the right type, georeferenced, on the SWIR band's grid; Sentinel-2's
     green and red at twice its resolution)."""
-    mtd = source.find(f"{pid.name}_MTD_ALL.xml")
+    mtd = source.find(f"{stem}_MTD_ALL.xml")
     if mtd is None:
-        raise source.missing("metadata", f"{pid.name}_MTD_ALL.xml (its reflectance quantification)")
+        raise source.missing("metadata", f"{stem}_MTD_ALL.xml (its reflectance quantification)")
     xml = source.read_bytes(mtd)
-    check_metadata(pid, xml)
+    pid = check_metadata(pid, xml)
     scale = quantification(pid.name, xml)
     paths, grids = {}, {}
     for layer in LAYERS[pid.mission]:
-        expected = member_name(pid.name, layer, pid.mission)
+        expected = member_name(stem, layer, pid.mission)
         member = source.find(expected)
         if member is None:
             raise source.missing(LABELS[layer], expected)
@@ -117,19 +147,35 @@ _RASTERS = {
     (Family.LIS, "S2"): (".tif",),
     (Family.LIS, "L8"): (".tif",),
 }
+_LIS_RASTERS = {"S2": r".*SNOW-FSC_.*\.tif", "L8": r".*SNOW-MSK_.*\.tif"}
+"""What LIS 1.11 (``s2snow/snow_product.py``) reads in a MUSCATE-named folder without the usual raster:
+a LIS >= 1.7 raster, then the oldest layout's ``LIS_SEB.TIF`` (``LIS_PRODUCTS/``, no data 254)."""
+_SEB = r"LIS_SEB\.TIF"
 
 
-def _snow_raster(pid: ProductId, source: Source) -> str:
+def _snow_raster(pid: ProductId, stem: str, source: Source) -> str:
     if source.kind == "tif":
         if pid.family != Family.LIS:
             raise WrongRaster(pid.name, "a single .tif is only a product in the LIS family")
         return source.name
     suffixes = _RASTERS[(pid.family, pid.mission)]
     for suffix in suffixes:
-        found = source.find(pid.name + suffix)
+        found = source.find(stem + suffix)
         if found is not None:
             return found
-    raise source.missing("snow raster", " or ".join(pid.name + s for s in suffixes))
+    if pid.family == Family.MUSCATE:
+        for pattern in (_LIS_RASTERS[pid.mission], _SEB):
+            if found := _only(pid, source, pattern):
+                return found
+    raise source.missing("snow raster", " or ".join(stem + s for s in suffixes))
+
+
+def _only(pid: ProductId, source: Source, pattern: str) -> str | None:
+    """The one member matching ``pattern`` (None: none); two are a rejection, not a guess."""
+    found = source.matching(pattern)
+    if len(found) > 1:
+        raise CorruptProduct(pid.name, f"{len(found)} snow rasters ({', '.join(found)}), expected one")
+    return found[0] if found else None
 
 
 def _check_raster(pid: ProductId, path: str, settings: Settings, what: str = "snow raster",
@@ -157,8 +203,9 @@ def _check_raster(pid: ProductId, path: str, settings: Settings, what: str = "sn
         raise raster_error(pid.name, path, f"cannot open the {what}", e) from e
 
 
-def check_metadata(pid: ProductId, xml: bytes) -> None:
-    """Reject a product whose ``*_MTD_ALL.xml`` disagrees with its name."""
+def check_metadata(pid: ProductId, xml: bytes) -> ProductId:
+    """Reject a product whose ``*_MTD_ALL.xml`` disagrees with its name; return its id with the
+    metadata's version when the name has none."""
     try:
         root = ElementTree.fromstring(xml)
     except (ElementTree.ParseError, DefusedXmlException) as e:
@@ -168,14 +215,24 @@ def check_metadata(pid: ProductId, xml: bytes) -> None:
     problems = []
     if (text := found["ACQUISITION_DATE"]) is not None and _xml_date(text) != pid.acquired:
         problems.append(f"ACQUISITION_DATE {text}")
-    if (text := found["PRODUCT_VERSION"]) is not None and text not in _version_texts(pid):
-        problems.append(f"PRODUCT_VERSION {text}")
+    version = _xml_version(found["PRODUCT_VERSION"])
+    if pid.version and version is not None and version not in _versions(pid):
+        problems.append(f"PRODUCT_VERSION {found['PRODUCT_VERSION']}")
     if (text := found["PLATFORM"]) is not None and not _same_platform(text, pid.platform):
         problems.append(f"PLATFORM {text}")
     if (text := found["GEOGRAPHICAL_ZONE"]) is not None and normalise_tile(text) != pid.tile:
         problems.append(f"GEOGRAPHICAL_ZONE {text}")
     if problems:
         raise MetadataMismatch(pid.name, "metadata disagrees with the name: " + ", ".join(problems))
+    if not pid.version and version is not None:
+        return pid.model_copy(update={"version": version})
+    return pid
+
+
+def _xml_version(text: str | None) -> tuple[int, ...] | None:
+    """``1.9`` (MUSCATE's form) or ``1-9``: the version (1, 9); None when absent or not numbers."""
+    parts = (text or "").replace("-", ".").split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
 
 
 def _text(root: Element, tag: str) -> str | None:
@@ -190,19 +247,11 @@ def _xml_date(text: str) -> datetime | None:
         return None
 
 
-def _version_texts(pid: ProductId) -> set[str]:
-    full = ".".join(map(str, pid.version))
+def _versions(pid: ProductId) -> set[tuple[int, ...]]:
+    """The metadata versions that agree with the name's (LIS and HR-S&I names add a counter)."""
     muscate = pid.family in (Family.MUSCATE, Family.L2A)
-    return {full} if muscate else {full, ".".join(map(str, pid.version[:-1]))}
+    return {pid.version} if muscate else {pid.version, pid.version[:-1]}
 
 
 def _same_platform(text: str, platform: str) -> bool:
     return text.upper().replace("-", "").replace("_", "").startswith(platform)
-
-
-def is_landsat(product: Product) -> bool:
-    return product.id.mission == "L8"
-
-
-def empty(grid: Grid) -> Codes:
-    return np.full(grid.shape, 255, dtype=np.uint8)

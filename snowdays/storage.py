@@ -77,6 +77,9 @@ class Source:
     kind: Kind
     members: dict[str, int]
     fs: fsspec.AbstractFileSystem = field(repr=False, compare=False)
+    folder: str = ""
+    """The folder of the product's files among the members (``NAME/``), or ``""``: see
+    :func:`snowdays.products.open_product`."""
 
     @property
     def name(self) -> str:
@@ -87,22 +90,28 @@ class Source:
         """The product's name, as rejections name it (no ``.zip`` or ``.tif``)."""
         return strip_suffix(self.name)
 
-    def find(self, basename: str) -> str | None:
-        """The member called ``basename`` (``MASKS/x.tif`` too) at the root or in the product's own
-        folder."""
-        stem = posixpath.splitext(self.name)[0] if self.kind != "dir" else self.name
-        for candidate in (basename, f"{stem}/{basename}"):
+    @property
+    def top(self) -> str | None:
+        """The one folder every member lies under (a zip of a product's folder, or Theia's download
+        ``..._D_V1-9`` holding ``..._C_V1-9/``), if there is one."""
+        tops = {m.split("/", 1)[0] for m in self.members}
+        return tops.pop() if len(tops) == 1 and all("/" in m for m in self.members) else None
+
+    def find(self, relative: str) -> str | None:
+        """The member at ``relative`` (``MASKS/x.tif`` too) in the product's folder, or at the root."""
+        for candidate in (self.folder + relative, relative):
             if candidate in self.members:
                 return candidate
         return None
 
+    def matching(self, pattern: str) -> list[str]:
+        """Members anywhere whose file name matches ``pattern`` (a regular expression, whole name,
+        any case), as LIS 1.11's ``find_file`` looks for a product's rasters."""
+        rule = re.compile(pattern, re.IGNORECASE)
+        return sorted(m for m in self.members if rule.fullmatch(posixpath.basename(m)))
+
     def missing(self, what: str, expected: str) -> CorruptProduct:
-        """The rejection for a member not found: an archive holding another product's folder says so."""
-        if self.kind == "zip":
-            folders = sorted({m.split("/", 1)[0] + "/" for m in self.members if "/" in m})
-            if folders and f"{self.product}/" not in folders:
-                return CorruptProduct(self.product,
-                                      f"the archive holds {', '.join(folders)}, not {self.product}/")
+        """The rejection for a member not found."""
         return CorruptProduct(self.product, f"no {what}: expected {expected} in {self.href}")
 
     def gdal(self, member: str) -> str:
@@ -163,7 +172,13 @@ def _zip_members(
     except _NOT_A_ZIP as e:
         raise CorruptProduct(name, f"not a readable zip archive ({e})") from e
     check_archive(name, infos, settings)
-    return {i.filename: i.file_size for i in infos if not i.is_dir()}
+    files = [i for i in infos if not i.is_dir()]
+    seen: set[str] = set()
+    for info in files:
+        if info.filename in seen:
+            raise UnsafeArchive(name, f"member {info.filename!r} is in the archive twice")
+        seen.add(info.filename)
+    return {i.filename: i.file_size for i in files}
 
 
 def check_archive(name: str, infos: list[zipfile.ZipInfo], settings: Settings) -> None:

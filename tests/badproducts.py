@@ -12,6 +12,7 @@ mistake it would add an observation and change the maps.
 from __future__ import annotations
 
 import shutil
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,8 +37,9 @@ from snowdays.errors import (
     WrongTile,
 )
 from snowdays.l2a import member_name
+from snowdays.layouts import Pass, corner, crs_of, mtd_xml, write_l2a
 from snowdays.names import parse_name, strip_suffix
-from snowdays.sample import Pass, corner, crs_of, make_season, mtd_xml, write_l2a
+from snowdays.sample import make_season
 from snowdays.season import Season
 
 TILE = "T31TCH"
@@ -271,6 +273,37 @@ def _misnamed_zip(out: Path, good: Good, when: datetime) -> Path:
     return write_zip(out / f"{s2_name(when)}.zip", members)
 
 
+def _download_other_version(out: Path, good: Good, when: datetime) -> Path:
+    # Theia's download ..._D_V1-9.zip holding the product folder of another version, ..._C_V1-8/
+    name, inner = s2_name(when, version="1-9"), s2_name(when, version="1-8")
+    download = name.replace("_C_V1-9", "_D_V1-9")
+    return write_zip(out / f"{download}.zip", product_members(inner, when, good.raster))
+
+
+def _download_without_version(out: Path, good: Good, when: datetime) -> Path:
+    # ..._D with its files at the root and no metadata: nothing tells the version
+    name = s2_name(when).replace("_C_V1-7", "_D")
+    return write_dir(out, name, {"_SNW_R2.tif": good.raster})
+
+
+def _two_seb(out: Path, good: Good, when: datetime) -> Path:
+    # the oldest LIS layout, LIS_PRODUCTS/LIS_SEB.TIF, with a second LIS_SEB.TIF elsewhere
+    folder = out / s2_name(when, version="1-0").replace("_C_", "_D_")
+    for sub in ("LIS_PRODUCTS", "OLD"):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / "LIS_SEB.TIF").write_bytes(good.raster)
+    return folder
+
+
+def _zip_twice(out: Path, good: Good, when: datetime) -> Path:
+    # two members of one name: the checks would read one copy and GDAL the other
+    name = s2_name(when)
+    members = [*product_members(name, when, good.raster), (f"{name}/{name}_SNW_R2.tif", bytes(64))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile's "Duplicate name"
+        return write_zip(out / f"{name}.zip", members)
+
+
 def _no_raster(out: Path, good: Good, when: datetime) -> Path:
     name = s2_name(when)
     return write_dir(out, name, {"_MTD_ALL.xml": mtd(name, when),
@@ -409,6 +442,12 @@ CASES: list[Case] = [
     Case("misnamed-zip", _misnamed_zip, CorruptProduct,
          r"the archive holds SENTINEL2[AB]_\d{8}-\d{6}-\d{3}_L2B-SNOW_T31TCH_C_V1-7/, not "
          r"SENTINEL2A_\d{8}-\d{6}-000_L2B-SNOW_T31TCH_C_V1-7/$"),
+    Case("download-other-version", _download_other_version, MetadataMismatch,
+         r"the archive holds SENTINEL2A_\S+_C_V1-8/, another version$"),
+    Case("download-no-version", _download_without_version, MetadataMismatch,
+         r"no version in the name, its folder or its metadata"),
+    Case("two-seb", _two_seb, CorruptProduct, r"2 snow rasters \(\S+/LIS_SEB.TIF, \S+/LIS_SEB.TIF\)"),
+    Case("zip-twice", _zip_twice, UnsafeArchive, r"member '\S+_SNW_R2.tif' is in the archive twice"),
     Case("no-snow-raster", _no_raster, CorruptProduct, r"no snow raster: expected \S+_SNW_R2.tif"),
     *L2A_CASES,
 ]

@@ -7,6 +7,7 @@ it means something. Slow on purpose: pure Python, one pixel and one day at a tim
 from __future__ import annotations
 
 import re
+import zipfile
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -79,6 +80,27 @@ def cube_maps(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> 
 _DATE = re.compile(r"(\d{8})[-T](\d{6})")
 
 
+_RASTERS = re.compile(r".*(_SNW_R2|_SNW_XS|_FSCOG)\.tif|LIS_SEB\.TIF|LIS_(S2|L8)-SNOW-(FSC|MSK)_.*\.tif")
+"""The snow rasters of every layout, by file name (docs/SEMANTICS.md)."""
+_NOT_PRODUCTS = (".md5", ".aux.xml")
+WATER = 210
+"""Copernicus FSC water: a clear observation of no snow (docs/SEMANTICS.md)."""
+
+
+def _raster(path: Path) -> str:
+    """The GDAL path of a product's one snow raster, found by walking it (a zip with zipfile)."""
+    if path.suffix == ".tif":
+        return str(path)
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            found = [m for m in z.namelist() if _RASTERS.fullmatch(m.rsplit("/", 1)[-1])]
+        assert len(found) == 1, (path, found)
+        return f"/vsizip/{path}/{found[0]}"
+    rasters = [p for p in path.rglob("*") if _RASTERS.fullmatch(p.name)]
+    assert len(rasters) == 1, (path, rasters)
+    return str(rasters[0])
+
+
 def _describe(path: Path) -> tuple[str, str, datetime, str]:
     """(raster path for GDAL, mission, acquisition time, name) of a product path."""
     name = path.name.removesuffix(".zip").removesuffix(".tif")
@@ -86,22 +108,22 @@ def _describe(path: Path) -> tuple[str, str, datetime, str]:
     assert m, name
     when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")  # noqa: DTZ007 - naive UTC on purpose
     mission = "L8" if ("LANDSAT8" in name or "_L8-" in name or "_L8_" in name) else "S2"
-    if path.suffix == ".tif":
-        return str(path), mission, when, name
-    if name.startswith("FSC_"):
-        member = f"{name}_FSCOG.tif"
-    else:
-        member = f"{name}_SNW_{'XS' if mission == 'L8' else 'R2'}.tif"
-    if path.suffix == ".zip":
-        return f"/vsizip/{path}/{name}/{member}", mission, when, name
-    return str(path / member), mission, when, name
+    return _raster(path), mission, when, name
+
+
+def _read(path: str) -> npt.NDArray[np.uint8]:
+    with rasterio.open(path) as ds:
+        data: npt.NDArray[np.uint8] = ds.read(1)
+    data[data == WATER] = 0
+    return data
 
 
 def season_cube(
     folder: Path, start: date, stop: date, margin: int = 15
 ) -> tuple[npt.NDArray[np.uint8], list[int], int]:
     """Merged observations of every product under ``folder`` in the window: (cube, days, n_days)."""
-    described = sorted((_describe(p) for p in folder.iterdir()), key=lambda d: (d[2], d[1]))
+    described = sorted((_describe(p) for p in folder.iterdir() if not p.name.endswith(_NOT_PRODUCTS)),
+                       key=lambda d: (d[2], d[1]))
     n_days = (stop - start).days + 1
     chosen = [d for d in described if -margin <= (d[2].date() - start).days <= n_days - 1 + margin]
     s2 = [d for d in chosen if d[1] == "S2"]
@@ -109,12 +131,12 @@ def season_cube(
         crs, transform, shape = first.crs, first.transform, first.shape
     by_day: dict[int, list[tuple[int, datetime, npt.NDArray[np.uint8]]]] = {}
     for path, mission, when, _ in chosen:
-        with rasterio.open(path) as ds:
-            if mission == "S2":
-                data = ds.read(1)
-            else:
-                data = np.full(shape, 255, np.uint8)
-                reproject(ds.read(1), data, src_transform=ds.transform, src_crs=ds.crs,
+        if mission == "S2":
+            data = _read(path)
+        else:
+            data = np.full(shape, 255, np.uint8)
+            with rasterio.open(path) as ds:
+                reproject(_read(path), data, src_transform=ds.transform, src_crs=ds.crs,
                           dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest,
                           init_dest_nodata=False)  # uncovered pixels stay 255
         order = 0 if mission == "S2" else 1

@@ -15,7 +15,7 @@ def test_sample_then_annual(tmp_path: Path, snowdays_cli: RunCli) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return snowdays_cli(list(args), {}, tmp_path)
 
-    done = run("sample", str(tmp_path / "in"), "--size", "24", "--family", "fsc", "--season",
+    done = run("sample", str(tmp_path / "in"), "--size", "24", "--layout", "fsc", "--season",
                "2018-2019")
     assert done.returncode == 0, done.stderr
     assert any(p.name.startswith("LIS_L8-SNOW-MSK_T31TCH_2018") for p in (tmp_path / "in").iterdir())
@@ -38,7 +38,7 @@ def test_bad_usage_exits_2(tmp_path: Path, snowdays_cli: RunCli) -> None:
                    "--stop", "2019-08-31", "--out", str(tmp_path / "out"))
     no_folder = run("annual", str(tmp_path / "nowhere"), "--tile", "T31TCH", "--start",
                     "2018-09-01", "--stop", "2019-08-31", "--out", str(tmp_path / "out"))
-    bad_family = run("sample", str(tmp_path / "s"), "--family", "modis")
+    bad_family = run("sample", str(tmp_path / "s"), "--layout", "modis")
     for done in (missing_option, bad_date, no_folder, bad_family):
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
@@ -88,7 +88,7 @@ def test_l2a_sample_detect_and_ingest(tmp_path: Path, snowdays_cli: RunCli) -> N
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return snowdays_cli(list(args), env or {}, tmp_path)
 
-    made = run("sample", "l2a", "--size", "24", "--family", "l2a", "--dem", "dem", "--season", "2017-2018")
+    made = run("sample", "l2a", "--size", "24", "--layout", "l2a", "--dem", "dem", "--season", "2017-2018")
     assert made.returncode == 0, made.stderr
     assert made.stdout.splitlines()[-1] == "dem/T31TCH.tif" and (tmp_path / "dem" / "T31TCH.tif").is_file()
     assert run("sample", "snow", "--size", "24", "--season", "2017-2018").returncode == 0

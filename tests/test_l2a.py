@@ -16,8 +16,8 @@ from rasterio.warp import Resampling, reproject
 
 from snowdays.grid import Grid, put_on_grid
 from snowdays.l2a import read_dem, warp_band
+from snowdays.layouts import FAINT, Pass, corner, crs_of, l2a_layers, product_name, write_l2a, write_product
 from snowdays.products import open_product
-from snowdays.sample import FAINT, Pass, corner, crs_of, l2a_layers, product_name, write_l2a, write_product
 from snowdays.settings import Settings, get_settings
 from tests import lis
 from tests.conftest import S3Server
@@ -140,8 +140,8 @@ def test_landsat_codes_at_30_m_are_warped_as_a_landsat_snow_product(tmp_path: Pa
     p = Pass(WHEN, "LANDSAT8", "full")
     name = product_name(p, TILE, "muscate")
     assert name is not None
-    snow = open_product(str(write_product(tmp_path / "snow", name, p, TILE, expected, 30.0, False)),
-                        settings, TILE)
+    written = write_product(tmp_path / "snow", "muscate", name, p, TILE, expected, 30.0, False)
+    snow = open_product(str(written), settings, TILE)
     np.testing.assert_array_equal(codes, snow.read(TILE_GRID, settings))
     np.testing.assert_array_equal(codes, put_on_grid(expected, product.grid, TILE_GRID))
     assert set(np.unique(codes)) == {0, 100, 205, 255}
