@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
+from flows.update_tile import update_tile
+from infra.postgres import LocalPostgres
 from snowdays.annual import run_annual
 from snowdays.codes import WATER
 from snowdays.export import season_maps
 from snowdays.ingest import ingest
 from snowdays.layouts import LAYOUTS
-from snowdays.names import Family, not_a_product, parse_name
+from snowdays.names import Family, not_a_product, parse_name, strip_suffix
 from snowdays.products import open_product
 from snowdays.sample import make_season
-from snowdays.season import parse_season
+from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
 from tests.conftest import RunCli, S3Server
 from tests.reference import cube_maps, season_cube
+from tests.stacdata import pipeline_env
 
 SEASON = parse_season("2017-2018")
 SIZE = 24
@@ -163,3 +167,31 @@ def test_hrwsi_outranks_the_hrsi_product_of_its_acquisition(tmp_path: Path) -> N
         shutil.copytree(p, both / p.name)
     result = run_annual(str(both), "T31TCH", SEASON, get_settings())
     assert sorted(p.id.name for p in result.used) == sorted(p.name for p in new[:5])
+
+
+def test_the_pipeline_reads_every_layout(postgres: LocalPostgres, prefect_api: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run of update_tile over an archive holding October's products of every layout (Theia's
+    downloads with their .md5 beside them): each is folded, and the stored year-to-date maps equal
+    ``annual`` over the same products (which equals the reference, above)."""
+    settings = pipeline_env(postgres, tmp_path, monkeypatch, "layouts")
+    archive = Path(settings.archive)
+    # HR-S&I left out: its products share their acquisitions with HR-WSI's, which outrank them (above)
+    for seed, layout in enumerate(x for x in SNOW_LAYOUTS if x != "hrsi"):
+        made = make_season(tmp_path / layout, "T31TCH", SEASON, SIZE, layout, True, seed=seed)  # type: ignore[arg-type]
+        for p in made:
+            acquired = parse_name(p.name.removesuffix(".md5")).acquired.date()
+            if date(2017, 10, 1) <= acquired <= date(2017, 10, 31):
+                shutil.copy2(p, archive / p.name)
+                if (md5 := p.with_name(f"{p.name}.md5")).exists():
+                    shutil.copy2(md5, archive / md5.name)
+    assert any(p.suffix == ".md5" for p in archive.iterdir())
+    done = update_tile(tile="T31TCH", day="2017-10-31")
+    products = [p for p in archive.iterdir() if not_a_product(p.name) is None]
+    assert sorted(r["product"] for r in done) == sorted(strip_suffix(p.name) for p in products)
+    assert {r["outcome"] for r in done} <= {"folded", "recomputed"}
+    stored = season_maps(settings.store, "T31TCH", "2017-2018", settings)
+    ytd = Season(start=SEASON.start, stop=stored.as_of, margin=SEASON.margin)
+    batch = run_annual(settings.archive, "T31TCH", ytd, settings)
+    for (kind, got), (_, want) in zip(stored.maps.items(), batch.maps.items(), strict=True):
+        np.testing.assert_array_equal(got, want, err_msg=kind)
