@@ -87,7 +87,7 @@ WATER = 210
 """Copernicus FSC water: a clear observation of no snow (docs/SEMANTICS.md)."""
 
 
-def _raster(path: Path) -> str:
+def raster_of(path: Path) -> str:
     """The GDAL path of a product's one snow raster, found by walking it (a zip with zipfile)."""
     if path.suffix == ".tif":
         return str(path)
@@ -108,10 +108,10 @@ def _describe(path: Path) -> tuple[str, str, datetime, str]:
     assert m, name
     when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")  # noqa: DTZ007 - naive UTC on purpose
     mission = "L8" if ("LANDSAT8" in name or "_L8-" in name or "_L8_" in name) else "S2"
-    return _raster(path), mission, when, name
+    return raster_of(path), mission, when, name
 
 
-def _read(path: str) -> npt.NDArray[np.uint8]:
+def read_codes(path: str) -> npt.NDArray[np.uint8]:
     with rasterio.open(path) as ds:
         data: npt.NDArray[np.uint8] = ds.read(1)
     data[data == WATER] = 0
@@ -132,11 +132,11 @@ def season_cube(
     by_day: dict[int, list[tuple[int, datetime, npt.NDArray[np.uint8]]]] = {}
     for path, mission, when, _ in chosen:
         if mission == "S2":
-            data = _read(path)
+            data = read_codes(path)
         else:
             data = np.full(shape, 255, np.uint8)
             with rasterio.open(path) as ds:
-                reproject(_read(path), data, src_transform=ds.transform, src_crs=ds.crs,
+                reproject(read_codes(path), data, src_transform=ds.transform, src_crs=ds.crs,
                           dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest,
                           init_dest_nodata=False)  # uncovered pixels stay 255
         order = 0 if mission == "S2" else 1
