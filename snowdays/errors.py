@@ -62,6 +62,10 @@ class MetadataMismatch(ProductRejected):
     reason_kind = "metadata mismatch"
 
 
+class ImplausibleDate(ProductRejected):
+    reason_kind = "implausible date"
+
+
 class RejectedProducts(SnowdaysError):
     """Several products rejected at once (a strict batch stops on them)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import warnings
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import Element
 
 import rasterio
@@ -20,7 +20,14 @@ from defusedxml.common import DefusedXmlException
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from snowdays.codes import NO_SNOW, WATER
-from snowdays.errors import CorruptProduct, MetadataMismatch, ProductRejected, WrongGrid, WrongRaster
+from snowdays.errors import (
+    CorruptProduct,
+    ImplausibleDate,
+    MetadataMismatch,
+    ProductRejected,
+    WrongGrid,
+    WrongRaster,
+)
 from snowdays.grid import Codes, Grid, put_on_grid, read_on_grid
 from snowdays.l2a import BANDS, LABELS, LAYERS, Layers, member_name, quantification, snow
 from snowdays.names import Family, ProductId, check_tile, normalise_tile, parse_name
@@ -68,6 +75,7 @@ def open_product(href: str, settings: Settings, tile: str | None = None) -> Prod
     """Identify and check a product; raise a ProductRejected subclass naming it and the reason."""
     pid = parse_name(posixpath.basename(href.rstrip("/")))
     check_tile(pid, tile)
+    check_acquired(pid, settings)
     source = open_source(href, settings)
     stem, pid = _content(pid, source)
     source = replace(source, folder=f"{stem}/" if source.top == stem else "")
@@ -82,6 +90,18 @@ def open_product(href: str, settings: Settings, tile: str | None = None) -> Prod
     grid = _check_raster(pid, source.gdal(raster), settings)
     return Product(pid, source, source.gdal(raster), grid, sum(source.members.values()),
                    water=pid.family == Family.HRSI)
+
+
+EARLIEST = datetime(2013, 2, 11, tzinfo=UTC)
+"""Landsat-8's launch: no product snowdays reads was acquired before (Sentinel-2A: 2015)."""
+
+
+def check_acquired(pid: ProductId, settings: Settings) -> None:
+    """Reject an acquisition before :data:`EARLIEST` or after now plus ``future_days``."""
+    latest = datetime.now(UTC) + timedelta(days=settings.future_days)
+    if not EARLIEST <= pid.acquired <= latest:
+        raise ImplausibleDate(pid.name, f"acquired {pid.acquired.date().isoformat()}, not between "
+                                        f"{EARLIEST:%Y-%m-%d} and {latest:%Y-%m-%d}")
 
 
 def _content(pid: ProductId, source: Source) -> tuple[str, ProductId]:

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     """Largest total uncompressed size of a product archive."""
     zip_max_ratio: float = Field(200.0, gt=1)
     """Largest compression ratio of a product archive (total and per member over 1 MiB)."""
+    future_days: float = Field(1.0, ge=0)
+    """A product acquired later than now plus this many days is rejected (a wrong clock or name)."""
 
     cog_compress: str = Field("DEFLATE", pattern=r"^(DEFLATE|ZSTD)$")
     output_counter: int = Field(1, ge=1)

@@ -159,6 +159,9 @@ def open_source(href: str, settings: Settings) -> Source:
     except (OSError, BotoCoreError) as e:
         raise _storage_error(href, e) from e
     members = {k[len(path) + 1 :]: int(v["size"]) for k, v in found.items()}
+    if links := sorted(m for m, v in zip(members, found.values(), strict=True) if v.get("islink")):
+        raise UnsafeArchive(strip_suffix(posixpath.basename(path)),
+                            f"member {links[0]!r} is a symbolic link")
     return Source(href, "dir", members, fs)
 
 
@@ -184,6 +187,9 @@ def _zip_members(
 def check_archive(name: str, infos: list[zipfile.ZipInfo], settings: Settings) -> None:
     """Reject absolute or parent-relative members, links, and bombs (size and ratio limits)."""
     for info in infos:
+        if not info.filename or any(ord(c) < 32 for c in info.orig_filename):
+            raise UnsafeArchive(name, f"member {info.orig_filename!r} has an empty name or control "
+                                      "characters in it")
         member = info.filename.replace("\\", "/")
         if member.startswith("/") or (len(member) > 1 and member[1] == ":"):
             raise UnsafeArchive(name, f"member {info.filename!r} has an absolute path")

@@ -37,7 +37,7 @@ UNIDENTIFIED = "_unidentified"
 def storage(root: str, tile: str, settings: Settings) -> icechunk.Storage:
     """Icechunk storage of one tile under ``root`` (a folder or an ``s3://bucket/prefix``)."""
     if not is_s3(root):
-        return icechunk.local_filesystem_storage(str(Path(root) / tile))
+        return icechunk.local_filesystem_storage(_local_folder(Path(root) / tile))
     bucket, _, prefix = root.removeprefix("s3://").partition("/")
     endpoint = settings.s3_endpoint_url
     return icechunk.s3_storage(
@@ -45,6 +45,20 @@ def storage(root: str, tile: str, settings: Settings) -> icechunk.Storage:
         endpoint_url=endpoint, allow_http=bool(endpoint and endpoint.startswith("http:")),
         force_path_style=bool(endpoint), from_env=True,
     )
+
+
+def _local_folder(path: Path) -> str:
+    """A tile's local folder, checked before the store library sees it (a symbolic link loop or a
+    file in its place makes that library abort the process rather than raise)."""
+    try:
+        if not path.resolve(strict=True).is_dir():
+            raise StorageError(f"Could not open the store at {path}: it is not a folder")
+    except FileNotFoundError as e:
+        if path.is_symlink():
+            raise StorageError(f"Could not open the store at {path}: a link to nothing") from e
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symbolic link loop (Python 3.11)
+        raise StorageError(f"Could not open the store at {path}: {e}") from e
+    return str(path)
 
 
 def open_repo(root: str, tile: str, settings: Settings, create: bool = False) -> icechunk.Repository:

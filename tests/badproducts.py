@@ -28,6 +28,7 @@ from rasterio.io import MemoryFile
 
 from snowdays.errors import (
     CorruptProduct,
+    ImplausibleDate,
     MetadataMismatch,
     ProductRejected,
     UnknownProduct,
@@ -304,6 +305,28 @@ def _zip_twice(out: Path, good: Good, when: datetime) -> Path:
         return write_zip(out / f"{name}.zip", members)
 
 
+def _nul_member(out: Path, good: Good, when: datetime) -> Path:
+    # a member whose name starts with NUL (zipfile cuts the name there: it reads as empty)
+    name = s2_name(when)
+    return write_zip(out / f"{name}.zip", [*product_members(name, when, good.raster), ("\x00evil", b"x")])
+
+
+def _link_to_folder(out: Path, good: Good, when: datetime) -> Path:
+    # a product folder holding a symbolic link to a folder elsewhere
+    name = s2_name(when)
+    folder = write_dir(out, name, {"_SNW_R2.tif": good.raster, "_MTD_ALL.xml": mtd(name, when)})
+    (folder / "elsewhere").symlink_to(out.parent, target_is_directory=True)
+    return folder
+
+
+def _acquired(when: datetime) -> Build:
+    # a good product renamed to another acquisition time (its metadata following)
+    def build(out: Path, good: Good, _: datetime) -> Path:
+        name = f"SENTINEL2A_{when.year:04d}{when:%m%d-%H%M%S}-000_L2B-SNOW_{TILE}_C_V1-7"  # %Y: 1, not 0001
+        return write_dir(out, name, {"_SNW_R2.tif": good.raster, "_MTD_ALL.xml": mtd(name, when)})
+    return build
+
+
 def _no_raster(out: Path, good: Good, when: datetime) -> Path:
     name = s2_name(when)
     return write_dir(out, name, {"_MTD_ALL.xml": mtd(name, when),
@@ -448,6 +471,15 @@ CASES: list[Case] = [
          r"no version in the name, its folder or its metadata"),
     Case("two-seb", _two_seb, CorruptProduct, r"2 snow rasters \(\S+/LIS_SEB.TIF, \S+/LIS_SEB.TIF\)"),
     Case("zip-twice", _zip_twice, UnsafeArchive, r"member '\S+_SNW_R2.tif' is in the archive twice"),
+    Case("nul-member", _nul_member, UnsafeArchive,
+         r"member '' has an empty name or control characters in it"),
+    Case("link-to-folder", _link_to_folder, UnsafeArchive, r"member 'elsewhere' is a symbolic link"),
+    Case("year-0001", _acquired(datetime(1, 1, 15, 11, tzinfo=UTC)), ImplausibleDate,
+         r"acquired 0001-01-15, not between 2013-02-11 and \d{4}-\d\d-\d\d"),
+    Case("year-9999", _acquired(datetime(9999, 1, 15, 11, tzinfo=UTC)), ImplausibleDate,
+         r"acquired 9999-01-15, not between"),
+    Case("future", _acquired(datetime.now(UTC).replace(microsecond=0) + timedelta(30)), ImplausibleDate,
+         r"acquired \d{4}-\d\d-\d\d, not between"),
     Case("no-snow-raster", _no_raster, CorruptProduct, r"no snow raster: expected \S+_SNW_R2.tif"),
     *L2A_CASES,
 ]

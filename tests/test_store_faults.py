@@ -27,6 +27,7 @@ import rasterio
 
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
+from snowdays.errors import StorageError
 from snowdays.export import season_maps, status
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import parse_name
@@ -489,3 +490,21 @@ def test_a_writer_killed_before_its_commit_on_s3(
 
     assert ingest(root, str(product), settings).outcome == "folded"
     assert_same(look(root, settings).maps, batch(products[:4], tmp_path / "batch"))
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling", "file"])
+def test_a_broken_store_folder_is_a_storage_error(products: list[Path], tmp_path: Path,
+                                                  kind: str) -> None:
+    """A tile folder that is a symbolic link loop, a link to nothing or a file: a storage error naming
+    it (retried by the pipeline, reported by the command line), never an abort of the process."""
+    folder = tmp_path / "stores" / parse_name(products[0].name).tile
+    folder.parent.mkdir()
+    if kind == "loop":
+        (tmp_path / "stores" / "other").symlink_to(folder)
+        folder.symlink_to(tmp_path / "stores" / "other")
+    elif kind == "dangling":
+        folder.symlink_to(tmp_path / "nowhere")
+    else:
+        folder.write_text("not a store")
+    with pytest.raises(StorageError, match=rf"Could not open the store at {re.escape(str(folder))}"):
+        ingest(str(tmp_path / "stores"), str(products[0]), get_settings())
