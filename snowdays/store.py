@@ -8,6 +8,7 @@ does its work again, so two writers never lose a product.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,6 +103,19 @@ def tiles(root: str, settings: Settings) -> list[str]:
     return sorted(n for n in names if fs.exists(f"{base}/{n}/repo") or fs.exists(f"{base}/{n}/refs"))
 
 
+BACK_OFF_SECONDS = 0.05
+"""The first wait after a commit conflict; it doubles with each attempt, up to :data:`BACK_OFF_MAX`."""
+BACK_OFF_MAX = 2.0
+
+
+def back_off(attempt: int) -> float:
+    """Wait a random time up to the attempt's bound ("full jitter"), so that writers that conflicted
+    do not meet again at once; return it."""
+    wait = random.uniform(0, min(BACK_OFF_MAX, BACK_OFF_SECONDS * 2 ** (attempt - 1)))  # noqa: S311
+    time.sleep(wait)
+    return wait
+
+
 def transact(repo: icechunk.Repository, work: Callable[[zarr.Group], tuple[T, str | None]],
              attempts: int = 8) -> T:
     """Run ``work`` on a fresh writable view of the tile and commit what it changed.
@@ -119,7 +133,8 @@ def transact(repo: icechunk.Repository, work: Callable[[zarr.Group], tuple[T, st
             return result
         except icechunk.ConflictError:
             log.info("commit conflict on attempt %d, folding again on the newer state", attempt)
-    raise StorageError(f"gave up after {attempts} commit conflicts")
+            back_off(attempt)
+    raise StorageError(f"gave up after {attempts} commit conflicts (another writer keeps committing)")
 
 
 Mapper = Callable[[Callable[[icechunk.ForkSession, J], icechunk.ForkSession],
@@ -146,7 +161,8 @@ def fan_out(repo: icechunk.Repository, plan: Callable[[zarr.Group], tuple[list[J
             return jobs
         except icechunk.ConflictError:
             log.info("commit conflict on attempt %d, planning again on the newer state", attempt)
-    raise StorageError(f"gave up after {attempts} commit conflicts")
+            back_off(attempt)
+    raise StorageError(f"gave up after {attempts} commit conflicts (another writer keeps committing)")
 
 
 def _in_fork(job: Callable[[zarr.Group, J], None], fork: icechunk.ForkSession,

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import zarr
 
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
@@ -35,7 +36,7 @@ from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import STATE, Entry, ledger, recompute
-from snowdays.store import BRANCH, array, open_repo, read, subgroup
+from snowdays.store import BACK_OFF_SECONDS, BRANCH, array, open_repo, read, subgroup, transact
 from tests.conftest import S3Server
 
 TILE = "T31TCH"
@@ -508,3 +509,28 @@ def test_a_broken_store_folder_is_a_storage_error(products: list[Path], tmp_path
         folder.write_text("not a store")
     with pytest.raises(StorageError, match=rf"Could not open the store at {re.escape(str(folder))}"):
         ingest(str(tmp_path / "stores"), str(products[0]), get_settings())
+
+
+def test_a_writer_that_conflicts_backs_off_with_jitter(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer commits while this one works, three times: each real commit conflict is
+    followed by a random wait under a doubling bound, then the work runs again and commits."""
+    repo = open_repo(str(tmp_path), TILE, get_settings(), create=True)
+    waits: list[float] = []
+    monkeypatch.setattr("snowdays.store.time.sleep", waits.append)
+    calls = []
+
+    def work(group: zarr.Group) -> tuple[int, str]:
+        calls.append(1)
+        if len(calls) <= 3:  # the other writer gets in first
+            def other(g: zarr.Group) -> tuple[None, str]:
+                g.attrs["other"] = len(calls)
+                return None, "the other writer"
+            transact(repo, other)
+        group.attrs["mine"] = len(calls)
+        return len(calls), "this writer"
+
+    assert transact(repo, work) == 4
+    assert read(repo).attrs["mine"] == 4 and read(repo).attrs["other"] == 3
+    assert len(waits) == 3 and len(set(waits)) == 3
+    assert all(0 <= w <= BACK_OFF_SECONDS * 2 ** k for k, w in enumerate(waits))
