@@ -6,6 +6,8 @@ Archives are checked before anything inside them is read (zip-slip paths, zip bo
 
 from __future__ import annotations
 
+import errno
+import os
 import posixpath
 import re
 import stat
@@ -151,6 +153,8 @@ def open_source(href: str, settings: Settings) -> Source:
             return Source(href, "tif", {posixpath.basename(path): int(fs.size(path))}, fs)
         if href.lower().endswith(".zip"):
             return Source(href, "zip", _zip_members(fs, path, href, settings), fs)
+        if not is_s3(href):
+            _check_readable(Path(path))
         found = fs.find(path, detail=True)
     except FileNotFoundError as e:
         raise CorruptProduct(strip_suffix(posixpath.basename(path)), f"not found at {href}") from e
@@ -163,6 +167,19 @@ def open_source(href: str, settings: Settings) -> Source:
         raise UnsafeArchive(strip_suffix(posixpath.basename(path)),
                             f"member {links[0]!r} is a symbolic link")
     return Source(href, "dir", members, fs)
+
+
+def _check_readable(folder: Path) -> None:
+    """Raise PermissionError for a local product folder, or anything in it, that cannot be read: a
+    listing would skip it quietly, and the product would look incomplete rather than unreadable."""
+    def fail(error: OSError) -> None:
+        raise error
+
+    for top, dirs, files in os.walk(folder, onerror=fail):
+        for entry in [*dirs, *files]:
+            path = Path(top) / entry
+            if not path.is_symlink() and not os.access(path, os.R_OK):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
 
 def _zip_members(
@@ -248,7 +265,9 @@ def is_transient_gdal(message: str) -> bool:
 
 
 def raster_error(product: str, path: str, what: str, error: RasterioError) -> SnowdaysError:
-    """A GDAL failure: a network fault on a remote raster is retried, anything else rejects."""
-    if "/vsis3/" in path and is_transient_gdal(str(error)):
+    """A GDAL failure: a network fault on a remote raster, or a local one this process may not read,
+    is retried; anything else rejects."""
+    remote = "/vsis3/" in path and is_transient_gdal(str(error))
+    if remote or "Permission denied" in str(error):
         return StorageError(f"Could not read {path} of {product}: {error}")
     return CorruptProduct(product, f"{what}: {error}")

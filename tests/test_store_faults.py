@@ -534,3 +534,42 @@ def test_a_writer_that_conflicts_backs_off_with_jitter(tmp_path: Path,
     assert read(repo).attrs["mine"] == 4 and read(repo).attrs["other"] == 3
     assert len(waits) == 3 and len(set(waits)) == 3
     assert all(0 <= w <= BACK_OFF_SECONDS * 2 ** k for k, w in enumerate(waits))
+
+
+def without_root_privilege(command: list[str]) -> list[str]:
+    """``command`` run so that file modes bind it: as root, without the capabilities that pass them."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+
+
+@pytest.mark.parametrize("what", ["raster", "folder", "zip"])
+def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list[Path], tmp_path: Path,
+                                                                   what: str) -> None:
+    """A product (or part of it) this process may not read: the command says so and exits 1 (worth
+    retrying), nothing is quarantined, and once it can be read it is folded."""
+    product = tmp_path / products[0].name
+    if what == "zip":
+        shutil.make_archive(str(product), "zip", products[0].parent, products[0].name)
+        product = product.with_name(f"{product.name}.zip")
+        locked = product
+    else:
+        shutil.copytree(products[0], product)
+        locked = next(product.glob("*_SNW_R2.tif")) if what == "raster" else product
+    locked.chmod(0)
+    script = str(Path(sys.executable).with_name("snowdays"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
+    ingest_it = without_root_privilege([script, "ingest", str(product), "--store", "st"])
+    try:
+        done = subprocess.run(ingest_it, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Permission denied" in done.stderr and "Traceback" not in done.stderr
+    assert "rejected" not in done.stdout
+    again = subprocess.run(ingest_it, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert again.returncode == 0 and "folded" in again.stdout, again.stdout + again.stderr
+    [tile] = status(str(tmp_path / "st"), get_settings())
+    assert tile.quarantined == []
