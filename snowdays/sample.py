@@ -54,6 +54,19 @@ def corner(tile: str, offset: tuple[int, int] = (0, 0)) -> tuple[float, float]:
     return t[2], t[5]
 
 
+def landsat_shift(size: int) -> float:
+    """Metres west and north of the window's corner where a generated Landsat raster starts.
+
+    Its ``ceil(size * 20 / 30)`` pixels of 30 m overshoot the window by 0, 10 or 20 m; 20 m would make
+    it wholly cover a 20 m pixel more than the window has (the tile grid a Landsat product gives,
+    :func:`snowdays.tiling.product_window`), so 10 of them lie west and north. The 20 m pixels it
+    wholly covers are then the window's, as a real Landsat product on the Sentinel-2 tiling gives the
+    whole tile.
+    """
+    spare = -(-size * 20 // 30) * 30 - size * 20
+    return max(0.0, spare - 10.0)
+
+
 def schedule(season: Season, seed: int) -> list[Pass]:
     """Acquisitions over the season's window, sorted by time."""
     rng = np.random.default_rng(seed)
@@ -221,14 +234,16 @@ def l2a_layers(classes: npt.NDArray[np.uint8], mission: str, quantification: flo
 
 
 def write_l2a(folder: Path, name: str, p: Pass, tile: str, classes: npt.NDArray[np.uint8],
-              pixel: float, quantification: float = 10000.0, offset: tuple[int, int] = (0, 0)) -> None:
+              pixel: float, quantification: float = 10000.0, offset: tuple[int, int] = (0, 0),
+              shift: float = 0.0) -> None:
     """The layers and metadata of an L2A product (see :func:`l2a_layers`) into its folder, at the
-    tile's corner (or ``offset`` pixels inside it)."""
+    tile's corner (or ``offset`` pixels inside it, then ``shift`` metres west and north)."""
     mission = "L8" if p.platform == "LANDSAT8" else "S2"
+    x, y = corner(tile, offset)
     for layer, (values, fine) in l2a_layers(classes, mission, quantification).items():
         path = folder / member_name(name, layer, mission)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_tif(path, values, crs_of(tile), pixel / fine, corner(tile, offset),
+        write_tif(path, values, crs_of(tile), pixel / fine, (x - shift, y + shift),
                   -10000 if values.dtype == np.int16 else None)
     (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile, quantification))
 
@@ -243,9 +258,12 @@ def write_dem(path: Path, tile: str, size: int, seed: int = 0, offset: tuple[int
 
 
 def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[np.uint8],
-                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0)) -> Path:
-    """Write one product in its family's layout; return its path."""
-    crs, origin = crs_of(tile), corner(tile, offset)
+                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0),
+                  shift: float = 0.0) -> Path:
+    """Write one product in its family's layout, ``offset`` pixels inside the tile then ``shift``
+    metres west and north; return its path."""
+    (x, y), crs = corner(tile, offset), crs_of(tile)
+    origin = (x - shift, y + shift)
     if name.startswith("LIS_"):
         write_tif(out / f"{name}.tif", codes, crs, pixel, origin)
         return out / f"{name}.tif"
@@ -254,7 +272,7 @@ def write_product(out: Path, name: str, p: Pass, tile: str, codes: npt.NDArray[n
     if name.startswith("FSC_"):
         write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel, origin)
     elif "_L2A_" in name:
-        write_l2a(folder, name, p, tile, codes, pixel, offset=offset)
+        write_l2a(folder, name, p, tile, codes, pixel, offset=offset, shift=shift)
     else:
         suffix = "XS" if p.platform == "LANDSAT8" else "R2"
         write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs, pixel, origin)
@@ -283,9 +301,11 @@ def make_season(
     passes = [(p, n) for p in schedule(season, seed) if (n := product_name(p, tile, family))]
     written = []
     for k, (p, name) in enumerate(passes):
-        pixel = 30.0 if p.platform == "LANDSAT8" else 20.0
+        landsat = p.platform == "LANDSAT8"
+        pixel = 30.0 if landsat else 20.0
         codes = encode(scene.observe(p, season, grounds[pixel], pixel), name)
-        written.append(write_product(out, name, p, tile, codes, pixel, as_zip, offset))
+        written.append(write_product(out, name, p, tile, codes, pixel, as_zip, offset,
+                                     landsat_shift(size) if landsat else 0.0))
         if progress:
             progress(k + 1, len(passes))
     return written
