@@ -70,7 +70,8 @@ def select(products: Iterable[Product], season: Season) -> list[Product]:
 def batch_grid(products: list[Product], tile: str) -> tuple[Grid, list[ProductRejected]]:
     """The tile grid of a batch: the window of the tile's named grid that most Sentinel-2 products
     give (the earliest product's on a tie; Landsat products' when there is no Sentinel-2 product);
-    and the products rejected, off the named grid or, for Sentinel-2 ones, off that window.
+    and the products rejected, off the named grid (or their tile's name no MGRS square) or, for
+    Sentinel-2 ones, off that window.
 
     A batch sees all its products at once, so one product on a wrong grid cannot impose it on the
     others, even when it comes first.
@@ -80,7 +81,7 @@ def batch_grid(products: list[Product], tile: str) -> tuple[Grid, list[ProductRe
     for p in sorted(products, key=lambda p: (p.id.acquired.date(), p.id.merge_order)):
         try:
             windows[p.id.name] = product_window(tile, p.grid, p.id.mission, p.id.name)
-        except WrongGrid as e:
+        except ProductRejected as e:
             rejected.append(e)
     if not windows:
         raise RejectedProducts(rejected)

@@ -19,7 +19,7 @@ from functools import cache
 import mgrs  # type: ignore[import-untyped]
 from rasterio.crs import CRS
 
-from snowdays.errors import UsageError, WrongGrid
+from snowdays.errors import UsageError, WrongGrid, WrongTile
 from snowdays.grid import Grid
 from snowdays.names import normalise_tile
 
@@ -60,7 +60,8 @@ def tile_grid(tile: str, pixel: float = 20.0, size: int | None = None,
 
 def product_window(tile: str, grid: Grid, mission: str, product: str) -> Grid:
     """The window of ``tile``'s 20 m grid that ``product`` (its raster's ``grid``, its ``mission``)
-    gives, or WrongGrid naming the product and what differs from the tile.
+    gives, or WrongGrid naming the product and what differs from the tile (WrongTile: its tile's name
+    is no MGRS square).
 
     A Sentinel-2 product must lie on that grid: the tile's CRS, 20 m pixels, its corner on the tile's
     20 m lattice, wholly inside the tile; its window is its own extent. A Landsat product (30 m) must be
@@ -68,7 +69,10 @@ def product_window(tile: str, grid: Grid, mission: str, product: str) -> Grid:
     bounds snapped inwards onto the lattice), which must lie inside the tile. Only the raster's
     declared grid is looked at, never its pixels.
     """
-    name, (crs, x0, y0), named = normalise_tile(tile), tile_origin(tile), tile_grid(tile)
+    try:
+        name, (crs, x0, y0), named = normalise_tile(tile), tile_origin(tile), tile_grid(tile)
+    except UsageError as bad:
+        raise WrongTile(product, str(bad)) from bad
     if CRS.from_user_input(grid.crs) != CRS.from_user_input(crs):
         raise WrongGrid(product, f"CRS {grid.crs}, tile {name} is in {crs}")
     a, b, c, d, e, f = grid.transform

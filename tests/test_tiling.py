@@ -17,7 +17,7 @@ import rasterio
 from affine import Affine
 
 from snowdays.annual import run_annual
-from snowdays.errors import RejectedProducts, UsageError, WrongGrid
+from snowdays.errors import RejectedProducts, UsageError, WrongGrid, WrongTile
 from snowdays.export import season_maps, status
 from snowdays.grid import Grid
 from snowdays.ingest import ingest
@@ -138,6 +138,22 @@ def test_a_product_off_its_tile_is_named_with_what_differs(mission: str, product
         product_window(TILE, product, mission, "SENTINEL2A_X")
     assert caught.value.product == "SENTINEL2A_X"
     assert re.search(reason, caught.value.reason), caught.value.reason
+
+
+def test_a_product_of_no_mgrs_square_is_rejected(tmp_path: Path) -> None:
+    """A name may look like a tile's and be none: the product is rejected and quarantined (it would
+    stop ``ingest`` with a usage error, and stay pending in the pipeline for ever)."""
+    with pytest.raises(WrongTile, match=r"tile T31TZZ is not an MGRS 100 km square"):
+        product_window("T31TZZ", grid(20, X0, Y0, 4), "S2", "P")
+    name = "SENTINEL2A_20171201-103629-000_L2B-SNOW_T31TZZ_C_V1-7"
+    (tmp_path / name).mkdir()
+    with rasterio.open(tmp_path / name / f"{name}_SNW_R2.tif", "w", driver="GTiff", width=4, height=4,
+                       count=1, dtype="uint8", crs=UTM31, transform=Affine(20, 0, X0, 0, -20, Y0)) as ds:
+        ds.write(np.zeros((4, 4), np.uint8), 1)
+    report = ingest(str(tmp_path / "store"), str(tmp_path / name), SETTINGS)
+    assert report.product == name and report.outcome.startswith("rejected (tile T31TZZ is not an MGRS")
+    [tile] = status(str(tmp_path / "store"), SETTINGS)
+    assert tile.tile == "T31TZZ" and [q["kind"] for q in tile.quarantined] == ["wrong tile"]
 
 
 @pytest.mark.parametrize(("size", "offset"), [(16, (0, 0)), (17, (0, 0)), (20, (0, 0)), (21, (3, 5)),
