@@ -117,12 +117,11 @@ def folded_days(root: str) -> dict[str, int]:
 
 
 def ingest_all(root: str, order: list[Path], settings: Settings) -> list[Result]:
-    """Ingest in order, timing each; a deferred product is ingested again after the next fold."""
+    """Ingest in order, timing each."""
     latest: dict[str, int] = {}
     records: list[Result] = []
-    deferred: list[Path] = []
 
-    def one(path: Path, retry: bool) -> Result:
+    def one(path: Path) -> Result:
         pid = parse_name(path.name)
         days = {label: s.day(pid.acquired) for label, s in seasons_of(pid.acquired.date(), settings)}
         before = folded_days(root) if Path(root, TILE).exists() else {}
@@ -136,7 +135,7 @@ def ingest_all(root: str, order: list[Path], settings: Settings) -> list[Result]
             if label in report.seasons:
                 latest[label] = max(latest.get(label, day), day)
         record = {"product": path.name, "seconds": seconds, "cpu_seconds": cpu, "outcome": report.outcome,
-                  "seasons": report.seasons, "kind": kind, "retry": retry,
+                  "seasons": report.seasons, "kind": kind,
                   "state_written": wrote_state}
         records.append(record)
         print(f"\r  ingest {len(records)}/{len(order)}: {seconds:.2f} s {kind:<16}", end="",
@@ -144,13 +143,7 @@ def ingest_all(root: str, order: list[Path], settings: Settings) -> list[Result]
         return record
 
     for path in order:
-        record = one(path, retry=False)
-        if record["outcome"].startswith("deferred"):
-            deferred.append(path)
-        elif record["seasons"] and deferred:
-            for again in deferred:
-                one(again, retry=True)
-            deferred = []
+        one(path)
     print(file=sys.stderr)
     return records
 
@@ -224,7 +217,7 @@ def ingest_child(folder: Path, store: Path, annual_out: Path) -> Result:
     order = products(folder)
     late = held_out(order, settings)
     records = ingest_all(root, [p for p in order if p != late], settings)
-    in_order = [r for r in records if r["kind"] == "in order" and not r["retry"]][WARM_UP:]
+    in_order = [r for r in records if r["kind"] == "in order"][WARM_UP:]
     decode = decode_times(root, [folder / r["product"] for r in in_order], settings)
     for record, seconds in zip(in_order, decode, strict=True):
         record["decode_seconds"] = seconds

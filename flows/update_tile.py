@@ -64,12 +64,12 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
 
 
 def drain(tile: str) -> list[Report]:
-    """Fold pending products until none is left that can be folded: those that landed meanwhile,
-    and a Landsat one deferred until a Sentinel-2 one of the same batch set the tile's grid."""
+    """Fold pending products until none is left: those that landed while a batch was folded come in
+    the next batch (a product failed in one batch reports its last outcome)."""
     reports: list[Report] = []
     while True:
         batch = fold_pending(tile)
-        done = {r.product for r in batch if not r.outcome.startswith("deferred")}
+        done = {r.product for r in batch}
         reports = [r for r in reports if r.product not in done] + batch
         if not any(r.outcome.startswith(CHANGED) for r in batch):
             return reports

@@ -18,6 +18,7 @@ from snowdays.products import Product, open_product
 from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.storage import list_products
+from snowdays.tiling import product_window
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -70,17 +71,31 @@ def select(products: Iterable[Product], season: Season) -> list[Product]:
     return sorted(chosen, key=lambda p: (p.id.acquired.date(), p.id.merge_order))
 
 
-def tile_grid(products: list[Product]) -> Grid:
-    """The grid most Sentinel-2 products share (the earliest product's on a tie).
+def batch_grid(products: list[Product], tile: str) -> tuple[Grid, list[ProductRejected]]:
+    """The tile grid of a batch: the window of the tile's named grid that most Sentinel-2 products
+    give (the earliest product's on a tie; Landsat products' when there is no Sentinel-2 product);
+    and the products rejected, off the named grid (or their tile's name no MGRS square) or, for
+    Sentinel-2 ones, off that window.
 
     A batch sees all its products at once, so one product on a wrong grid cannot impose it on the
     others, even when it comes first.
     """
-    grids = [p.grid for p in sorted(products, key=lambda p: p.id.acquired) if p.id.mission == "S2"]
-    if not grids:
-        raise UsageError("no Sentinel-2 product in the window: the tile grid is unknown")
+    windows: dict[str, Grid] = {}
+    rejected: list[ProductRejected] = []
+    for p in sorted(products, key=lambda p: (p.id.acquired.date(), p.id.merge_order)):
+        try:
+            windows[p.id.name] = product_window(tile, p.grid, p.id.mission, p.id.name)
+        except ProductRejected as e:
+            rejected.append(e)
+    if not windows:
+        raise RejectedProducts(rejected)
+    missions = {p.id.name: p.id.mission for p in products}
+    grids = [g for name, g in windows.items() if missions[name] == "S2"] or list(windows.values())
     counts = Counter(grids)
-    return max(grids, key=lambda g: counts[g])  # max keeps the first of equals
+    grid = max(grids, key=lambda g: counts[g])  # max keeps the first of equals
+    rejected += [WrongGrid(name, f"grid {g.describe()}, tile has {grid.describe()}")
+                 for name, g in windows.items() if missions[name] == "S2" and g != grid]
+    return grid, rejected
 
 
 def compute(
@@ -127,13 +142,10 @@ def run_annual(
     if not chosen:
         raise UsageError(f"no product of {tile} between {season.start} and {season.stop} "
                          f"(margin {season.margin} days) under {prefix}")
-    grid = tile_grid(chosen)
-    for p in chosen:
-        if p.id.mission == "S2" and not p.grid.same_as(grid):
-            wrong = WrongGrid(p.id.name, f"grid {p.grid.describe()}, tile has {grid.describe()}")
-            if strict:
-                raise RejectedProducts([wrong])
-            rejected.append(wrong)
+    grid, wrong = batch_grid(chosen, tile)
+    if wrong and strict:
+        raise RejectedProducts(wrong)
+    rejected += wrong
     chosen = [p for p in chosen if p.id.name not in {r.product for r in rejected}]
     state, used, failed = compute(chosen, season, grid, settings, strict, progress)
     return Annual(tile, season, grid, state.maps(), used, rejected + failed)

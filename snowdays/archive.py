@@ -53,8 +53,7 @@ def pending(archive: str, store: str, tile: str, settings: Settings) -> list[str
     """Hrefs of the tile's products in the archive that its store has neither folded nor
     quarantined, and that no rival of higher precedence outranks (a higher version, or a snow product
     of an L2A product's acquisition) among those folded or in the archive (not quarantined): folding
-    them would change nothing. Oldest acquisition first (Sentinel-2 first on a day: they set the
-    grid)."""
+    them would change nothing. Oldest acquisition first, each day in merge order."""
     tile = normalise_tile(tile)
     folded, quarantined = _recorded(store, tile, settings)
     found = arrived(archive, settings, tile)

@@ -163,8 +163,6 @@ def ingest(
         typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
     if "rejected" in outcomes:
         raise typer.Exit(3)
-    if "deferred" in outcomes:
-        raise typer.Exit(1)
 
 
 @app.command()

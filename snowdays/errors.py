@@ -19,10 +19,6 @@ class StorageError(SnowdaysError):
     """Reading or writing storage failed for a reason that may pass (network, throttling)."""
 
 
-class Deferred(SnowdaysError):
-    """A good product that cannot be placed yet (a Landsat product before any Sentinel-2 one)."""
-
-
 class ProductRejected(SnowdaysError):
     """A product that cannot be used; final, never retried."""
 
@@ -75,7 +71,7 @@ class RejectedProducts(SnowdaysError):
 
 
 #: Errors worth another attempt; every other SnowdaysError is final.
-RETRYABLE: tuple[type[SnowdaysError], ...] = (StorageError, Deferred)
+RETRYABLE: tuple[type[SnowdaysError], ...] = (StorageError,)
 
 
 def is_retryable(error: BaseException) -> bool:

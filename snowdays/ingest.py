@@ -11,7 +11,7 @@ from pathlib import Path
 import icechunk
 import zarr
 
-from snowdays.errors import Deferred, ProductRejected, WrongGrid
+from snowdays.errors import ProductRejected, WrongGrid
 from snowdays.grid import Codes, Grid
 from snowdays.names import ProductId, parse_name
 from snowdays.products import Product, open_product
@@ -30,6 +30,7 @@ from snowdays.state import (
     season_group,
 )
 from snowdays.store import UNIDENTIFIED, Mapper, attr, fan_out, open_repo, read, subgroup, transact
+from snowdays.tiling import product_window
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ def checkpoint(root: str, tile: str, settings: Settings, mapper: Mapper[Block] =
 
 
 def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
-    """Read a product onto its tile's grid (reading the store only); a bad one is quarantined and a
-    Landsat one before any grid is deferred, each with its report."""
+    """Read a product onto its tile's grid (reading the store only); a bad one is quarantined, with
+    its report."""
     try:
         product = open_product(href, settings)
         grid = _grid_for(open_repo(root, product.id.tile, settings, create=True), product)
@@ -114,8 +115,6 @@ def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
     except ProductRejected as e:
         quarantine(root, href, e, settings)
         return Report(e.product, f"rejected ({e.reason})")
-    except Deferred as e:
-        return Report(product.id.name, f"deferred ({e})")
 
 
 def fold(root: str, ready: Prepared, settings: Settings) -> Report:
@@ -139,17 +138,18 @@ def _summary(outcomes: list[Outcome]) -> str:
 
 
 def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
+    """The tile's grid as stored, else the window of the tile's named grid that the product gives;
+    a product off the named grid, or a Sentinel-2 one off the stored grid, is rejected, all before
+    any pixel is decoded."""
+    pid = product.id
+    window = product_window(pid.tile, product.grid, pid.mission, pid.name)
     stored = attr(read(repo), "grid")
-    if stored is not None:
-        grid = Grid.from_json(stored)
-        if product.id.mission == "S2" and not product.grid.same_as(grid):
-            raise WrongGrid(product.id.name,
-                            f"grid {product.grid.describe()}, tile has {grid.describe()}")
-        return grid
-    if product.id.mission != "S2":
-        raise Deferred(f"no Sentinel-2 product of {product.id.tile} defines the tile grid yet; "
-                       "fold it again after one")
-    return product.grid
+    if stored is None:
+        return window
+    grid = Grid.from_json(stored)
+    if pid.mission == "S2" and not window.same_as(grid):
+        raise WrongGrid(pid.name, f"grid {product.grid.describe()}, tile has {grid.describe()}")
+    return grid
 
 
 def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[str, Outcome], str | None]:

@@ -178,27 +178,32 @@ def l2a_layers(classes: npt.NDArray[np.uint8], mission: str, quantification: flo
 
 
 def write_l2a(folder: Path, name: str, p: Pass, tile: str, classes: npt.NDArray[np.uint8],
-              pixel: float, quantification: float = 10000.0, offset: tuple[int, int] = (0, 0)) -> None:
-    """The layers and metadata of an L2A product (see :func:`l2a_layers`) into its folder, at the
-    tile's corner (or ``offset`` pixels inside it)."""
+              pixel: float, quantification: float = 10000.0,
+              origin: tuple[float, float] | None = None) -> None:
+    """The layers and metadata of an L2A product (see :func:`l2a_layers`) into its folder, at
+    ``origin`` (default: the tile's corner)."""
     mission = "L8" if p.platform == "LANDSAT8" else "S2"
     for layer, (values, fine) in l2a_layers(classes, mission, quantification).items():
         path = folder / member_name(name, layer, mission)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_tif(path, values, crs_of(tile), pixel / fine, corner(tile, offset),
+        write_tif(path, values, crs_of(tile), pixel / fine, origin or corner(tile),
                   -10000 if values.dtype == np.int16 else None)
     (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile, quantification))
 
 
 def write_product(out: Path, layout: Layout, name: str, p: Pass, tile: str, codes: Codes8,
-                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0)) -> Path:
-    """Write one product in its layout; return its path (a folder, a zip, or a tif)."""
+                  pixel: float, as_zip: bool, offset: tuple[int, int] = (0, 0),
+                  shift: float = 0.0) -> Path:
+    """Write one product in its layout, ``offset`` pixels inside the tile then ``shift`` metres west
+    and north; return its path (a folder, a zip, or a tif)."""
+    x, y = corner(tile, offset)
+    origin = (x - shift, y + shift)
     if layout == "fsc":  # LIS >= 1.7: one raster, LIS_<S2|L8>-SNOW-<FSC|MSK>_<tile>_<date>_<version>_<n>
-        write_tif(out / f"{name}.tif", codes, crs_of(tile), pixel, corner(tile, offset))
+        write_tif(out / f"{name}.tif", codes, crs_of(tile), pixel, origin)
         return out / f"{name}.tif"
     inner = _inner(layout, name)
     folder = out / name
-    WRITERS[layout](folder / inner if inner != name else folder, inner, p, tile, codes, pixel, offset)
+    WRITERS[layout](folder / inner if inner != name else folder, inner, p, tile, codes, pixel, origin)
     if not as_zip:
         return folder
     archive = out / f"{name}.zip"
@@ -222,37 +227,38 @@ def _inner(layout: Layout, name: str) -> str:
     return f"{stem}_C_V1-9"
 
 
-Writer = Callable[[Path, str, Pass, str, Codes8, float, tuple[int, int]], None]
+Writer = Callable[[Path, str, Pass, str, Codes8, float, tuple[float, float]], None]
+"""Writes a product's files into its folder: (folder, name, pass, tile, codes, pixel, origin)."""
 
 
 def _muscate(folder: Path, name: str, p: Pass, tile: str, codes: Codes8, pixel: float,
-             offset: tuple[int, int]) -> None:
+             origin: tuple[float, float]) -> None:
     """MUSCATE L2B-SNOW (LIS 1.11 ``snow_product.py``: ``.*_SNW_R2.(tif|TIF)``, Landsat-8
     ``.*_SNW_XS.(tif|TIF)``, metadata ``.*_MTD_ALL.(xml|XML)``): codes 0, 100, 205, 254 or 255."""
     folder.mkdir(parents=True, exist_ok=True)
     suffix = "XS" if p.platform == "LANDSAT8" else "R2"
-    write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs_of(tile), pixel, corner(tile, offset))
+    write_tif(folder / f"{name}_SNW_{suffix}.tif", codes, crs_of(tile), pixel, origin)
     (folder / f"{name}_MTD_ALL.xml").write_text(mtd_xml(name, p, tile))
 
 
 def _lis_seb(folder: Path, name: str, p: Pass, tile: str, codes: Codes8, pixel: float,
-             offset: tuple[int, int]) -> None:
+             origin: tuple[float, float]) -> None:
     """The oldest LIS output in a MUSCATE-named folder (``..._D_V1-0``, LIS 1.11 ``snow_product.py``
     example 1): ``LIS_PRODUCTS/LIS_SEB.TIF`` (``lis_constant.SNOW_MASK``), found when no ``_SNW_R2``
     and no ``SNOW-FSC_`` raster is; no data 254 (``snow_synthesis.LABEL_NO_DATA_OLD``). Its
     ``LIS_METADATA.XML`` is listed by LIS, never read, so none is written here."""
     products = folder / "LIS_PRODUCTS"
     products.mkdir(parents=True, exist_ok=True)
-    write_tif(products / "LIS_SEB.TIF", codes, crs_of(tile), pixel, corner(tile, offset))
+    write_tif(products / "LIS_SEB.TIF", codes, crs_of(tile), pixel, origin)
 
 
 def _fsc(folder: Path, name: str, p: Pass, tile: str, codes: Codes8, pixel: float,
-         offset: tuple[int, int]) -> None:
+         origin: tuple[float, float]) -> None:
     """Copernicus FSC (LIS 1.11 ``snow_product.py``, ``.*FSC(OG|TOC).(tif|TIF)``; HR-WSI
     ``lis_fsc_post_processing.py`` writes ``<name>_FSCOG.tif``, ``_FSCTOC.tif``, ``_QCOG.tif``):
     0-100 snow fraction, 205 cloud, 210 water (HR-WSI), 255 no data."""
     folder.mkdir(parents=True, exist_ok=True)
-    crs, origin = crs_of(tile), corner(tile, offset)
+    crs = crs_of(tile)
     write_tif(folder / f"{name}_FSCOG.tif", codes, crs, pixel, origin)
     if name.startswith("CLMS_WSI_"):
         write_tif(folder / f"{name}_FSCTOC.tif", codes, crs, pixel, origin)
@@ -261,8 +267,8 @@ def _fsc(folder: Path, name: str, p: Pass, tile: str, codes: Codes8, pixel: floa
 
 
 def _l2a(folder: Path, name: str, p: Pass, tile: str, codes: Codes8, pixel: float,
-         offset: tuple[int, int]) -> None:
-    write_l2a(folder, name, p, tile, codes, pixel, offset=offset)
+         origin: tuple[float, float]) -> None:
+    write_l2a(folder, name, p, tile, codes, pixel, origin=origin)
 
 
 WRITERS: dict[str, Writer] = {"muscate": _muscate, "theia-download": _muscate, "lis-seb": _lis_seb,

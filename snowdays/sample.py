@@ -27,6 +27,19 @@ from snowdays.season import Season
 F32 = npt.NDArray[np.float32]
 
 
+def landsat_shift(size: int) -> float:
+    """Metres west and north of the window's corner where a generated Landsat raster starts.
+
+    Its ``ceil(size * 20 / 30)`` pixels of 30 m overshoot the window by 0, 10 or 20 m; 20 m would make
+    it wholly cover a 20 m pixel more than the window has (the tile grid a Landsat product gives,
+    :func:`snowdays.tiling.product_window`), so 10 of them lie west and north. The 20 m pixels it
+    wholly covers are then the window's, as a real Landsat product on the Sentinel-2 tiling gives the
+    whole tile.
+    """
+    spare = -(-size * 20 // 30) * 30 - size * 20
+    return max(0.0, spare - 10.0)
+
+
 def schedule(season: Season, seed: int) -> list[Pass]:
     """Acquisitions over the season's window, sorted by time."""
     rng = np.random.default_rng(seed)
@@ -126,9 +139,11 @@ def make_season(
               if (n := product_name(p, tile, layout, k))]
     written = []
     for k, (p, name) in enumerate(passes):
-        pixel = 30.0 if p.platform == "LANDSAT8" else 20.0
+        landsat = p.platform == "LANDSAT8"
+        pixel = 30.0 if landsat else 20.0
         codes = encode(scene.observe(p, season, grounds[pixel], pixel), layout, name)
-        written.append(write_product(out, layout, name, p, tile, codes, pixel, as_zip, offset))
+        written.append(write_product(out, layout, name, p, tile, codes, pixel, as_zip, offset,
+                                     landsat_shift(size) if landsat else 0.0))
         if progress:
             progress(k + 1, len(passes))
     return written

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
 from tests.conftest import RunCli
+from tests.reference import cube_maps, season_cube
 
 
 def test_sample_then_annual(tmp_path: Path, snowdays_cli: RunCli) -> None:
@@ -57,15 +59,14 @@ def test_ingest_export_status(tmp_path: Path, snowdays_cli: RunCli) -> None:
     s2 = [p for p in products if "SENTINEL2" in p and "201801" in p][:3]
     landsat = next(p for p in products if "LANDSAT8" in p)
     (tmp_path / "X_bad.zip").write_bytes(b"junk")
-    first = run("ingest", landsat, "--store", "store")
-    assert first.returncode == 1 and "deferred (no Sentinel-2 product" in first.stdout
-    done = run("ingest", *s2, s2[0], str(tmp_path / "X_bad.zip"), "--store", "store")
+    first = run("ingest", landsat, "--store", "store")  # the tile's grid comes from its name
+    assert first.returncode == 0 and first.stdout.split(": ", 1)[1].startswith("folded"), first.stdout
+    done = run("ingest", *s2, s2[0], str(tmp_path / "X_bad.zip"), landsat, "--store", "store")
     assert done.returncode == 3, done.stderr
     lines = done.stdout.splitlines()
     assert [line.split(": ", 1)[1].split(" [")[0] for line in lines] == [
         "folded", "folded", "folded", "skipped (duplicate)",
-        "rejected (the name matches no Theia snow or L2A product family)"]
-    assert run("ingest", landsat, "--store", "store").returncode == 0
+        "rejected (the name matches no Theia snow or L2A product family)", "skipped (duplicate)"]
     shown = run("status", "--store", "store")
     assert shown.returncode == 0, shown.stderr
     assert "2017-2018" in shown.stdout and "quarantined in _unidentified: X_bad" in shown.stdout
@@ -107,3 +108,38 @@ def test_l2a_sample_detect_and_ingest(tmp_path: Path, snowdays_cli: RunCli) -> N
         "folded", "folded", "skipped (a snow product of its acquisition is folded)"]
     wrong = run("detect", f"snow/{snow}", "--out", "rasters")
     assert wrong.returncode == 2 and "is a snow product already, not an L2A product" in wrong.stderr
+
+
+def test_a_whole_season_in_name_order_folds_and_equals_the_batch(tmp_path: Path,
+                                                                 snowdays_cli: RunCli) -> None:
+    """``snowdays ingest archive/*/`` on a generated season: the Landsat products come first by name,
+    and before any Sentinel-2 product they waited (exit code 1); the tile's grid now comes from its
+    name, so every product folds, and the maps are those of ``snowdays annual`` and of the naive
+    reference."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), {}, tmp_path)
+
+    made = run("sample", "archive", "--tile", "T31TCH", "--season", "2017-2018", "--size", "64")
+    assert made.returncode == 0, made.stderr
+    names = sorted(p.name for p in (tmp_path / "archive").iterdir())
+    assert names[0].startswith("LANDSAT8") and any(n.startswith("SENTINEL2") for n in names)
+    done = run("ingest", *[f"archive/{n}/" for n in names], "--store", "store")
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcomes = [line.split(": ", 1)[1].split(" ")[0] for line in done.stdout.splitlines()]
+    assert outcomes == ["folded"] * len(names)  # "folded (season recomputed)" out of order
+    exported = run("export", "--store", "store", "--tile", "T31TCH", "--season", "2017-2018",
+                   "--out", "stored", "--annual")
+    assert exported.returncode == 0, exported.stderr
+    batch = run("annual", "archive", "--tile", "T31TCH", "--start", "2017-09-01", "--stop", "2018-08-31",
+                "--out", "batch")
+    assert batch.returncode == 0, batch.stderr
+    stored, computed = sorted((tmp_path / "stored").iterdir()), sorted((tmp_path / "batch").iterdir())
+    assert [p.name for p in stored] == [p.name for p in computed] and len(stored) == 4
+    cube, days, n_days = season_cube(tmp_path / "archive", date(2017, 9, 1), date(2018, 8, 31))
+    expected = cube_maps(cube, days, n_days)
+    for a, b in zip(stored, computed, strict=True):
+        with rasterio.open(a) as got, rasterio.open(b) as want:
+            assert got.shape == want.shape == (64, 64) and got.transform == want.transform
+            np.testing.assert_array_equal(got.read(1), want.read(1), err_msg=a.name)
+            kind = a.name.split("_")[1].removeprefix("S2L8-SNOW-")
+            np.testing.assert_array_equal(got.read(1), expected[kind], err_msg=a.name)

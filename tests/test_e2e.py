@@ -42,7 +42,7 @@ class Running:
     s3: Any
     queue_arn: str
     products: list[Path]
-    """Zipped products of the season, Sentinel-2 first, then in acquisition order."""
+    """Zipped products of the season, in acquisition order (a Landsat product may come first)."""
 
     @property
     def stac(self) -> str:
@@ -89,7 +89,7 @@ def stack(s3_server: S3Server, postgres: LocalPostgres,
     base = tmp_path_factory.mktemp("e2e")
     made = make_season(base / "made", TILE, parse_season(LABEL), 20, "muscate", True, seed=21)
     chosen = [p for p in made if parse_name(p.name).acquired.month in (10, 11)][:9]
-    products = sorted(chosen, key=lambda p: ("LANDSAT" in p.name, parse_name(p.name).acquired))
+    products = sorted(chosen, key=lambda p: parse_name(p.name).acquired)
     bucket = "snow-e2e"
     s3 = s3_server.client()
     s3.create_bucket(Bucket=bucket)

@@ -21,12 +21,14 @@ from snowdays import state
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
 from snowdays.export import season_maps, status
+from snowdays.grid import Grid
 from snowdays.names import parse_name
 from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import folded_day, ledger, load, recompute
-from snowdays.store import last_commit, open_repo, read, subgroup
+from snowdays.store import attr, last_commit, open_repo, read, subgroup
+from snowdays.tiling import tile_grid
 from tasks.tile import lock_name
 from tests.stacdata import SIZE, pipeline_env, sample
 
@@ -169,3 +171,36 @@ def test_l2a_arrivals_are_folded_then_replaced_by_their_snow_products(
     batch = run_annual(str(alone), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
     assert_same(stored.maps, batch.maps)
     assert stored.products == 5
+
+
+def test_a_landsat_product_first_folds_at_once(pipeline: Settings, tmp_path: Path) -> None:
+    """A tile whose only product yet is a Landsat one: before, it was deferred run after run until a
+    Sentinel-2 product set the tile's grid; now the grid comes from the tile's name, so the run folds
+    and publishes it, and Sentinel-2 products after it fold on the same grid."""
+    products = sample(tmp_path / "made", TILE, LABEL, 3)
+    landsat = next(p for p in products if p.name.startswith("LANDSAT8")
+                   and parse_name(p.name).acquired.date() >= SEASON.start)
+    after = [p for p in products if p.name.startswith("SENTINEL2")
+             and parse_name(p.name).acquired > parse_name(landsat.name).acquired][:3]
+    shutil.copy2(landsat, Path(pipeline.archive) / landsat.name)
+    day = parse_name(landsat.name).acquired.date().isoformat()
+    assert run(TILE, day, pipeline) == [{"product": landsat.stem, "outcome": "folded"}]
+    repo = open_repo(pipeline.store, TILE, pipeline)
+    assert Grid.from_json(attr(read(repo), "grid")) == tile_grid(TILE, 20.0, SIZE)
+    assert landsat.stem in artifact("update-t31tch")
+    assert [p.name for p in Path(pipeline.stac_catalog).rglob("scd-t31tch-2017-2018.json")] == [
+        "scd-t31tch-2017-2018.json"]  # published
+
+    for p in after:
+        shutil.copy2(p, Path(pipeline.archive) / p.name)
+    done = run(TILE, day, pipeline)
+    assert sorted(r["product"] for r in done) == sorted(p.stem for p in after)
+    assert {r["outcome"] for r in done} == {"folded"}
+    stored = season_maps(pipeline.store, TILE, LABEL, pipeline)
+    final = tmp_path / "final"
+    final.mkdir()
+    for p in [landsat, *after]:
+        shutil.copy2(p, final / p.name)
+    batch = run_annual(str(final), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
+    assert_same(stored.maps, batch.maps)
+    assert stored.products == 4 and stored.landsat

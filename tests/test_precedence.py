@@ -51,14 +51,11 @@ def winners(products: list[Path]) -> list[Path]:
 
 
 def late(stream: list[Path]) -> list[Path]:
-    """The L2A products folded after a snow product of their acquisition, in the order ``ingest_all``
-    folds them (Landsat products before the first Sentinel-2 one are deferred to the end)."""
-    first = next(k for k, p in enumerate(stream) if "SENTINEL2" in p.name)
-    deferred = [p for p in stream[:first] if "LANDSAT8" in p.name]
-    order = [p for p in stream if p not in deferred] + deferred
+    """The L2A products folded after a snow product of their acquisition, in the stream's order
+    (``ingest_all`` folds each product as it comes)."""
     seen: set[str] = set()
     found = []
-    for p in order:
+    for p in stream:
         if "_L2A_" in p.name and acquisition(p) in seen:
             found.append(p)
         elif "_L2B-SNOW_" in p.name:
