@@ -52,9 +52,11 @@ def task_runner(settings: Settings) -> DaskTaskRunner:
 
 
 def local_cluster(settings: Settings) -> dict[str, Any]:
-    """A free port for the dashboard (``None`` would mean Dask's 8787, which another cluster may hold)."""
+    """On 127.0.0.1 only (scheduler, nannies and workers), the scheduler's dashboard on a free port
+    (``None`` would mean Dask's 8787, which another cluster may hold), the workers' none."""
     return {"n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": "127.0.0.1:0", "env": worker_env()}
+            "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "worker_dashboard_address": None,
+            "env": worker_env()}
 
 
 def kube_cluster(settings: Settings) -> dict[str, Any]:
