@@ -171,3 +171,9 @@ class Settings(BaseSettings):
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment (and ``.env``), with explicit overrides on top."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def for_workers(settings: Settings) -> Settings:
+    """The settings sent with tasks to the Dask workers (through their scheduler): without the STAC
+    database's URL and the GEODES API key, which only flow runs and the watcher use."""
+    return settings.model_copy(update={"stac_database_url": "", "geodes_api_key": None})
