@@ -41,7 +41,8 @@ helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version }}
 {{- printf "%s-dask" (include "snowdays.fullname" .) -}}
 {{- end -}}
 
-{{/* the Secrets every pipeline pod reads its environment from (S3, Prefect API key, STAC database, more) */}}
+{{/* the Secrets the flow runs, the watcher and the registration read their environment from (S3,
+Prefect API key, STAC database, more); the Dask pods' are snowdays.daskWorkerSecrets */}}
 {{- define "snowdays.secrets" -}}
 {{- $secrets := list -}}
 {{- with .Values.s3.existingSecret }}{{ $secrets = append $secrets . }}{{ end -}}
