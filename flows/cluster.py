@@ -25,6 +25,9 @@ POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "
                 "seccompProfile": {"type": "RuntimeDefault"}}
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                       "capabilities": {"drop": ["ALL"]}}
+WORKER_PORTS = "--worker-port 8789 --nanny-port 8790"
+"""A Kubernetes worker's and its nanny's ports: fixed, within the 8786-8790 the chart's egress policy
+of Dask pods allows among them (the scheduler's 8786 and 8787, the workers' dashboards 8788)."""
 
 
 def untrimmed() -> None:
@@ -52,9 +55,11 @@ def task_runner(settings: Settings) -> DaskTaskRunner:
 
 
 def local_cluster(settings: Settings) -> dict[str, Any]:
-    """A free port for the dashboard (``None`` would mean Dask's 8787, which another cluster may hold)."""
+    """On 127.0.0.1 only (scheduler, nannies and workers), the scheduler's dashboard on a free port
+    (``None`` would mean Dask's 8787, which another cluster may hold), the workers' none."""
     return {"n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": "127.0.0.1:0", "env": worker_env()}
+            "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "worker_dashboard_address": None,
+            "env": worker_env()}
 
 
 def kube_cluster(settings: Settings) -> dict[str, Any]:
@@ -80,11 +85,12 @@ def cluster_spec(settings: Settings, name: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = make_cluster_spec(
         name=name, image=settings.dask_image, n_workers=settings.dask_workers, resources=resources,
         env=_inline_env() | {"DASK_TEMPORARY_DIRECTORY": SCRATCH},
-        worker_command="dask worker --nthreads 1")
+        worker_command=f"dask worker --nthreads 1 {WORKER_PORTS}")
     spec["metadata"]["labels"] = LABELS | {"dask.org/cluster-name": name}
     for role in ("scheduler", "worker"):
         spec["spec"][role]["metadata"] = {"labels": LABELS}
-        _harden(spec["spec"][role]["spec"], settings)
+        _harden(spec["spec"][role]["spec"])
+    _give_storage(spec["spec"]["worker"]["spec"], settings)
     return merged(spec, settings.kubernetes_spec_overrides)
 
 
@@ -94,16 +100,23 @@ def _inline_env() -> dict[str, str]:
     return {k: v for k, v in worker_env().items() if k != "PREFECT_API_KEY"}
 
 
-def _harden(pod: dict[str, Any], settings: Settings) -> None:
-    """Run a pod as the chart's: its service account, non-root, read-only root, a scratch emptyDir,
-    the environment from the ConfigMaps and Secrets named in the settings."""
-    if settings.kubernetes_service_account:
-        pod["serviceAccountName"] = settings.kubernetes_service_account
+def _harden(pod: dict[str, Any]) -> None:
+    """Run a pod as the chart's: no Kubernetes API token (a Dask pod never calls the API), non-root,
+    read-only root, a scratch emptyDir."""
+    pod["automountServiceAccountToken"] = False
     pod["securityContext"] = copy.deepcopy(POD_SECURITY)
     pod["volumes"] = [{"name": "scratch", "emptyDir": {}}]
     for container in pod["containers"]:
         container["securityContext"] = copy.deepcopy(CONTAINER_SECURITY)
         container["volumeMounts"] = [{"name": "scratch", "mountPath": SCRATCH}]
+
+
+def _give_storage(pod: dict[str, Any], settings: Settings) -> None:
+    """What a worker reads products and writes stores with, and the scheduler does without: the
+    service account (its S3 role), the environment from the ConfigMaps and Secrets of the settings."""
+    if settings.kubernetes_service_account:
+        pod["serviceAccountName"] = settings.kubernetes_service_account
+    for container in pod["containers"]:
         container["envFrom"] = [_env_source(source) for source in settings.kubernetes_env_from]
 
 

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from flows.cluster import SettingsDaskRunner
 from snowdays.regions import load_region
 from snowdays.season import parse_season
-from snowdays.settings import get_settings
+from snowdays.settings import for_workers, get_settings
 from stac.mosaics import build
 from tasks.mosaic import on_cluster, publish
 from tasks.tile import held
@@ -33,7 +33,7 @@ def mosaic(region: str, season: str) -> dict[str, object]:
     loaded = load_region(region)
     logger = get_run_logger()
     with held(f"snowdays-mosaic-{loaded.name}-{season}"):
-        report = build(loaded, season, settings, mapper=on_cluster)
+        report = build(loaded, season, for_workers(settings), mapper=on_cluster)
         published = publish(report, settings)
     if report.plan.missing:
         logger.warning("tiles with no published maps for %s: %s", season, ", ".join(report.plan.missing))

@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from flows.cluster import SettingsDaskRunner
 from snowdays.ingest import Prepared, Report, checkpoint
 from snowdays.names import normalise_tile
-from snowdays.settings import get_settings
+from snowdays.settings import for_workers, get_settings
 from tasks.report import leave_artifacts
 from tasks.tile import find_pending, fold_product, on_cluster, publish_season, read_product, tile_lock
 
@@ -80,8 +80,8 @@ def fold_pending(tile: str) -> list[Report]:
     by one here, in acquisition order (one writer per tile)."""
     settings = get_settings()
     hrefs = find_pending(tile, settings)
-    reports = []
-    for href, read in [(href, read_product.submit(href, settings)) for href in hrefs]:
+    reports, shipped = [], for_workers(settings)
+    for href, read in [(href, read_product.submit(href, shipped)) for href in hrefs]:
         try:
             ready = read.result()
             reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)

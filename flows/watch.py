@@ -39,6 +39,8 @@ ARRIVED = "snow.product.arrived"
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_PAGES = 10_000
 """Pages of one search followed at most (a guard against a server whose ``next`` link loops)."""
+API_KEY = "X-API-Key"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -293,6 +295,27 @@ def _stream(client: httpx.Client, url: str, fs: Any, part: str) -> str:
     return digest.hexdigest()
 
 
+def origin(url: httpx.URL | str) -> tuple[str, str, int | None]:
+    """A URL's origin: scheme, host and port (the scheme's default port when none is written)."""
+    url = httpx.URL(url)
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def keyed_to(api: str, key: str) -> Callable[[httpx.Request], None]:
+    """A request hook that puts the API key on requests to the API's origin and takes it off any
+    other: asset hosts and redirect targets elsewhere never see it (httpx runs request hooks on every
+    hop of a redirect, and copies a request's headers to the next hop)."""
+    home = origin(api)
+
+    def hook(request: httpx.Request) -> None:
+        if origin(request.url) == home:
+            request.headers[API_KEY] = key
+        else:
+            request.headers.pop(API_KEY, None)
+
+    return hook
+
+
 def fetch_new(archive: str, tiles: list[str], settings: Settings, *, limit: int = 80) -> list[str]:
     """Search the STAC API for the tiles' products, download those not in the archive, and emit an
     event for each once it is in place; return their hrefs."""
@@ -301,9 +324,9 @@ def fetch_new(archive: str, tiles: list[str], settings: Settings, *, limit: int 
                          "SNOWDAYS_GEODES_API_KEY")
     tiles = [normalise_tile(t) for t in tiles]
     have = {pid.name for pid in arrived(archive, settings).values()} if _exists(archive, settings) else set()
-    headers = {"X-API-Key": settings.geodes_api_key.get_secret_value()}
+    hooks = {"request": [keyed_to(settings.geodes_url, settings.geodes_api_key.get_secret_value())]}
     fetched = []
-    with httpx.Client(headers=headers, timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
+    with httpx.Client(event_hooks=hooks, timeout=HTTP_TIMEOUT, follow_redirects=True) as client:
         body = search_body(settings.geodes_datasets, tiles, limit)
         for item in search(client, settings.geodes_url, body):
             product = offer(item)

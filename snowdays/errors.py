@@ -15,6 +15,11 @@ class UsageError(SnowdaysError):
     """The command or call was given arguments that cannot work (bad season, empty folder...)."""
 
 
+class BadDatabaseUrl(UsageError):
+    """A database URL that does not parse; the message shows it with its password masked, never the
+    password itself."""
+
+
 class StorageError(SnowdaysError):
     """Reading or writing storage failed for a reason that may pass (network, throttling)."""
 

@@ -72,12 +72,12 @@ class Settings(BaseSettings):
     kubernetes_namespace: str | None = None
     """Namespace of ephemeral Kubernetes Dask clusters; empty: the pod's own (or the kubeconfig's)."""
     kubernetes_service_account: str | None = None
-    """Service account of an ephemeral Kubernetes Dask cluster's pods (its S3 role); empty: the
-    namespace's default."""
+    """Service account of an ephemeral Kubernetes Dask cluster's workers (its S3 role; mounted without
+    an API token); empty: the namespace's default. The scheduler always runs under the default."""
     kubernetes_env_from: list[str] = []
     """ConfigMaps and Secrets whose keys become environment variables of an ephemeral Kubernetes Dask
-    cluster's pods (the chart's settings and S3 credentials), as a JSON list of ``configmap/NAME`` and
-    ``secret/NAME``."""
+    cluster's workers (the chart's settings, S3 credentials, the Prefect API key; the scheduler gets
+    none), as a JSON list of ``configmap/NAME`` and ``secret/NAME``."""
     kubernetes_spec_overrides: dict[str, Any] = {}
     """Merged into the ``DaskCluster`` of an ephemeral Kubernetes Dask cluster (JSON; objects merge
     key by key, anything else replaces), e.g. ``{"spec": {"worker": {"spec": {"nodeSelector":
@@ -173,3 +173,9 @@ class Settings(BaseSettings):
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment (and ``.env``), with explicit overrides on top."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def for_workers(settings: Settings) -> Settings:
+    """The settings sent with tasks to the Dask workers (through their scheduler): without the STAC
+    database's URL and the GEODES API key, which only flow runs and the watcher use."""
+    return settings.model_copy(update={"stac_database_url": "", "geodes_api_key": None})

@@ -13,12 +13,11 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
-from psycopg.conninfo import conninfo_to_dict
 
 from infra.postgres import LocalPostgres
 from snowdays.errors import UsageError
 from snowdays.settings import Settings
-from stac.database import migrate
+from stac.database import migrate, parse_url
 
 log = logging.getLogger(__name__)
 APP = "stac_fastapi.pgstac.app:create_app"
@@ -27,7 +26,7 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 def local_cluster(settings: Settings) -> LocalPostgres | None:
     """The local cluster behind ``stac_database_url``, if snowdays is to start one."""
-    info = conninfo_to_dict(settings.stac_database_url)
+    info = parse_url(settings.stac_database_url)
     if not settings.stac_postgres_data or info.get("host") not in _LOCAL_HOSTS:
         return None
     return LocalPostgres(Path(settings.stac_postgres_data).resolve(), int(info.get("port") or 5432),
@@ -37,7 +36,7 @@ def local_cluster(settings: Settings) -> LocalPostgres | None:
 
 def postgres_env(url: str) -> dict[str, str]:
     """The variables stac-fastapi-pgstac reads its database from (``PGHOST``...)."""
-    info = conninfo_to_dict(url)
+    info = parse_url(url)
     missing = [k for k in ("host", "dbname", "user") if not info.get(k)]
     if missing:
         raise UsageError(f"the STAC database URL gives no {', '.join(missing)}: write it "

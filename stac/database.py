@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -14,14 +16,61 @@ from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
 from pypgstac.migrate import Migrate
 
-from snowdays.errors import StorageError
+from snowdays.errors import BadDatabaseUrl, StorageError
 
 log = logging.getLogger(__name__)
+MASK = "***"
+_URI_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:@/]*:)(.*)@", re.IGNORECASE | re.DOTALL)
+"""``scheme://user:PASSWORD@``, up to the last ``@`` (a password written with one unencoded too)."""
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&]*)", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
+"""``password=VALUE`` or ``password='VALUE'`` in a ``key=value`` connection string."""
+_PATTERNS = (_URI_PASSWORD, _QUERY_PASSWORD)
+
+
+def masked(url: str) -> str:
+    """The URL with its password, wherever libpq would read it, replaced by ``***``."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", url)
+    return _QUERY_PASSWORD.sub(rf"\g<1>{MASK}", _URI_PASSWORD.sub(rf"\g<1>{MASK}@", url, count=1))
+
+
+def _passwords(url: str) -> set[str]:
+    """What the URL may hold as a password, as written and decoded."""
+    patterns = _PATTERNS if "://" in url else (_KEYWORD_PASSWORD,)
+    written = {m.group(2).strip("'") for pattern in patterns for m in pattern.finditer(url)}
+    return {text for w in written for text in (w, unquote(w)) if text}
+
+
+def _scrubbed(reason: str, url: str) -> str:
+    """libpq's reason why the URL does not parse, without the URL's password (it may quote either)."""
+    reason = reason.strip().replace(url, masked(url))
+    for secret in sorted(_passwords(url), key=len, reverse=True):
+        reason = reason.replace(secret, MASK)
+    return reason
+
+
+def parse_url(url: str) -> dict[str, Any]:
+    """The connection parameters of a database URL; one that does not parse is a
+    :class:`BadDatabaseUrl` whose message masks the password (raised from None: psycopg's error
+    quotes the URL whole)."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error as e:
+        raise BadDatabaseUrl(f"the STAC database URL {masked(url)} does not parse: "
+                             f"{_scrubbed(str(e), url)}; write it "
+                             "postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE") from None
+    port = str(info.get("port") or "5432")
+    if not all(part.isdigit() for part in port.split(",")):
+        # not quoted: a password with an unencoded "/" makes libpq read a port out of it
+        raise BadDatabaseUrl(f"the STAC database URL {masked(url)} gives a port that is not a number: "
+                             "write it postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE")
+    return info
 
 
 def describe(url: str) -> str:
     """``host:port/dbname`` of a connection URL, without its credentials."""
-    info = conninfo_to_dict(url)
+    info = parse_url(url)
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 

@@ -127,7 +127,7 @@ def test_settings_reach_every_pipeline_pod(helm: Callable[..., subprocess.Comple
         {k: json.loads(v) if v.startswith(("[", "{")) else v for k, v in env.items()})
     assert settings.archive == "s3://snowdays-archive/products" and settings.cog_compress == "ZSTD"
     assert settings.dask_cluster == "tcp://snowdays-dask-scheduler.snowdays.svc:8786"
-    assert settings.kubernetes_env_from == ["configmap/snowdays-config", "secret/snowdays-stac-database"]
+    assert settings.kubernetes_env_from == ["configmap/snowdays-config"]  # Dask pods: no database
     assert settings.dask_image == "123456789012.dkr.ecr.eu-west-3.amazonaws.com/snowdays:0.1.0"
     for name in ("-watcher", "-stac-api"):
         pod = by_kind(resources, "Deployment", name)["spec"]["template"]["spec"]
@@ -151,8 +151,93 @@ def test_without_the_long_lived_cluster_runs_make_their_own(
     assert not [r for r in resources if r["apiVersion"] == "kubernetes.dask.org/v1"]
     config = by_kind(resources, "ConfigMap", "-config")["data"]
     assert config["SNOWDAYS_DASK_CLUSTER"] == "kubernetes"
-    assert json.loads(config["SNOWDAYS_KUBERNETES_ENV_FROM"]) == ["configmap/snowdays-config", "secret/s3",
-                                                                    "secret/db"]
+    assert json.loads(config["SNOWDAYS_KUBERNETES_ENV_FROM"]) == ["configmap/snowdays-config", "secret/s3"]
+
+
+# --- the Dask pods get only what they use ------------------------------------------------------
+
+SECRETS: dict[str, Any] = {
+    "s3": {"existingSecret": "s3"}, "prefect": {"apiKeySecret": "prefect-key"},
+    "stacDatabase": {"existingSecret": "db"}, "extraEnvFromSecrets": ["geodes"],
+    "dask": {"extraEnvFromSecrets": ["dask-extra"]}, "stacApi": {"enabled": True},
+    "settings": {"s3_endpoint_url": "http://minio.storage:9000"}}
+"""Every Secret the chart knows of, and an S3 endpoint off port 443."""
+
+
+def with_secrets(helm: Callable[..., subprocess.CompletedProcess[str]],
+                 tmp_path: Path) -> list[dict[str, Any]]:
+    """The production values with :data:`SECRETS` (helm merges the files' objects key by key)."""
+    values = tmp_path / "secrets.yaml"
+    values.write_text(yaml.safe_dump(SECRETS))
+    return render(helm, PRODUCTION, values)
+
+
+def env_from(pod: dict[str, Any]) -> list[str]:
+    return [next(iter(ref.values()))["name"] for c in pod["containers"] for ref in c.get("envFrom", [])]
+
+
+def test_dask_pods_get_no_token_and_only_their_secrets(helm: Callable[..., subprocess.CompletedProcess[str]],
+                                                       tmp_path: Path) -> None:
+    """The scheduler: no service account of the release, no token, no environment from a Secret; a
+    worker: its service account (S3 role) without a token, S3's and the Prefect API key's Secrets
+    only. The pipeline's own pods keep the database's."""
+    resources = with_secrets(helm, tmp_path)
+    cluster = by_kind(resources, "DaskCluster")["spec"]
+    scheduler, worker = cluster["scheduler"]["spec"], cluster["worker"]["spec"]
+    assert scheduler["automountServiceAccountToken"] is False and "serviceAccountName" not in scheduler
+    assert env_from(scheduler) == []
+    assert worker["automountServiceAccountToken"] is False and worker["serviceAccountName"] == "snowdays"
+    assert env_from(worker) == ["snowdays-config", "s3", "prefect-key", "dask-extra"]
+    config = by_kind(resources, "ConfigMap", "-config")["data"]  # the ephemeral clusters' workers
+    assert json.loads(config["SNOWDAYS_KUBERNETES_ENV_FROM"]) == [
+        "configmap/snowdays-config", "secret/s3", "secret/prefect-key", "secret/dask-extra"]
+    watcher = by_kind(resources, "Deployment", "-watcher")["spec"]["template"]["spec"]
+    assert env_from(watcher) == ["snowdays-config", "s3", "prefect-key", "db", "geodes"]
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) selects the labels."""
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    wanted: dict[str, str] = selector.get("matchLabels", {})
+    return wanted.items() <= labels.items()
+
+
+def test_dask_pods_reach_dns_one_another_https_and_prefect_only(
+        helm: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    """One egress policy for the long-lived cluster's pods and the ephemeral ones' (as
+    flows/cluster.py labels them): DNS, one another on the ports their scheduler, workers and nannies
+    listen on, HTTPS, the Prefect API's and the S3 endpoint's ports; no rule else."""
+    from flows.cluster import cluster_spec  # noqa: PLC0415
+    from snowdays.settings import get_settings  # noqa: PLC0415
+
+    resources = with_secrets(helm, tmp_path)
+    policy = by_kind(resources, "NetworkPolicy", "-dask-egress")["spec"]
+    assert policy["policyTypes"] == ["Egress"]
+    cluster = by_kind(resources, "DaskCluster")
+    ephemeral = cluster_spec(get_settings(dask_cluster="kubernetes", dask_image="snowdays:0.1.0"), "x")
+    for spec in (cluster["spec"], ephemeral["spec"]):
+        for role in ("scheduler", "worker"):
+            assert selects(policy["podSelector"], spec[role]["metadata"]["labels"]), role
+    watcher = by_kind(resources, "Deployment", "-watcher")["spec"]["template"]["metadata"]["labels"]
+    assert not selects(policy["podSelector"], watcher)
+    rules = sorted((json.dumps(rule.get("to", "anywhere"), sort_keys=True),
+                    sorted((p["protocol"], p["port"], p.get("endPort", p["port"])) for p in rule["ports"]))
+                   for rule in policy["egress"])
+    peers = json.dumps([{"podSelector": policy["podSelector"]}], sort_keys=True)
+    dns = json.dumps(yaml.safe_load((CHART / "values.yaml").read_text())["networkPolicy"]["dnsTo"],
+                     sort_keys=True)
+    anywhere = '"anywhere"'
+    assert rules == sorted([(dns, [("TCP", 53, 53), ("UDP", 53, 53)]), (peers, [("TCP", 8786, 8790)]),
+                            (anywhere, [("TCP", 443, 443)]), (anywhere, [("TCP", 4200, 4200)]),
+                            (anywhere, [("TCP", 9000, 9000)])])
+    for spec in (cluster["spec"], ephemeral["spec"]):
+        [worker] = spec["worker"]["spec"]["containers"]
+        args = worker["args"]
+        ports = [int(args[args.index(flag) + 1]) for flag in ("--worker-port", "--nanny-port")]
+        assert all(8786 <= port <= 8790 for port in ports), args
 
 
 def test_stac_api_without_a_database_is_refused(helm: Callable[..., subprocess.CompletedProcess[str]],

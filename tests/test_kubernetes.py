@@ -57,9 +57,16 @@ def test_backfill_cluster_spec_is_a_valid_daskcluster() -> None:
     assert worker["args"][:4] == ["dask", "worker", "--nthreads", "1"]
     for role in ("scheduler", "worker"):
         pod = spec["spec"][role]["spec"]
-        assert pod["serviceAccountName"] == "snowdays"
+        assert pod["automountServiceAccountToken"] is False  # no Kubernetes API token in a Dask pod
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert spec["spec"][role]["metadata"]["labels"] == LABELS
+    scheduler, worker_pod = spec["spec"]["scheduler"]["spec"], spec["spec"]["worker"]["spec"]
+    assert worker_pod["serviceAccountName"] == "snowdays"  # its S3 role
+    assert "serviceAccountName" not in scheduler  # the scheduler reads no storage
+    [scheduler_container] = scheduler["containers"]
+    assert "envFrom" not in scheduler_container
+    assert worker["envFrom"] == [{"configMapRef": {"name": "snowdays-config"}},
+                                 {"secretRef": {"name": "snowdays-s3"}}]
     for container in containers(spec):
         assert container["image"] == IMAGE
         assert container["resources"] == {"requests": {"cpu": "2", "memory": "8Gi"},
@@ -68,8 +75,6 @@ def test_backfill_cluster_spec_is_a_valid_daskcluster() -> None:
         assert env["PREFECT_API_URL"] == "http://prefect-server.prefect:4200/api"
         assert env["DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON"] == "{'MALLOC_TRIM_THRESHOLD_': None}"
         assert "PREFECT_API_KEY" not in env  # never written into a resource: it comes from the Secret
-        assert container["envFrom"] == [{"configMapRef": {"name": "snowdays-config"}},
-                                        {"secretRef": {"name": "snowdays-s3"}}]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp"}]  # noqa: S108
     assert "pnu_secret" not in json.dumps(spec)

@@ -7,14 +7,18 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import cloudpickle  # type: ignore[import-untyped]  # dask's dependency
 import httpx
 import numpy as np
 import pytest
+from distributed import LocalCluster, Scheduler
+from distributed.diagnostics.plugin import SchedulerPlugin
 from prefect.client.orchestration import get_client
 from prefect.settings import get_current_settings
 
-from flows.cluster import task_runner, worker_env
+from flows.cluster import local_cluster, task_runner, worker_env
 from flows.update_tile import update_tile
 from infra.postgres import LocalPostgres
 from snowdays import state
@@ -132,6 +136,38 @@ def test_dask_workers_get_the_prefect_api(prefect_api: str) -> None:
     kwargs = task_runner(get_settings(dask_cluster="local", dask_workers=3)).cluster_kwargs
     assert kwargs["env"] == env and kwargs["n_workers"] == 3
     assert task_runner(get_settings(dask_cluster="tcp://10.0.0.1:8786")).address == "tcp://10.0.0.1:8786"
+
+
+class Shipped(SchedulerPlugin):
+    """Every task the scheduler is given, pickled as it holds it (its function and arguments)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[bytes] = []
+
+    def update_graph(self, scheduler: Scheduler, *, tasks: list[Any], **kwargs: Any) -> None:
+        self.tasks += [cloudpickle.dumps(scheduler.tasks[key].run_spec) for key in tasks]
+
+
+def test_dask_gets_neither_the_database_url_nor_the_api_key(pipeline: Settings, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's tasks reach the Dask scheduler (and its workers) with settings that hold neither the
+    STAC database's password nor the GEODES API key; the run folds and publishes with them all the same."""
+    password, key = "db-Pa55word", "geodes-K3y"
+    url = pipeline.stac_database_url.replace("postgres@", f"postgres:{password}@")  # trusted: unused
+    products = sample(tmp_path / "made", TILE, LABEL, 5)[:2]
+    for path in products:
+        shutil.copy2(path, Path(pipeline.archive) / path.name)
+    shipped = Shipped()
+    with LocalCluster(**local_cluster(pipeline)) as cluster:  # type: ignore[no-untyped-call]
+        cluster.scheduler.add_plugin(shipped)
+        for name, value in {"STAC_DATABASE_URL": url, "GEODES_API_KEY": key,
+                            "DASK_CLUSTER": cluster.scheduler_address}.items():
+            monkeypatch.setenv(f"SNOWDAYS_{name}", value)
+        done = run(TILE, "2017-10-01", get_settings())
+    assert {r["outcome"] for r in done} == {"folded"}
+    given = b"".join(shipped.tasks)
+    assert all(p.name.encode() in given for p in products)  # the tasks' arguments are seen
+    assert password.encode() not in given and key.encode() not in given
 
 
 def test_l2a_arrivals_are_folded_then_replaced_by_their_snow_products(

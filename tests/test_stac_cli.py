@@ -90,3 +90,36 @@ def test_publish_faults(tmp_path: Path, snowdays_cli: RunCli) -> None:
     assert no_api.returncode == 1 and "cannot be reached" in no_api.stderr
     bad_bbox = run("search", "--bbox", "1,2,x")
     assert bad_bbox.returncode == 2 and "1,2,x" in bad_bbox.stderr
+
+
+PASSWORD = "s3cr3t-Pw"  # noqa: S105 - a test password, to be looked for in the output
+BAD_URLS = {
+    f"postgresql://snow:{PASSWORD}@[::1/snowdays": "does not parse",  # libpq quotes the URL whole
+    f"postgresql://snow:{PASSWORD}%zz@127.0.0.1:5432/snowdays": "does not parse",  # and the token
+    f"postgresql://snow:{PASSWORD}@127.0.0.1:5432/snowdays?bogus=1": "does not parse",
+    f"postgresql://snow:{PASSWORD}@127.0.0.1:port/snowdays": "not a number",
+    f"host=127.0.0.1 user=snow password={PASSWORD} dbname": "does not parse",
+}
+
+
+def test_a_database_url_that_does_not_parse_never_shows_its_password(tmp_path: Path,
+                                                                     snowdays_cli: RunCli) -> None:
+    """``stac serve`` and ``publish`` given a database URL that does not parse: a usage error (exit 2)
+    that shows the URL with its password masked, and the password nowhere in what they print."""
+
+    def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return snowdays_cli(list(args), {"SNOWDAYS_STAC_DATABASE_URL": url,
+                                         "SNOWDAYS_STAC_API_PORT": str(_free_port())}, tmp_path)
+
+    assert run("", "sample", "in", "--size", "16", "--zip").returncode == 0
+    products = s2_first(p for p in (tmp_path / "in").iterdir() if "_201709" in p.name)
+    assert run("", "ingest", *products, "--store", "store").returncode == 0
+    for url, reason in BAD_URLS.items():
+        for command in (["stac", "serve"], ["publish", "--store", "store", "--tile", "T31TCH",
+                                            "--season", "2017-2018"]):
+            done = run(url, *command)
+            said = done.stdout + done.stderr
+            assert PASSWORD.lower() not in said.lower(), (command, said)
+            assert done.returncode == 2, (command, url, done.stderr)
+            assert f"the STAC database URL {url.split(PASSWORD)[0]}***" in done.stderr, done.stderr
+            assert reason in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -212,6 +213,8 @@ class Geodes:
     products: dict[str, bytes]
     base: str = ""
     truncated: set[str] = field(default_factory=set)
+    moved: dict[str, str] = field(default_factory=dict)
+    """Products whose download answers a redirect to the URL given."""
     searches: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
 
@@ -281,6 +284,12 @@ def _handler(api: Geodes) -> type[BaseHTTPRequestHandler]:
             name = self.path.removeprefix("/api/download/")
             if self.refused():
                 return
+            if name in api.moved:
+                self.send_response(302)
+                self.send_header("Location", api.moved[name])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             data = api.products[name]
             if name not in api.truncated:
                 self.reply(200, data, "application/zip")
@@ -294,24 +303,68 @@ def _handler(api: Geodes) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def geodes(season: list[Path], other_tile: list[Path]) -> Iterator[Geodes]:
-    """Five products of T31TCH in the dataset, one of another tile and one of another dataset."""
-    api = Geodes({})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    api.base = f"http://127.0.0.1:{server.server_address[1]}"
-    for path in season[:5]:
-        api.add(path)
-    api.add(other_tile[0])
-    api.add(season[5], dataset="MUSCATE_SENTINEL2_SENTINEL2_L2A")
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield api
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def geodes(season: list[Path], other_tile: list[Path]) -> Iterator[Geodes]:
+    """Five products of T31TCH in the dataset, one of another tile and one of another dataset."""
+    api = Geodes({})
+    with serving(_handler(api)) as base:
+        api.base = base
+        for path in season[:5]:
+            api.add(path)
+        api.add(other_tile[0])
+        api.add(season[5], dataset="MUSCATE_SENTINEL2_SENTINEL2_L2A")
+        yield api
+
+
+@dataclass
+class AssetHost:
+    """Another origin than the API's (another port of 127.0.0.1): it serves files under ``/files/``
+    and records the headers of every request it receives."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    base: str = ""
+    received: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return f"{self.base}/files/{name}"
+
+
+def _asset_handler(host: AssetHost) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            host.received.append((self.path, dict(self.headers.items())))
+            data = host.files.get(self.path.removeprefix("/files/"))
+            self.send_response(200 if data is not None else 404)
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            self.wfile.write(data or b"")
+
+    return Handler
+
+
+@pytest.fixture
+def asset_host() -> Iterator[AssetHost]:
+    host = AssetHost()
+    with serving(_asset_handler(host)) as base:
+        host.base = base
+        yield host
 
 
 def geodes_settings(api: Geodes, key: str = KEY, **more: Any) -> Settings:
@@ -387,3 +440,27 @@ def test_a_half_download_is_never_a_product(geodes: Geodes, season: list[Path], 
     assert sorted(p.name for p in archive.iterdir()) == sorted(p.name for p in season[:2])
     assert {identify(str(p)) for p in archive.iterdir()} == {pid_of(p) for p in season[:2]}
     assert arrivals(prefect_events) == Counter(pid_of(p).name for p in season[:2])
+
+
+def test_the_api_key_goes_to_the_api_origin_only(geodes: Geodes, asset_host: AssetHost, season: list[Path],
+                                                 tmp_path: Path, prefect_events: Events) -> None:
+    """Of four products, one's asset is on the asset host (another port of 127.0.0.1), one's download
+    on the API redirects there, two are served by the API: all four land whole, the API gets the key
+    on every request (searches and its downloads), the asset host never."""
+    archive = tmp_path / "archive"
+    there, moved = season[0], season[1]
+    for path in (there, moved):
+        asset_host.files[path.name] = path.read_bytes()
+    geodes.items[0]["assets"][there.name]["href"] = asset_host.url(there.name)
+    geodes.moved[pid_of(moved).name] = asset_host.url(moved.name)
+    geodes.items[:] = geodes.items[:4]
+
+    hrefs = fetch_new(str(archive), ["T31TCH"], geodes_settings(geodes))
+
+    assert hrefs == [str(archive / p.name) for p in season[:4]]
+    assert sorted(p.read_bytes() for p in archive.iterdir()) == sorted(p.read_bytes() for p in season[:4])
+    asked = sorted(path for path, _ in asset_host.received)
+    assert asked == sorted(f"/files/{p.name}" for p in (there, moved))
+    leaked = [path for path, headers in asset_host.received if "x-api-key" in map(str.lower, headers)]
+    assert leaked == []
+    assert [key for key, _ in geodes.searches] == [KEY]

@@ -41,7 +41,8 @@ helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version }}
 {{- printf "%s-dask" (include "snowdays.fullname" .) -}}
 {{- end -}}
 
-{{/* the Secrets every pipeline pod reads its environment from (S3, Prefect API key, STAC database, more) */}}
+{{/* the Secrets the flow runs, the watcher and the registration read their environment from (S3,
+Prefect API key, STAC database, more); the Dask pods' are snowdays.daskWorkerSecrets */}}
 {{- define "snowdays.secrets" -}}
 {{- $secrets := list -}}
 {{- with .Values.s3.existingSecret }}{{ $secrets = append $secrets . }}{{ end -}}
@@ -59,6 +60,45 @@ helm.sh/chart: {{ printf "%s-%s" $.Chart.Name $.Chart.Version }}
 - secretRef:
     name: {{ . }}
 {{- end }}
+{{- end -}}
+
+{{/* the Secrets a Dask worker reads its environment from: S3's (it reads products and writes the
+stores), the Prefect API key (it reports task runs), dask.extraEnvFromSecrets; never the STAC
+database's nor extraEnvFromSecrets (the flow runs publish, the watcher searches) */}}
+{{- define "snowdays.daskWorkerSecrets" -}}
+{{- $secrets := list -}}
+{{- with .Values.s3.existingSecret }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- with .Values.prefect.apiKeySecret }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- range .Values.dask.extraEnvFromSecrets }}{{ $secrets = append $secrets . }}{{ end -}}
+{{- toJson $secrets -}}
+{{- end -}}
+
+{{/* envFrom of a Dask worker: the settings' ConfigMap and the Dask workers' Secrets */}}
+{{- define "snowdays.daskWorkerEnvFrom" -}}
+- configMapRef:
+    name: {{ include "snowdays.config" . }}
+{{- range (include "snowdays.daskWorkerSecrets" . | fromJsonArray) }}
+- secretRef:
+    name: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* the port of a URL when it is not HTTPS's 443 (which Dask pods reach anyway); empty: 443, or no URL */}}
+{{- define "snowdays.portBeyond443" -}}
+{{- if . -}}
+{{- $url := urlParse . -}}
+{{- $port := ternary "80" "443" (eq $url.scheme "http") -}}
+{{- if contains ":" $url.host }}{{ $port = last (splitList ":" $url.host) }}{{ end -}}
+{{- if ne $port "443" }}{{ $port }}{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* a label selector of every Dask pod: the long-lived cluster's and the ephemeral ones' (flows/cluster.py) */}}
+{{- define "snowdays.daskPods" -}}
+matchLabels:
+  app.kubernetes.io/name: snowdays
+matchExpressions:
+  - {key: app.kubernetes.io/component, operator: In, values: [dask, dask-backfill]}
 {{- end -}}
 
 {{- define "snowdays.scratch" -}}
