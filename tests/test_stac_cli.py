@@ -112,7 +112,7 @@ def test_a_database_url_that_does_not_parse_never_shows_its_password(tmp_path: P
                                          "SNOWDAYS_STAC_API_PORT": str(_free_port())}, tmp_path)
 
     assert run("", "sample", "in", "--size", "16", "--zip").returncode == 0
-    products = s2_first(p for p in (tmp_path / "in").iterdir() if "_201709" in p.name)
+    products = by_name(p for p in (tmp_path / "in").iterdir() if "_201709" in p.name)
     assert run("", "ingest", *products, "--store", "store").returncode == 0
     for url, reason in BAD_URLS.items():
         for command in (["stac", "serve"], ["publish", "--store", "store", "--tile", "T31TCH",
