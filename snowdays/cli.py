@@ -152,15 +152,22 @@ def ingest(
 ) -> None:
     """Fold products into their tiles' seasons; bad ones are quarantined."""
     settings = get_settings()
-    outcomes = []
+    outcomes, left = [], []
     for href in products:
         if (why := not_a_product(href)) is not None:
             typer.echo(f"{href}: ignored (not a product: {why})")
             continue
-        report = ingest_product(store, href, settings)
+        try:
+            report = ingest_product(store, href, settings)
+        except StorageError as e:  # worth another try: the next product may well fold
+            typer.echo(f"{href}: left (a storage fault, worth retrying)")
+            left.append(f"{href}: {e}")
+            continue
         outcomes.append(report.outcome.split(" ", 1)[0])
         seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())
         typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
+    if left:
+        raise StorageError(f"{len(left)} of {len(products)} products left, run again: " + "; ".join(left))
     if "rejected" in outcomes:
         raise typer.Exit(3)
 

@@ -558,7 +558,7 @@ def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list
         locked = next(product.glob("*_SNW_R2.tif")) if what == "raster" else product
     locked.chmod(0)
     script = str(Path(sys.executable).with_name("snowdays"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")} | {"COLUMNS": "1000"}
     ingest_it = without_root_privilege([script, "ingest", str(product), "--store", "st"])
     try:
         done = subprocess.run(ingest_it, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
@@ -573,3 +573,25 @@ def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list
     assert again.returncode == 0 and "folded" in again.stdout, again.stdout + again.stderr
     [tile] = status(str(tmp_path / "st"), get_settings())
     assert tile.quarantined == []
+
+
+def test_ingest_goes_on_after_a_storage_fault_and_says_what_was_left(products: list[Path],
+                                                                      tmp_path: Path) -> None:
+    """Of three products the first cannot be read: the other two are folded, and the command ends
+    naming the one left for a later run (exit 1, worth retrying)."""
+    copies = [shutil.copytree(p, tmp_path / p.name) for p in products[:3]]
+    raster = next(copies[0].glob("*_SNW_R2.tif"))
+    raster.chmod(0)
+    script = str(Path(sys.executable).with_name("snowdays"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")} | {"COLUMNS": "1000"}
+    try:
+        done = subprocess.run(without_root_privilege([script, "ingest", *map(str, copies), "--store", "st"]),
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        raster.chmod(0o644)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{copies[0]}: left (a storage fault, worth retrying)"
+    assert [line.split(": ", 1)[1].split(" ")[0] for line in lines[1:]] == ["folded", "folded"]
+    assert f"1 of 3 products left, run again: {copies[0]}: Could not read" in done.stderr
+    assert "Permission denied" in done.stderr
