@@ -77,7 +77,7 @@ def cube_maps(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> 
 
 # --- reading products, plainly -------------------------------------------------------------------
 
-_DATE = re.compile(r"(\d{8})[-T](\d{6})")
+_DATE = re.compile(r"(\d{8})[-T](\d{6})(?:-(\d{3}))?")
 
 
 _RASTERS = re.compile(r".*(_SNW_R2|_SNW_XS|_FSCOG)\.tif|LIS_SEB\.TIF|LIS_(S2|L8)-SNOW-(FSC|MSK)_.*\.tif")
@@ -106,7 +106,7 @@ def _describe(path: Path) -> tuple[str, str, datetime, str]:
     name = path.name.removesuffix(".zip").removesuffix(".tif")
     m = _DATE.search(name)
     assert m, name
-    when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")  # noqa: DTZ007 - naive UTC on purpose
+    when = datetime.strptime(m[1] + m[2] + (m[3] or "000"), "%Y%m%d%H%M%S%f")  # noqa: DTZ007 - naive UTC
     mission = "L8" if ("LANDSAT8" in name or "_L8-" in name or "_L8_" in name) else "S2"
     return raster_of(path), mission, when, name
 

@@ -74,10 +74,12 @@ def test_ingest_in_name_order_reads_every_layout(tmp_path: Path, layout: str) ->
 
 def test_layouts_on_s3(s3_server: S3Server, tmp_path: Path,
                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Theia's downloads (with their .md5), the LIS_SEB layout and HR-WSI, read from ``s3://``."""
+    """Theia's downloads (zips with their .md5, and folders), the LIS_SEB layout and HR-WSI (folders),
+    read from ``s3://``."""
     local = tmp_path / "local"
-    for layout, seed in (("theia-download", 5), ("lis-seb", 6), ("hrwsi", 7)):
-        make_season(local, "T31TCH", SEASON, SIZE, layout, True, seed=seed)  # type: ignore[arg-type]
+    for layout, as_zip, seed in (("theia-download", True, 5), ("theia-download", False, 13),
+                                 ("lis-seb", False, 6), ("hrwsi", False, 7)):
+        make_season(local, "T31TCH", SEASON, SIZE, layout, as_zip, seed=seed)  # type: ignore[arg-type]
     monkeypatch.setenv("SNOWDAYS_S3_ENDPOINT_URL", s3_server.endpoint_url)
     prefix = s3_server.upload(local, "layouts", "archive")
     result = run_annual(prefix, "T31TCH", SEASON, get_settings())
@@ -85,6 +87,20 @@ def test_layouts_on_s3(s3_server: S3Server, tmp_path: Path,
     assert {p.id.name.split("_", 1)[0] for p in result.used} >= {"SENTINEL2A", "LANDSAT8-OLITIRS-XS",
                                                                 "CLMS"}
     assert_maps(dict(result.maps.items()), expected(local))
+
+
+def test_a_lis_raster_in_a_muscate_folder(tmp_path: Path) -> None:
+    """LIS 1.11 reads a MUSCATE-named folder without ``_SNW_R2`` through its ``*SNOW-FSC_*.tif``."""
+    paths = make_season(tmp_path / "fsc", "T31TCH", SEASON, SIZE, "fsc", False, seed=14)
+    tif = next(p for p in paths if p.name.startswith("LIS_S2"))
+    when = parse_name(tif.name).acquired
+    folder = tmp_path / f"SENTINEL2A_{when:%Y%m%d-%H%M%S}-000_L2B-SNOW_T31TCH_C_V2-0"
+    folder.mkdir()
+    shutil.copy2(tif, folder / tif.name)
+    product = open_product(str(folder), get_settings(), "T31TCH")
+    assert product.raster == str(folder / tif.name)
+    with rasterio.open(tif) as ds:
+        np.testing.assert_array_equal(product.read(product.grid, get_settings()), ds.read(1))
 
 
 def test_a_download_takes_its_version_from_the_folder_it_holds(tmp_path: Path) -> None:
