@@ -25,14 +25,7 @@ from rich.table import Table
 
 from snowdays import __version__
 from snowdays.annual import run_annual, write
-from snowdays.errors import (
-    BadInput,
-    ProductRejected,
-    RejectedProducts,
-    SnowdaysError,
-    StorageError,
-    UsageError,
-)
+from snowdays.errors import UsageError
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
@@ -46,7 +39,7 @@ from snowdays.settings import Settings, get_settings
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
-from snowdays.terminal import api_report, err, numbers
+from snowdays.terminal import api_report, err, numbers, report
 from stac.api import serve as serve_api
 from stac.publish import publish as publish_season
 from stac.search import api_url
@@ -57,11 +50,6 @@ app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_
 stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_help=True)
 app.add_typer(stac_app, name="stac")
 app.add_typer(maps_app)
-
-EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
-    (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (BadInput, 3), (StorageError, 1),
-]
-
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
@@ -375,8 +363,5 @@ def main() -> None:
                         format="%(message)s")
     try:
         app()
-    except SnowdaysError as e:
-        rejected = e.rejected if isinstance(e, RejectedProducts) else [e]
-        for item in rejected:
-            err.print(f"[red]error:[/] {escape(str(item))}")
-        raise SystemExit(next(code for kind, code in EXIT_CODES if isinstance(e, kind))) from None
+    except Exception as e:  # noqa: BLE001 - every error ends here as an exit code and one line
+        raise SystemExit(report(e)) from None

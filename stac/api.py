@@ -15,7 +15,7 @@ from types import FrameType
 import uvicorn
 from psycopg.conninfo import conninfo_to_dict
 
-from infra.postgres import LocalPostgres
+from infra.postgres import LocalPostgres, server_folder
 from snowdays.errors import UsageError
 from snowdays.settings import Settings
 from stac.database import migrate
@@ -26,11 +26,12 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 def local_cluster(settings: Settings) -> LocalPostgres | None:
-    """The local cluster behind ``stac_database_url``, if snowdays is to start one."""
+    """The local cluster behind ``stac_database_url``, if snowdays is to start one (its folder where the
+    server may reach it: :func:`server_folder`)."""
     info = conninfo_to_dict(settings.stac_database_url)
     if not settings.stac_postgres_data or info.get("host") not in _LOCAL_HOSTS:
         return None
-    return LocalPostgres(Path(settings.stac_postgres_data).resolve(), int(info.get("port") or 5432),
+    return LocalPostgres(server_folder(Path(settings.stac_postgres_data)), int(info.get("port") or 5432),
                          database=str(info.get("dbname") or "postgres"),
                          user=str(info.get("user") or "postgres"))
 
