@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from infra.ports import taken
 from snowdays.errors import SnowdaysError
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,12 @@ class LocalPostgres:
 
     def start(self) -> bool:
         """Make the cluster if needed and start it; False if it was already running."""
-        self._init()
         if self.running():
             return False
+        if taken(self.port):
+            raise PostgresError(f"port {self.port} on 127.0.0.1, the database's, is taken: stop what "
+                                "listens there, or give SNOWDAYS_STAC_DATABASE_URL a free port")
+        self._init()
         options = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -p {self.port}"
         self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60",
                   "-o", options)
@@ -163,8 +167,9 @@ class LocalPostgres:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if check and done.returncode != 0:
             said = (done.stderr or done.stdout).strip().splitlines()
-            logged = self.log_file.read_text().strip().splitlines() if self.log_file.is_file() else []
-            why = "; ".join(line.strip() for line in [*said[-1:], *logged[-1:]])
+            logged = self.log_file.read_text().splitlines() if self.log_file.is_file() else []
+            fatal = [line for line in logged if "FATAL:" in line or "ERROR:" in line] or logged
+            why = "; ".join(line.strip() for line in [*said[-1:], *fatal[-1:]])
             raise PostgresError(f"{tool} {args[0]} on {self.data} failed: {why or 'no message'}"
                                 + (f"; see {self.log_file}" if logged else ""))
         return done
