@@ -74,7 +74,7 @@ def api_report(report: PublishReport) -> None:
     typer.echo(report.item_href)
     if report.api_error:
         err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: "
-                  f"{escape(report.api_error)}; publish again once the database is up")
+                  f"{escape(one_line(report.api_error))}; publish again once the database is up")
         raise typer.Exit(1)
     typer.echo(f"STAC API up to date ({report.api_items} items)")
 
