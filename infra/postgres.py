@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from infra.ports import taken
+from infra.ports import check_free
 from snowdays.errors import SnowdaysError
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,7 @@ class LocalPostgres:
         """Make the cluster if needed and start it; False if it was already running."""
         if self.running():
             return False
-        if taken(self.port):
-            raise PostgresError(f"port {self.port} on 127.0.0.1, the database's, is taken: stop what "
-                                "listens there, or give SNOWDAYS_STAC_DATABASE_URL a free port")
+        check_free(self.port, "127.0.0.1", "the STAC database", "SNOWDAYS_STAC_DATABASE_URL")
         self._init()
         options = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -p {self.port}"
         self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.cluster import UNTRIMMED
-from infra.ports import taken
+from infra.ports import check_free
 from snowdays.errors import SnowdaysError
 from snowdays.settings import Settings
 from snowdays.storage import is_s3
@@ -153,14 +153,8 @@ class Stack:
 
 
 def _free(part: Part, settings: Settings) -> None:
-    """Fail, naming the setting, if the part's port is taken: else the part would die (or, worse, a
-    stranger on that port would answer for it)."""
-    if part.port is None:
-        return
-    port = getattr(settings, part.port)
-    if taken(port, LOCAL):
-        raise StackError(f"port {port} on {LOCAL}, for {part.name}, is taken: stop what listens there, or "
-                         f"set SNOWDAYS_{part.port.upper()} to a free port")
+    if part.port is not None:
+        check_free(getattr(settings, part.port), LOCAL, part.name, f"SNOWDAYS_{part.port.upper()}")
 
 
 def _last_error(log: Path) -> str:

@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 from psycopg.conninfo import conninfo_to_dict
 
+from infra.ports import check_free
 from infra.postgres import LocalPostgres, server_folder
 from snowdays.errors import UsageError
 from snowdays.settings import Settings
@@ -53,6 +54,7 @@ def serve(settings: Settings) -> None:
     env = postgres_env(settings.stac_database_url)
     # uvicorn stops gracefully on SIGTERM, then raises it again: exit through ``finally`` then too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    check_free(settings.stac_api_port, settings.stac_api_host, "the STAC API", "SNOWDAYS_STAC_API_PORT")
     cluster = local_cluster(settings)
     started = cluster.start() if cluster else False
     try:

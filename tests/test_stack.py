@@ -35,7 +35,7 @@ def test_up_with_a_port_taken_names_its_setting(setting: str, tmp_path: Path, sn
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: port {port} on 127.0.0.1, for ")
-    assert lines[0].endswith(f"is taken: stop what listens there, or set SNOWDAYS_{setting} to a free port")
+    assert lines[0].endswith(f"is taken: stop what listens there, or give SNOWDAYS_{setting} a free port")
     assert list((tmp_path / ".snowdays" / "logs").iterdir()) == [], "nothing was started"
 
 
@@ -50,5 +50,17 @@ def test_a_part_that_dies_tells_why(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         with pytest.raises(StackError) as raised, Stack(get_settings(), tmp_path / "logs", only={"stac-api"}):
             pass
     assert str(raised.value) == (
-        f"stac-api exited with 1: port {port} on 127.0.0.1, the database's, is taken: stop what listens "
-        f"there, or give SNOWDAYS_STAC_DATABASE_URL a free port; see {tmp_path / 'logs' / 'stac-api.log'}")
+        f"stac-api exited with 1: port {port} on 127.0.0.1, for the STAC database, is taken: stop what "
+        f"listens there, or give SNOWDAYS_STAC_DATABASE_URL a free port; "
+        f"see {tmp_path / 'logs' / 'stac-api.log'}")
+
+
+def test_stac_serve_with_its_port_taken_starts_no_database(tmp_path: Path, snowdays_cli: RunCli) -> None:
+    with listening() as port:
+        done = snowdays_cli(["stac", "serve"], {"SNOWDAYS_STAC_API_PORT": str(port),
+                                                "SNOWDAYS_STAC_POSTGRES_DATA": str(tmp_path / "pg")}, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1, for the STAC API, is taken: stop what listens there, or give "
+        "SNOWDAYS_STAC_API_PORT a free port"]
+    assert not (tmp_path / "pg").exists()
