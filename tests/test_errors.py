@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from snowdays import errors
 from snowdays.errors import SnowdaysError
 from snowdays.settings import get_settings
 from snowdays.terminal import EXIT_CODES
-from tests.conftest import RunCli
+from tests.conftest import RunCli, console_script
 
 PACKAGES = ("snowdays", "stac", "infra", "flows", "tasks")
 
@@ -126,3 +128,14 @@ def test_the_console_script_tells_a_bad_setting_in_one_line(tmp_path: Path, snow
     assert done.stderr.strip().splitlines() == [
         "error: SNOWDAYS_DASK_PORT='0x': Input should be a valid integer, unable to parse string as an "
         "integer; set it right or unset it"]
+
+
+def test_ctrl_c_while_the_command_loads_is_no_traceback(tmp_path: Path) -> None:
+    """The command line's modules take seconds to load: a Ctrl-C then ends it as at any other time."""
+    child = subprocess.Popen([str(console_script()), "status", "--store", str(tmp_path)],
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr

@@ -57,8 +57,8 @@ def test_a_part_that_dies_tells_why(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_stac_serve_with_its_port_taken_starts_no_database(tmp_path: Path, snowdays_cli: RunCli) -> None:
     with listening() as port:
-        done = snowdays_cli(["stac", "serve"], {"SNOWDAYS_STAC_API_PORT": str(port),
-                                                "SNOWDAYS_STAC_POSTGRES_DATA": str(tmp_path / "pg")}, tmp_path)
+        env = {"SNOWDAYS_STAC_API_PORT": str(port), "SNOWDAYS_STAC_POSTGRES_DATA": str(tmp_path / "pg")}
+        done = snowdays_cli(["stac", "serve"], env, tmp_path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"error: port {port} on 127.0.0.1, for the STAC API, is taken: stop what listens there, or give "
