@@ -36,6 +36,7 @@ from snowdays.products import open_product
 from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
+from snowdays.storage import is_s3
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
@@ -174,6 +175,8 @@ def status(
     """Tiles, seasons, as-of dates, products folded, quarantined, last commit."""
     table = Table("tile", "season", "as of", "products", "quarantined", "last commit")
     found = tile_status(store, get_settings(), tile)
+    if not found:
+        _no_stores(store)
     for t in found:
         commit = f"{t.last_commit.written_at:%Y-%m-%d %H:%M:%S} {t.last_commit.id[:8]}"
         rows = [(s.label, str(s.as_of), str(s.products)) for s in t.seasons] or [("-", "-", "0")]
@@ -186,6 +189,14 @@ def status(
             out.print(f"quarantined in {t.tile}: {escape(q['product'])}: {escape(q['reason'])} ({q['at']})")
 
 
+def _no_stores(store: str) -> None:
+    """A store folder that is not there is a mistake; one with no tile yet is said so, and not one."""
+    if not is_s3(store) and not Path(store).is_dir():
+        raise UsageError(f"no folder {store}: give the --store the products were ingested into")
+    err.print(f"no tile store under {escape(store)} yet: snowdays ingest PRODUCT --store {escape(store)} "
+              "makes one")
+
+
 @app.command()
 def compact(
     store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
@@ -196,7 +207,10 @@ def compact(
     """Drop the stores' history older than some days, and the data only it used."""
     settings = get_settings()
     keep = timedelta(days=settings.history_days if keep_days is None else keep_days)
-    for name in [normalise_tile(tile)] if tile else store_tiles(store, settings):
+    names = [normalise_tile(tile)] if tile else store_tiles(store, settings)
+    if not names:
+        _no_stores(store)
+    for name in names:
         done = compact_store(open_repo(store, name, settings), keep)
         typer.echo(f"{name}: {done.snapshots_expired} commits expired, {done.chunks_deleted} chunks "
                    f"({done.bytes_deleted / 1e6:.1f} MB) deleted")
