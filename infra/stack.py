@@ -67,7 +67,7 @@ def parts(settings: Settings) -> list[Part]:
              {"PREFECT_HOME": str(Path(settings.prefect_home).resolve()),
               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
               "PREFECT_UI_API_URL": api},  # else the UI asks port 4200, whatever the server's
-             "prefect_port"),
+             port="prefect_port"),
         Part("dask-scheduler", [py, "-m", "distributed.cli.dask_scheduler", "--host", LOCAL, "--port",
                                 str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None,
              port="dask_port"),
@@ -79,7 +79,7 @@ def parts(settings: Settings) -> list[Part]:
         Part("files", [py, "-m", "infra.files"], f"{at['viewer']}config.json",
              {"SNOWDAYS_STAC_CATALOG": settings.stac_catalog, "SNOWDAYS_FILES_PORT": str(settings.files_port),
               "SNOWDAYS_STAC_API_URL": at["STAC API"], "SNOWDAYS_SEASON_START": settings.season_start},
-             "files_port"),
+             port="files_port"),
         Part("pipeline", [py, "-m", "flows.serve"],
              f"{api}/deployments/name/update-tile/update-tile", pipeline),
     ]
