@@ -18,7 +18,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from prefect import serve
+from prefect import get_client, serve
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
 
 from flows.mosaic import mosaic
@@ -40,6 +44,21 @@ def deployments(settings: Settings) -> list[Any]:
             sweep.to_deployment(name="sweep-archive", interval=settings.sweep_interval_seconds,
                                 entrypoint_type=EntrypointType.MODULE_PATH),
             mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH)]
+
+
+def crash_leftovers() -> int:
+    """Mark crashed the runs an earlier pipeline left pending or running (the stack was stopped in
+    their midst: nothing will finish them, and they would look busy for ever); how many. The products
+    they did not fold are still pending in the archive, and announced again when the watcher starts."""
+    unfinished = FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=unfinished, limit=200, sort=FlowRunSort.START_TIME_DESC)
+        for run in runs:
+            client.set_flow_run_state(run.id, Crashed(message="the pipeline stopped before this run "
+                                                      "finished; its products are folded by a later run"),
+                                      force=True)
+    return len(runs)
 
 
 def watch_folder(settings: Settings, stop: threading.Event,
@@ -95,6 +114,8 @@ def watch(settings: Settings, stop: threading.Event, beat: Callable[[], None] = 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    if left := crash_leftovers():
+        log.info("%d runs left unfinished by an earlier pipeline marked crashed", left)
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(settings, stop), name="watch", daemon=True)
     watcher.start()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.cluster import UNTRIMMED
+from infra.ports import check_free
 from snowdays.errors import SnowdaysError
 from snowdays.settings import Settings
 from snowdays.storage import is_s3
@@ -38,6 +39,8 @@ class Part:
     ready: str | None
     """URL that answers once the part is up (None: up once started)."""
     env: dict[str, str] = field(default_factory=dict)
+    port: str | None = None
+    """The setting of the port it listens on, which must be free before it starts."""
 
 
 def urls(settings: Settings) -> dict[str, str]:
@@ -63,18 +66,21 @@ def parts(settings: Settings) -> list[Part]:
                          str(settings.prefect_port)], f"{api}/health",
              {"PREFECT_HOME": str(Path(settings.prefect_home).resolve()),
               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-              "PREFECT_UI_API_URL": api}),  # else the UI asks port 4200, whatever the server's
+              "PREFECT_UI_API_URL": api},  # else the UI asks port 4200, whatever the server's
+             port="prefect_port"),
         Part("dask-scheduler", [py, "-m", "distributed.cli.dask_scheduler", "--host", LOCAL, "--port",
-                                str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None),
+                                str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None,
+             port="dask_port"),
         Part("dask-workers", [py, "-m", "distributed.cli.dask_worker", at["Dask scheduler"], "--nworkers",
                               str(settings.dask_workers), "--nthreads", "1", "--host", LOCAL,
                               "--dashboard-address", f"{LOCAL}:0"], None,
              {"PREFECT_API_URL": api, **UNTRIMMED}),
         Part("stac-api", [str(Path(py).with_name("snowdays")), "stac", "serve"],
-             f"{at['STAC API']}/_mgmt/ping"),
+             f"{at['STAC API']}/_mgmt/ping", port="stac_api_port"),
         Part("files", [py, "-m", "infra.files"], f"{at['viewer']}config.json",
              {"SNOWDAYS_STAC_CATALOG": settings.stac_catalog, "SNOWDAYS_FILES_PORT": str(settings.files_port),
-              "SNOWDAYS_STAC_API_URL": at["STAC API"], "SNOWDAYS_SEASON_START": settings.season_start}),
+              "SNOWDAYS_STAC_API_URL": at["STAC API"], "SNOWDAYS_SEASON_START": settings.season_start},
+             port="files_port"),
         Part("pipeline", [py, "-m", "flows.serve"],
              f"{api}/deployments/name/update-tile/update-tile", pipeline),
     ]
@@ -91,10 +97,12 @@ class Stack:
 
     def __enter__(self) -> Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
+        chosen = [p for p in parts(self.settings) if self.only is None or p.name in self.only]
+        for part in chosen:
+            _free(part, self.settings)
         try:
-            for part in parts(self.settings):
-                if self.only is None or part.name in self.only:
-                    self._start(part)
+            for part in chosen:
+                self._start(part)
         except BaseException:
             self.stop()
             raise
@@ -116,7 +124,9 @@ class Stack:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if child.poll() is not None:
-                raise StackError(f"{part.name} exited with {child.returncode}; see {log}")
+                said = _last_error(log)
+                raise StackError(f"{part.name} exited with {child.returncode}{f': {said}' if said else ''}; "
+                                 f"see {log}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own URL
                     if answer.status == 200:
@@ -141,6 +151,18 @@ class Stack:
                 child.kill()
                 child.wait()
         self.running = []
+
+
+def _free(part: Part, settings: Settings) -> None:
+    if part.port is not None:
+        check_free(getattr(settings, part.port), LOCAL, part.name, f"SNOWDAYS_{part.port.upper()}")
+
+
+def _last_error(log: Path) -> str:
+    """The last line of a child's log that tells an error (snowdays' own ``error:`` lines), if any."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    said = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return said[-1] if said else ""
 
 
 @contextmanager

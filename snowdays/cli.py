@@ -25,14 +25,7 @@ from rich.table import Table
 
 from snowdays import __version__
 from snowdays.annual import run_annual, write
-from snowdays.errors import (
-    BadInput,
-    ProductRejected,
-    RejectedProducts,
-    SnowdaysError,
-    StorageError,
-    UsageError,
-)
+from snowdays.errors import StorageError, UsageError
 from snowdays.export import export as export_maps
 from snowdays.export import status as tile_status
 from snowdays.ingest import ingest as ingest_product
@@ -44,10 +37,11 @@ from snowdays.products import open_product
 from snowdays.sample import make_season, write_dem
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
+from snowdays.storage import is_s3
 from snowdays.store import compact as compact_store
 from snowdays.store import open_repo
 from snowdays.store import tiles as store_tiles
-from snowdays.terminal import api_report, err, numbers
+from snowdays.terminal import api_report, err, numbers, report
 from stac.api import serve as serve_api
 from stac.publish import publish as publish_season
 from stac.search import api_url
@@ -58,11 +52,6 @@ app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_
 stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_help=True)
 app.add_typer(stac_app, name="stac")
 app.add_typer(maps_app)
-
-EXIT_CODES: list[tuple[type[SnowdaysError], int]] = [
-    (UsageError, 2), (ProductRejected, 3), (RejectedProducts, 3), (BadInput, 3), (StorageError, 1),
-]
-
 
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
@@ -197,6 +186,8 @@ def status(
     """Tiles, seasons, as-of dates, products folded, quarantined, last commit."""
     table = Table("tile", "season", "as of", "products", "quarantined", "last commit")
     found = tile_status(store, get_settings(), tile)
+    if not found:
+        _no_stores(store)
     for t in found:
         commit = f"{t.last_commit.written_at:%Y-%m-%d %H:%M:%S} {t.last_commit.id[:8]}"
         rows = [(s.label, str(s.as_of), str(s.products)) for s in t.seasons] or [("-", "-", "0")]
@@ -209,6 +200,14 @@ def status(
             out.print(f"quarantined in {t.tile}: {escape(q['product'])}: {escape(q['reason'])} ({q['at']})")
 
 
+def _no_stores(store: str) -> None:
+    """A store folder that is not there is a mistake; one with no tile yet is said so, and not one."""
+    if not is_s3(store) and not Path(store).is_dir():
+        raise UsageError(f"no folder {store}: give the --store the products were ingested into")
+    err.print(f"no tile store under {escape(store)} yet: snowdays ingest PRODUCT --store {escape(store)} "
+              "makes one")
+
+
 @app.command()
 def compact(
     store: Annotated[str, typer.Option(help="Folder or s3:// prefix of the tile stores.")],
@@ -219,7 +218,10 @@ def compact(
     """Drop the stores' history older than some days, and the data only it used."""
     settings = get_settings()
     keep = timedelta(days=settings.history_days if keep_days is None else keep_days)
-    for name in [normalise_tile(tile)] if tile else store_tiles(store, settings):
+    names = [normalise_tile(tile)] if tile else store_tiles(store, settings)
+    if not names:
+        _no_stores(store)
+    for name in names:
         done = compact_store(open_repo(store, name, settings), keep)
         typer.echo(f"{name}: {done.snapshots_expired} commits expired, {done.chunks_deleted} chunks "
                    f"({done.bytes_deleted / 1e6:.1f} MB) deleted")
@@ -386,8 +388,5 @@ def main() -> None:
                         format="%(message)s")
     try:
         app()
-    except SnowdaysError as e:
-        rejected = e.rejected if isinstance(e, RejectedProducts) else [e]
-        for item in rejected:
-            err.print(f"[red]error:[/] {escape(str(item))}")
-        raise SystemExit(next(code for kind, code in EXIT_CODES if isinstance(e, kind))) from None
+    except Exception as e:  # noqa: BLE001 - every error ends here as an exit code and one line
+        raise SystemExit(report(e)) from None

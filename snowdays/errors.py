@@ -86,3 +86,8 @@ def is_retryable(error: BaseException) -> bool:
 
 class BadInput(SnowdaysError):
     """A file given to a command that cannot be used as it is (the message names it and why); final."""
+
+
+class PortTaken(SnowdaysError):
+    """A port a server of the local stack needs is taken by another program (the message names the
+    setting that moves it)."""

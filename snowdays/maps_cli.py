@@ -16,7 +16,7 @@ from snowdays.errors import UsageError
 from snowdays.mosaic import mosaic_folder
 from snowdays.mosaic_files import write_json
 from snowdays.pistes import import_pistes, overlay_href
-from snowdays.regions import load_region
+from snowdays.regions import load_region, region_name
 from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
 from snowdays.sample_pistes import random_areas, write_osm
 from snowdays.season import parse_season
@@ -90,7 +90,8 @@ def pistes_sample(
 @maps_app.command()
 def resorts(
     season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
-    region: Annotated[str | None, typer.Option(help="Region of a mosaic (default: every region with a "
+    region: Annotated[str | None, typer.Option(help="Region of a mosaic, as given to mosaic (alps, a "
+                                               "file) or its name (default: every region with a "
                                                "mosaic of the season).")] = None,
     format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
@@ -108,7 +109,7 @@ def resorts(
     parsed = parse_season(season, settings.season_start, settings.margin_days)
     overlay = read_overlay(pistes or overlay_href(root), settings)
     documents = []
-    for name in [region] if region else mosaic_regions(root, season, settings):
+    for name in [region_name(region)] if region else mosaic_regions(root, season, settings):
         folder = mosaic_folder(root, name, season)
         if not filesystem(f"{folder}/scd.tif", settings).exists(f"{folder}/scd.tif"):
             raise UsageError(f"no mosaic of {name} for {season} in {root} (snowdays mosaic first)")

@@ -43,10 +43,21 @@ def load_region(spec: str) -> Region:
     path = Path(spec)
     if not path.is_file():
         raise UsageError(f"region {spec!r} is neither one of {', '.join(SHIPPED)} nor a file")
-    name = re.sub(r"[^a-z0-9]+", "-", path.name.split(".")[0].lower()).strip("-") or "region"
+    name = _file_name(path)
     if path.suffix.lower() in (".json", ".geojson"):
         return Region(name, None, polygon(path))
     return Region(name, tile_list(path))
+
+
+def region_name(spec: str) -> str:
+    """The name of the mosaics of ``spec``, as ``snowdays mosaic --region`` names them: a region file's
+    name made of its file name; anything else (``alps``, a mosaic's name) is the name."""
+    path = Path(spec)
+    return spec if spec in SHIPPED or not path.is_file() else _file_name(path)
+
+
+def _file_name(path: Path) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.name.split(".")[0].lower()).strip("-") or "region"
 
 
 def tile_list(path: Path) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ from types import FrameType
 
 import uvicorn
 
-from infra.postgres import LocalPostgres
+from infra.ports import check_free
+from infra.postgres import LocalPostgres, server_folder
 from snowdays.errors import UsageError
 from snowdays.settings import Settings
 from stac.database import migrate, parse_url
@@ -25,11 +26,12 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 def local_cluster(settings: Settings) -> LocalPostgres | None:
-    """The local cluster behind ``stac_database_url``, if snowdays is to start one."""
+    """The local cluster behind ``stac_database_url``, if snowdays is to start one (its folder where the
+    server may reach it: :func:`server_folder`)."""
     info = parse_url(settings.stac_database_url)
     if not settings.stac_postgres_data or info.get("host") not in _LOCAL_HOSTS:
         return None
-    return LocalPostgres(Path(settings.stac_postgres_data).resolve(), int(info.get("port") or 5432),
+    return LocalPostgres(server_folder(Path(settings.stac_postgres_data)), int(info.get("port") or 5432),
                          database=str(info.get("dbname") or "postgres"),
                          user=str(info.get("user") or "postgres"))
 
@@ -51,6 +53,7 @@ def serve(settings: Settings) -> None:
     env = postgres_env(settings.stac_database_url)
     # uvicorn stops gracefully on SIGTERM, then raises it again: exit through ``finally`` then too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    check_free(settings.stac_api_port, settings.stac_api_host, "the STAC API", "SNOWDAYS_STAC_API_PORT")
     cluster = local_cluster(settings)
     started = cluster.start() if cluster else False
     try:

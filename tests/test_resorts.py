@@ -142,6 +142,11 @@ def test_resorts_command(mosaic: tuple[Tiles, MosaicReport], tmp_path: Path, sno
     assert lines[0] == "region,season,rank,ski_area,pixels,scd_mean,scd_p10,scd_p90,share_120,smod_median"
     assert len(lines) == len(document["resorts"]) + 1
     assert lines[1].startswith(f"boundary,{LABEL},1,{document['resorts'][0]['ski_area']},")
+    region_file = str(tiles.catalog.parent / "boundary.txt")
+    by_file = snowdays_cli(["resorts", "--season", LABEL, "--region", region_file, "--format", "json"],
+                           env, tmp_path)
+    assert by_file.returncode == 0, by_file.stderr
+    assert json.loads(by_file.stdout) == [document], "the region file names the mosaic as mosaic did"
     table = snowdays_cli(["resorts", "--season", LABEL], env, tmp_path)
     assert table.returncode == 0 and document["resorts"][0]["ski_area"] in table.stdout
     for args, words in [(["--region", "himalaya"], "no mosaic of himalaya for 2017-2018"),

@@ -85,6 +85,9 @@ def test_publish_faults(tmp_path: Path, snowdays_cli: RunCli) -> None:
     assert down.returncode == 1, down.stderr
     assert "the static catalog is written, the STAC API is not" in down.stderr
     assert "cannot be reached" in down.stderr
+    said = down.stderr.splitlines()[-1]
+    assert said.startswith("error: the static catalog is written"), "the error is the last line, whole"
+    assert said.endswith("; publish again once the database is up"), said
     assert Path(down.stdout.strip()).is_file()
     no_api = run("search", "--tile", "T31TCH")
     assert no_api.returncode == 1 and "cannot be reached" in no_api.stderr

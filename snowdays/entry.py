@@ -1,0 +1,12 @@
+"""The console script's entry: the command line's modules take seconds to load, and a Ctrl-C meanwhile
+ends it as at any other time (exit code 130, no traceback)."""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    try:
+        from snowdays.cli import main as run  # noqa: PLC0415 - loaded here, where Ctrl-C is handled
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    run()
