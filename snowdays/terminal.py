@@ -13,7 +13,6 @@ from rich.markup import escape
 
 from snowdays.errors import (
     BadInput,
-    Deferred,
     ProductRejected,
     RejectedProducts,
     SnowdaysError,
@@ -29,7 +28,7 @@ err = Console(stderr=True, soft_wrap=True)
 #: start, a file or a port refused), and 1 for anything else, which is a bug in snowdays.
 EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (UsageError, 2), (ValidationError, 2), (ProductRejected, 3), (RejectedProducts, 3), (BadInput, 3),
-    (StorageError, 1), (Deferred, 1), (SnowdaysError, 1), (OSError, 1), (Exception, 1),
+    (StorageError, 1), (SnowdaysError, 1), (OSError, 1), (Exception, 1),
 )
 #: What the command line expects to meet; any other error is a bug, reported with its traceback in a file.
 EXPECTED: tuple[type[Exception], ...] = (SnowdaysError, ValidationError, OSError)

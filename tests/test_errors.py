@@ -64,7 +64,7 @@ def run_main(error: BaseException, monkeypatch: pytest.MonkeyPatch,
 
 def test_the_walk_finds_the_kinds_defined_outside_the_errors_module() -> None:
     names = {k.__name__ for k in every_kind()}
-    assert {"StackError", "PostgresError", "ProductRejected", "Deferred", "RejectedProducts"} <= names
+    assert {"StackError", "PostgresError", "ProductRejected", "ImplausibleDate", "RejectedProducts"} <= names
 
 
 @pytest.mark.parametrize("kind", every_kind(), ids=lambda k: k.__name__)
