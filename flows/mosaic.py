@@ -14,6 +14,7 @@ from snowdays.season import parse_season
 from snowdays.settings import for_workers, get_settings
 from stac.mosaics import build
 from tasks.mosaic import on_cluster, publish
+from tasks.report import show_library_logs
 from tasks.tile import held
 
 
@@ -29,6 +30,7 @@ def mosaic(region: str, season: str) -> dict[str, object]:
     """Build or bring up to date the mosaic of ``region`` (``alps``, ``pyrenees`` or a file) for
     ``season``; only the blocks whose tiles changed are built again."""
     settings = get_settings()
+    show_library_logs(settings)
     parse_season(season, settings.season_start, settings.margin_days)
     loaded = load_region(region)
     logger = get_run_logger()

@@ -21,7 +21,7 @@ from flows.cluster import SettingsDaskRunner
 from snowdays.ingest import Prepared, Report, checkpoint
 from snowdays.names import normalise_tile
 from snowdays.settings import for_workers, get_settings
-from tasks.report import leave_artifacts
+from tasks.report import leave_artifacts, show_library_logs
 from tasks.tile import find_pending, fold_product, on_cluster, publish_season, read_product, tile_lock
 
 ARRIVED = "snow.product.arrived"
@@ -44,6 +44,7 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     """Fold the pending products of ``tile`` and publish what changed. ``day``: the acquisition that
     woke it (names the run only)."""
     settings = get_settings()
+    show_library_logs(settings)
     tile = normalise_tile(tile)
     logger = get_run_logger()
     with tile_lock(tile):

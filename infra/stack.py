@@ -26,6 +26,8 @@ from snowdays.settings import Settings
 from snowdays.storage import is_s3
 
 LOCAL = "127.0.0.1"
+RUN_LOGS = {"PREFECT_LOGGING_EXTRA_LOGGERS": "snowdays,stac"}
+"""The library's and the STAC layer's log records go to the Prefect run that made them (its UI page)."""
 
 
 class StackError(SnowdaysError):
@@ -55,7 +57,7 @@ def parts(settings: Settings) -> list[Part]:
     """The children, in starting order (each needs those before it)."""
     py, at = sys.executable, urls(settings)
     api = f"{at['Prefect UI']}/api"
-    pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"],
+    pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"], **RUN_LOGS,
                 "SNOWDAYS_FILES_URL": at["files"],
                 "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # a triggered run starts within a second, not ten
     if not is_s3(settings.stac_catalog):
@@ -74,7 +76,7 @@ def parts(settings: Settings) -> list[Part]:
         Part("dask-workers", [py, "-m", "distributed.cli.dask_worker", at["Dask scheduler"], "--nworkers",
                               str(settings.dask_workers), "--nthreads", "1", "--host", LOCAL,
                               "--dashboard-address", f"{LOCAL}:0"], None,
-             {"PREFECT_API_URL": api, **UNTRIMMED}),
+             {"PREFECT_API_URL": api, **RUN_LOGS, **UNTRIMMED}),
         Part("stac-api", [str(Path(py).with_name("snowdays")), "stac", "serve"],
              f"{at['STAC API']}/_mgmt/ping", port="stac_api_port"),
         Part("files", [py, "-m", "infra.files"], f"{at['viewer']}config.json",

@@ -53,6 +53,25 @@ stac_app = typer.Typer(help="The STAC API over the published maps.", no_args_is_
 app.add_typer(stac_app, name="stac")
 app.add_typer(maps_app)
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"snowdays {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log records: -v information, -vv debugging.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Snow cover duration maps from Theia snow products."""
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    logging.getLogger().setLevel(logging.ERROR if quiet else levels[min(verbose, 2)])
+
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

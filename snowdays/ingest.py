@@ -171,6 +171,7 @@ def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[s
 
 def quarantine(root: str, href: str, error: ProductRejected, settings: Settings) -> None:
     """Record a rejected product and its reason in its tile's store (state left unchanged)."""
+    log.info("rejected %s (%s): %s", error.product, error.reason_kind, error.reason)
     try:
         tile = parse_name(Path(href.rstrip("/")).name).tile
     except ProductRejected:

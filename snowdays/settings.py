@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     future_days: float = Field(1.0, ge=0)
     """A product acquired later than now plus this many days is rejected (a wrong clock or name)."""
 
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    """Level of the library's and the STAC layer's log records in a pipeline run's Prefect page (the
+    rejections, commit conflicts, the snowline, pgstac upserts); DEBUG turns it up."""
+
     cog_compress: str = Field("DEFLATE", pattern=r"^(DEFLATE|ZSTD)$")
     output_counter: int = Field(1, ge=1)
     """Counter written in output names (LIS ``_<version>_<counter>``)."""

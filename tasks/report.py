@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
@@ -12,6 +13,17 @@ from snowdays.settings import Settings
 from snowdays.storage import is_s3
 from stac.publish import PublishReport
 from stac.search import api_url
+
+LIBRARY_LOGGERS = ("snowdays", "stac")
+"""Loggers whose records Prefect sends to the run's page (``PREFECT_LOGGING_EXTRA_LOGGERS``, set by
+``snowdays up``, the chart and prefect.yaml)."""
+
+
+def show_library_logs(settings: Settings) -> None:
+    """Let the library's records through at ``settings.log_level`` (Prefect's root logger passes
+    warnings only)."""
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
 
 
 def public(href: str, settings: Settings) -> str:

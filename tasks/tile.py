@@ -20,6 +20,7 @@ from snowdays.ingest import Prepared, Report, fold, prepare
 from snowdays.settings import Settings
 from snowdays.state import Block
 from stac.publish import PublishReport, publish
+from tasks.report import show_library_logs
 
 RETRY_DELAYS = [2, 10, 30]
 """Seconds before each retry of a task that met a transient fault (storage, network)."""
@@ -45,6 +46,7 @@ def find_pending(tile: str, settings: Settings) -> list[str]:
 
 @task(name="read product", task_run_name="read {href}", **RETRYING)
 def read_product(href: str, settings: Settings) -> Prepared | Report:
+    show_library_logs(settings)  # on a Dask worker: its own process, its own loggers
     return prepare(settings.store, href, settings)
 
 
