@@ -185,7 +185,9 @@ def test_compacting_drops_the_history_and_keeps_the_maps(archive: Path, tmp_path
 
     done = compact(repo, keep=timedelta(0), grace=timedelta(0))
     assert done.snapshots_expired >= commits - 2 and done.bytes_deleted > 0  # tiny chunks: in manifests
-    assert disk_bytes(store) <= size - done.bytes_deleted
+    # what compaction writes back (the branch's ref, the repository's config) may grow by a few bytes
+    assert disk_bytes(store) <= size - done.bytes_deleted + 4096
+    assert disk_bytes(store) < size // 2
     repo = open_repo(str(store), "T31TCH", eager)
     assert last_commit(repo).id == tip and len(list(repo.ancestry(branch="main"))) < commits
     assert_same(season_maps(str(store), "T31TCH", "2017-2018", eager).maps, before.maps)
