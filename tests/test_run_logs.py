@@ -60,7 +60,8 @@ def test_the_command_lines_log_level(tmp_path: Path, snowdays_cli: RunCli) -> No
         return snowdays_cli([*flags, "ingest", str(bad), "--store", "st"], {}, tmp_path)
 
     plain, verbose, quiet = ingest(), ingest("-v"), ingest("--quiet")
-    assert all(done.returncode == 3 for done in (plain, verbose, quiet))
+    for done in (plain, verbose, quiet):
+        assert done.returncode == 3, (done.args, done.returncode, done.stderr[-3000:])
     assert "rejected SENTINEL2A" in verbose.stderr and "(unreadable)" in verbose.stderr
     assert "rejected SENTINEL2A" not in plain.stderr and "rejected SENTINEL2A" not in quiet.stderr
     version = snowdays_cli(["--version"], {}, tmp_path)
