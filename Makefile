@@ -9,7 +9,7 @@ setup:
 	@infra/system-packages.sh
 	@infra/tools.sh
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 	@$(MAKE) --no-print-directory -s web
 
 web: web/dist/index.html  ## the map viewer: OpenLayers and proj4 from npm, bundled into web/dist/
@@ -30,6 +30,7 @@ annual: setup  ## the batch alone: a sample season and its annual maps
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 test: lint
 	$(UV) run pytest

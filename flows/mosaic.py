@@ -12,8 +12,7 @@ from flows.cluster import SettingsDaskRunner
 from snowdays.regions import load_region
 from snowdays.season import parse_season
 from snowdays.settings import for_workers, get_settings
-from stac.mosaics import build
-from tasks.mosaic import on_cluster, publish
+from tasks.mosaic import build_on_cluster, publish
 from tasks.report import show_library_logs
 from tasks.tile import held
 
@@ -35,7 +34,7 @@ def mosaic(region: str, season: str) -> dict[str, object]:
     loaded = load_region(region)
     logger = get_run_logger()
     with held(f"snowdays-mosaic-{loaded.name}-{season}"):
-        report = build(loaded, season, for_workers(settings), mapper=on_cluster)
+        report = build_on_cluster(loaded, season, for_workers(settings))
         published = publish(report, settings)
     if report.plan.missing:
         logger.warning("tiles with no published maps for %s: %s", season, ", ".join(report.plan.missing))

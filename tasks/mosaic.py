@@ -7,8 +7,9 @@ from collections.abc import Callable
 from prefect import task
 
 from snowdays.mosaic import MosaicReport
+from snowdays.regions import Region
 from snowdays.settings import Settings
-from stac.mosaics import publish_mosaic
+from stac.mosaics import build, publish_mosaic
 from stac.publish import PublishReport
 from tasks.tile import RETRYING
 
@@ -18,6 +19,11 @@ def mosaic_step(work: Callable[[str], str], item: str) -> str:
     """One block built, or one map's COG assembled (``work`` is the library's step, bound to the
     mosaic's plan)."""
     return work(item)
+
+
+def build_on_cluster(region: Region, season: str, settings: Settings) -> MosaicReport:
+    """Build or bring up to date the region's mosaic, its blocks and maps as tasks on the cluster."""
+    return build(region, season, settings, mapper=on_cluster)
 
 
 def on_cluster(work: Callable[[str], str], items: list[str]) -> list[str]:

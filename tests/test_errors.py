@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import snowdays.cli
+import cli.app
+from cli.terminal import EXIT_CODES
 from snowdays import errors
 from snowdays.errors import SnowdaysError
 from snowdays.settings import get_settings
-from snowdays.terminal import EXIT_CODES
 from tests.conftest import RunCli, console_script
 
-PACKAGES = ("snowdays", "stac", "infra", "flows", "tasks")
+PACKAGES = ("snowdays", "stac", "tasks", "flows", "infra", "cli")
 
 
 def every_kind() -> list[type[SnowdaysError]]:
@@ -55,9 +55,9 @@ def run_main(error: BaseException, monkeypatch: pytest.MonkeyPatch,
     def command() -> None:
         raise error
 
-    monkeypatch.setattr(snowdays.cli, "app", command)
+    monkeypatch.setattr(cli.app, "app", command)
     with pytest.raises(SystemExit) as ended:
-        snowdays.cli.main()
+        cli.app.main()
     assert isinstance(ended.value.code, int)
     return ended.value.code, capsys.readouterr().err.splitlines()
 

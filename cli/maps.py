@@ -12,27 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from snowdays.errors import UsageError
-from snowdays.mosaic import mosaic_folder
-from snowdays.mosaic_files import write_json
-from snowdays.pistes import import_pistes, overlay_href
-from snowdays.regions import load_region, region_name
-from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
-from snowdays.sample_pistes import random_areas, write_osm
-from snowdays.season import parse_season
-from snowdays.settings import get_settings
-from snowdays.storage import filesystem
-from snowdays.terminal import api_report, err, numbers
-from stac.mosaics import build as build_mosaic
-from stac.mosaics import publish_mosaic
+from cli.terminal import api_report, err, numbers
 
-maps_app = typer.Typer()
+commands = typer.Typer()
 pistes_app = typer.Typer(help="The ski runs overlay (OpenStreetMap pistes and ski areas).",
                          no_args_is_help=True)
-maps_app.add_typer(pistes_app, name="pistes")
+commands.add_typer(pistes_app, name="pistes")
 
 
-@maps_app.command()
+@commands.command()
 def mosaic(
     region: Annotated[str, typer.Option(help="alps, pyrenees, or a file: a tile list or a GeoJSON "
                                         "polygon.")],
@@ -42,6 +30,12 @@ def mosaic(
 ) -> None:
     """Build a region's mosaic (EPSG:3035, 20 m) of the published tile maps, then publish its item;
     only the blocks whose tiles changed are built again."""
+    from snowdays.regions import load_region
+    from snowdays.season import parse_season
+    from snowdays.settings import get_settings
+    from stac.mosaics import build as build_mosaic
+    from stac.mosaics import publish_mosaic
+
     settings = get_settings()
     parse_season(season, settings.season_start, settings.margin_days)
     report = build_mosaic(load_region(region), season, settings, catalog)
@@ -63,6 +57,10 @@ def pistes_import(
                                             "{catalog}/pistes/pistes.geojson).")] = None,
 ) -> None:
     """Convert an OpenSnowMap / OSM extract into the viewer's ski runs overlay."""
+    from snowdays.mosaic_files import write_json
+    from snowdays.pistes import import_pistes, overlay_href
+    from snowdays.settings import get_settings
+
     settings = get_settings()
     overlay = import_pistes(file)
     target = out or overlay_href(settings.stac_catalog)
@@ -81,13 +79,16 @@ def pistes_sample(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Generate synthetic ski areas with their pistes as OSM XML (for demos and tests)."""
+    from snowdays.errors import UsageError
+    from snowdays.sample_pistes import random_areas, write_osm
+
     edges = numbers(bbox)
     if len(edges) != 4 or not (edges[0] < edges[2] and edges[1] < edges[3]):
         raise UsageError(f"{bbox!r} is not WEST,SOUTH,EAST,NORTH with WEST < EAST and SOUTH < NORTH")
     typer.echo(write_osm(out, random_areas((edges[0], edges[1], edges[2], edges[3]), count, seed)))
 
 
-@maps_app.command()
+@commands.command()
 def resorts(
     season: Annotated[str, typer.Option(help="Season, e.g. 2017-2018.")],
     region: Annotated[str | None, typer.Option(help="Region of a mosaic, as given to mosaic (alps, a "
@@ -102,6 +103,15 @@ def resorts(
     """Rank the ski areas by the snow cover duration on their downhill pistes (mean, 10th and 90th
     percentiles, share of pixels with >= resort_min_days days, median melt-out date); the ranking is
     also written to {catalog}/resorts/{region}-{season}.json."""
+    from snowdays.errors import UsageError
+    from snowdays.mosaic import mosaic_folder
+    from snowdays.pistes import overlay_href
+    from snowdays.regions import region_name
+    from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
+    from snowdays.season import parse_season
+    from snowdays.settings import get_settings
+    from snowdays.storage import filesystem
+
     if format_ not in ("table", "csv", "json"):
         raise UsageError(f"format {format_!r} is not one of table, csv, json")
     settings = get_settings()

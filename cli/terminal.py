@@ -1,15 +1,21 @@
 """What the commands share: the error console and what an error that reaches it becomes (an exit code and
-one line), the report of a publication, parsed options."""
+one line), progress bars, the report of a publication, parsed options. Light to import: every command
+loads it."""
 
 from __future__ import annotations
 
 import tempfile
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from snowdays.errors import (
     BadInput,
@@ -19,7 +25,9 @@ from snowdays.errors import (
     StorageError,
     UsageError,
 )
-from stac.publish import PublishReport
+
+if TYPE_CHECKING:
+    from stac.publish import PublishReport
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -83,3 +91,23 @@ def numbers(text: str) -> list[float]:
         return [float(x) for x in text.split(",")]
     except ValueError as e:
         raise UsageError(f"{text!r} is not numbers separated by commas") from e
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise UsageError(f"{text!r} is not a date written YYYY-MM-DD") from e
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on the error console; the caller says (done, total) as it goes."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def main() -> None:
     try:
-        from snowdays.cli import main as run  # noqa: PLC0415 - loaded here, where Ctrl-C is handled
+        from cli.app import main as run
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     run()

@@ -1,0 +1,112 @@
+"""The pipeline's commands: the local stack (``up``), the watcher, the demo."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cli.terminal import progress
+
+if TYPE_CHECKING:
+    from snowdays.settings import Settings
+
+commands = typer.Typer()
+
+
+@commands.command()
+def up() -> None:
+    """Run the local stack on 127.0.0.1 until Ctrl-C: Prefect, Dask, the STAC API, a file server, and the
+    pipeline watching the archive."""
+    from infra.stack import Stack, urls
+    from snowdays.settings import get_settings
+
+    settings = get_settings()
+    _interrupt_on_sigterm()
+    with Stack(settings, Path(settings.prefect_home).parent / "logs"):
+        _print_urls(urls(settings), settings)
+        _until_interrupted()
+
+
+@commands.command()
+def watch(
+    heartbeat: Annotated[Path | None, typer.Option(help="File touched while the watcher runs (for a "
+                                                   "liveness probe).")] = None,
+) -> None:
+    """Watch the archive until stopped, an event per arriving product: SQS notifications
+    (SNOWDAYS_SQS_QUEUE_URL), else STAC API searches (SNOWDAYS_WATCH_TILES), else a look at the
+    archive every few seconds."""
+    import threading
+
+    from flows.serve import watch as watch_archive
+    from snowdays.settings import get_settings
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watch_archive(settings, stop, heartbeat.touch if heartbeat else lambda: None)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+
+
+@commands.command()
+def demo(
+    minutes: Annotated[float, typer.Option(min=0, help="Time over which the season is dripped.")] = 2,
+    size: Annotated[int, typer.Option(min=16, help="Pixels per side at 20 m.")] = 549,
+    exit_when_done: Annotated[bool, typer.Option(help="Stop once every product is folded.")] = False,
+) -> None:
+    """``up``, then a generated season of T31TCH dripped into the archive: watch the runs fire; once
+    every product is folded, the season's map with ski runs and their ranking in the viewer."""
+    from infra.demo import drip, regional, season_products, settled
+    from infra.stack import Stack, urls
+    from snowdays.settings import get_settings
+
+    settings = get_settings()
+    _interrupt_on_sigterm()
+    base = Path(settings.prefect_home).parent
+    with progress("generating the season") as advance:
+        advance(0, 1)
+        products = season_products(base / "demo" / f"T31TCH-2017-2018-{size}", "T31TCH", "2017-2018",
+                                   size, settings)
+        advance(1, 1)
+    with Stack(settings, base / "logs"):
+        at = urls(settings)
+        _print_urls(at, settings)
+        with progress("products into the archive") as advance:
+            drip(products, Path(settings.archive), minutes * 60, lambda k, _: advance(k, len(products)))
+        while not settled("T31TCH", settings, f"{at['Prefect UI']}/api"):
+            time.sleep(2)
+        typer.echo(f"every product is folded: {settings.store}")
+        regional("T31TCH", "2017-2018", base / "demo", settings)
+        typer.echo(f"{'map':<16}{at['viewer']}?season=2017-2018")
+        if not exit_when_done:
+            _until_interrupted()
+
+
+def _print_urls(found: dict[str, str], settings: Settings) -> None:
+    for name, url in found.items():
+        typer.echo(f"{name:<16}{url}")
+    typer.echo(f"{'archive':<16}{settings.archive}\n{'stores':<16}{settings.store}\n"
+               f"{'catalog':<16}{settings.stac_catalog}\nCtrl-C stops everything.")
+
+
+def _interrupt_on_sigterm() -> None:
+    """Stop on SIGTERM as on Ctrl-C: through the stack's exit, which stops every child."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _until_interrupted() -> None:
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
