@@ -19,11 +19,11 @@ from flows.serve import watch
 from flows.watch import ARRIVED, emit_arrival, poll_stac_api, sweep
 from snowdays.errors import StorageError
 from snowdays.ingest import ingest
-from snowdays.names import ProductId, parse_name, strip_suffix
+from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
-from tests.arrival_servers import DATASET, KEY, Geodes, geodes_api, geodes_settings, notified_bucket
+from tests.arrivaldata import DATASET, KEY, Geodes, geodes_api, geodes_settings, notified_bucket, pid_of
 from tests.conftest import S3Server
 
 SEASON = parse_season("2017-2018")
@@ -47,10 +47,6 @@ def geodes(season: list[Path]) -> Iterator[Geodes]:
     """Five products of T31TCH."""
     with geodes_api(season[:5]) as api:
         yield api
-
-
-def pid_of(path: Path) -> ProductId:
-    return parse_name(strip_suffix(path.name))
 
 
 def announced(events: Events) -> list[dict[str, str]]:

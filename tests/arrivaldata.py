@@ -1,5 +1,6 @@
-"""The servers the arrival sources talk to in tests, on 127.0.0.1: a small GEODES-like STAC API, an
-asset host on another origin, and a bucket of the moto server that notifies an SQS queue."""
+"""What the arrival tests share: the servers the sources talk to, on 127.0.0.1 (a small GEODES-like
+STAC API, an asset host on another origin, a bucket of the moto server that notifies an SQS queue),
+and the products' names they find."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,12 +16,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from snowdays.names import parse_name, strip_suffix
+from snowdays.archive import identify
+from snowdays.names import ProductId, parse_name, strip_suffix
 from snowdays.settings import Settings, get_settings
 from tests.conftest import S3Server
 
 KEY = "good-key"
 DATASET = "MUSCATE_Snow_SENTINEL2_L2B-SNOW"
+
+
+def pid_of(path: Path) -> ProductId:
+    """The product a zip of the sample season is."""
+    return parse_name(strip_suffix(path.name))
+
+
+def names(arrivals: Iterable[tuple[str, ProductId]]) -> list[str]:
+    """The product names of arrivals, checking that each href names the product given with it."""
+    found = list(arrivals)
+    assert all(identify(href) == pid for href, pid in found)
+    return [pid.name for _, pid in found]
 
 
 @dataclass
@@ -84,60 +98,65 @@ def item(name: str, filename: str, data: bytes, href: str, dataset: str = DATASE
     }
 
 
-def _geodes_handler(api: Geodes) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+class _GeodesHandler(BaseHTTPRequestHandler):
+    """The requests to a :class:`Geodes` (``api``, set on a subclass per server)."""
 
-        def reply(self, code: int, body: bytes, kind: str = "application/json") -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
+    api: Geodes
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def reply(self, code: int, body: bytes, kind: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def refused(self) -> bool:
+        if self.headers.get("X-API-Key") == KEY:
+            return False
+        self.reply(403, b'{"message": "Forbidden: invalid API key"}')
+        return True
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.api.searches.append((self.headers.get("X-API-Key"), body))
+        if self.path != "/api/stac/search" or self.refused():
+            return
+        if self.api.failing:
+            self.api.failing -= 1
+            self.reply(503, b'{"message": "Service Unavailable"}')
+        elif "dataset" not in body.get("query", {}) or "grid:code" not in body["query"]:
+            self.reply(400, b'{"message": "query.dataset and query.grid:code are required"}')
+        else:
+            self.reply(200, json.dumps(self.api.page(body)).encode())
+
+    def do_GET(self) -> None:
+        name = self.path.removeprefix("/api/download/")
+        if self.refused():
+            return
+        if name in self.api.moved:
+            self.send_response(302)
+            self.send_header("Location", self.api.moved[name])
+            self.send_header("Content-Length", "0")
             self.end_headers()
-            self.wfile.write(body)
+            return
+        data = self.api.products[name]
+        if name in self.api.corrupt:
+            data = bytes(b ^ 0xFF for b in data)
+        if name in self.api.truncated:
+            self.cut(data)
+        else:
+            self.reply(200, data, "application/zip")
 
-        def refused(self) -> bool:
-            if self.headers.get("X-API-Key") == KEY:
-                return False
-            self.reply(403, b'{"message": "Forbidden: invalid API key"}')
-            return True
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            api.searches.append((self.headers.get("X-API-Key"), body))
-            if self.path != "/api/stac/search" or self.refused():
-                return
-            if api.failing:
-                api.failing -= 1
-                self.reply(503, b'{"message": "Service Unavailable"}')
-            elif "dataset" not in body.get("query", {}) or "grid:code" not in body["query"]:
-                self.reply(400, b'{"message": "query.dataset and query.grid:code are required"}')
-            else:
-                self.reply(200, json.dumps(api.page(body)).encode())
-
-        def do_GET(self) -> None:
-            name = self.path.removeprefix("/api/download/")
-            if self.refused():
-                return
-            if name in api.moved:
-                self.send_response(302)
-                self.send_header("Location", api.moved[name])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            data = api.products[name]
-            if name in api.corrupt:
-                data = bytes(b ^ 0xFF for b in data)
-            if name not in api.truncated:
-                self.reply(200, data, "application/zip")
-                return
-            self.send_response(200)  # a connection lost halfway
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.close_connection = True
-
-    return Handler
+    def cut(self, data: bytes) -> None:
+        """Send half of ``data`` and drop the connection (a download lost halfway)."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.close_connection = True
 
 
 @contextmanager
@@ -158,7 +177,7 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 def geodes_api(products: Sequence[Path], other_dataset: Sequence[Path] = ()) -> Iterator[Geodes]:
     """A running :class:`Geodes` offering the products (and others in another dataset)."""
     api = Geodes({})
-    with serving(_geodes_handler(api)) as base:
+    with serving(type("Handler", (_GeodesHandler,), {"api": api})) as base:
         api.base = base
         for path in products:
             api.add(path)
@@ -188,26 +207,27 @@ class AssetHost:
         return [path for path, headers in self.received if "x-api-key" in map(str.lower, headers)]
 
 
-def _asset_handler(host: AssetHost) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+class _AssetHandler(BaseHTTPRequestHandler):
+    """The requests to an :class:`AssetHost` (``host``, set on a subclass per server)."""
 
-        def do_GET(self) -> None:
-            host.received.append((self.path, dict(self.headers.items())))
-            data = host.files.get(self.path.removeprefix("/files/"))
-            self.send_response(200 if data is not None else 404)
-            self.send_header("Content-Length", str(len(data or b"")))
-            self.end_headers()
-            self.wfile.write(data or b"")
+    host: AssetHost
 
-    return Handler
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.host.received.append((self.path, dict(self.headers.items())))
+        data = self.host.files.get(self.path.removeprefix("/files/"))
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+        self.wfile.write(data or b"")
 
 
 @contextmanager
 def asset_server() -> Iterator[AssetHost]:
     host = AssetHost()
-    with serving(_asset_handler(host)) as base:
+    with serving(type("Handler", (_AssetHandler,), {"host": host})) as base:
         host.base = base
         yield host
 
