@@ -113,11 +113,11 @@ def _failed(error: APIError, url: str) -> NoReturn:
     """Raise what a failed search means: an error of the HTTP status, or an API out of reach."""
     status = getattr(error, "status_code", None)  # None: no answer at all
     if status is not None:
-        check(status, url, lambda: str(error))
+        _check(status, url, lambda: str(error))
     raise StorageError(f"The STAC API at {url} cannot be reached: {error}") from error
 
 
-def check(status: int, url: str, text: Callable[[], str]) -> None:
+def _check(status: int, url: str, text: Callable[[], str]) -> None:
     """Refused keys and bad requests are final (UsageError); server faults and throttling may pass
     (StorageError). ``text`` gives the answer's body."""
     if status in (401, 403):
@@ -168,7 +168,7 @@ def _stream(session: requests.Session, url: str, fs: Any, part: str) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with session.get(url, stream=True, timeout=TIMEOUT) as response, fs.open(part, "wb") as out:
-            check(response.status_code, url, lambda: response.text)
+            _check(response.status_code, url, lambda: response.text)
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
                 digest.update(chunk)
