@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -27,9 +26,8 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.mosaic import mosaic
 from flows.update_tile import arrival_trigger, update_tile
-from flows.watch import emit_arrival, fetch_new, listen_sqs, sweep
-from snowdays.archive import arrived, pending
-from snowdays.errors import SnowdaysError, StorageError
+from flows.watch import emit_arrival, sweep
+from snowdays.arrivals.watcher import arriving
 from snowdays.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -61,54 +59,17 @@ def crash_leftovers() -> int:
     return len(runs)
 
 
-def watch_folder(settings: Settings, stop: threading.Event,
-                 stopped: Callable[[], bool] | None = None) -> None:
-    """Announce each product of the archive once: at start those not folded yet, then every new one."""
-    products = arrived(settings.archive, settings)
-    waiting = {href for tile in {p.tile for p in products.values()}
-               for href in pending(settings.archive, settings.store, tile, settings)}
-    announced = set(products) - waiting
-    while not (stopped or stop.is_set)():
-        try:
-            for href, pid in sorted(arrived(settings.archive, settings).items()):
-                if href not in announced:
-                    emit_arrival(href, pid)
-                    announced.add(href)
-        except SnowdaysError as e:  # the archive may be unreachable for a while: look again later
-            log.warning("could not look at the archive %s: %s", settings.archive, e)
-        stop.wait(settings.watch_poll_seconds)
-
-
-def search_stac_api(settings: Settings, stop: threading.Event, stopped: Callable[[], bool]) -> None:
-    """Search the STAC API for the watched tiles' new products every ``geodes_poll_seconds`` (a
-    refused key stops the watcher; a fault of the API or the archive waits for the next search)."""
-    due = 0.0
-    while not stopped():
-        if time.monotonic() >= due:
-            try:
-                fetch_new(settings.archive, settings.watch_tiles, settings)
-            except StorageError as e:
-                log.warning("STAC API search failed, trying again in %.0f s: %s",
-                            settings.geodes_poll_seconds, e)
-            due = time.monotonic() + settings.geodes_poll_seconds
-        stop.wait(min(settings.watch_poll_seconds, max(due - time.monotonic(), 0)))
-
-
 def watch(settings: Settings, stop: threading.Event, beat: Callable[[], None] = lambda: None) -> None:
-    """Watch the archive until ``stop`` is set: SQS notifications when a queue is set, else STAC API
-    searches when tiles are watched, else a look at the archive every few seconds. ``beat`` is called
-    between two looks (at most ``sqs_wait_seconds`` or ``watch_poll_seconds`` apart)."""
+    """Announce the archive's arriving products until ``stop`` is set, from the source the settings
+    choose (:func:`snowdays.arrivals.watcher.arriving`). ``beat`` is called between two looks (at most
+    ``sqs_wait_seconds`` or ``watch_poll_seconds`` apart)."""
 
     def stopped() -> bool:
         beat()
         return stop.is_set()
 
-    if settings.sqs_queue_url:
-        listen_sqs(settings.sqs_queue_url, settings.archive, settings, stop=stopped)
-    elif settings.watch_tiles:
-        search_stac_api(settings, stop, stopped)
-    else:
-        watch_folder(settings, stop, stopped)
+    for href, pid in arriving(settings, stopped, stop.wait):
+        emit_arrival(href, pid)
 
 
 def main() -> None:
