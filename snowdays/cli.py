@@ -35,7 +35,7 @@ from snowdays.maps_cli import maps_app
 from snowdays.names import normalise_tile, not_a_product
 from snowdays.products import open_product
 from snowdays.sample import make_season, write_dem
-from snowdays.season import Season, parse_season
+from snowdays.season import Season
 from snowdays.settings import Settings, get_settings
 from snowdays.storage import is_s3
 from snowdays.store import compact as compact_store
@@ -126,7 +126,7 @@ def sample(
     if layout not in LAYOUTS:
         raise UsageError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     settings = get_settings()
-    parsed = parse_season(season, settings.season_start, settings.margin_days)
+    parsed = settings.season(season)
     with _progress("writing products") as progress:
         paths = make_season(out, tile, parsed, size, layout, zip_, seed, progress)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")
