@@ -104,7 +104,7 @@ def _fold(raw, t, n, last_day, last_snow, scd, run_start, best_start, best_len, 
             v = raw[i, j]
             if v > VALID_MAX:
                 continue
-            s = 0 if v == NO_SNOW else 1
+            s = 1 if v > NO_SNOW else 0
             nobs[i, j] += 1
             ta = np.int64(last_day[i, j])
             if ta == NONE:  # before the first observation: its value
