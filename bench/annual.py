@@ -74,7 +74,7 @@ def annual_run(folder: Path, out: Path) -> float:
     merge_day([tiny, tiny])
     settings = get_settings()
     started = time.perf_counter()
-    write(run_annual(str(folder), TILE, parse_season(SEASON), settings), out, settings)
+    write(run_annual(str(folder), TILE, settings.season(SEASON), settings), out, settings)
     return time.perf_counter() - started
 
 

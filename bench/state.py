@@ -64,7 +64,6 @@ from snowdays.grid import Grid, merge_day
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import parse_name
 from snowdays.products import open_product
-from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import Outcome, folded_day, pack, unpack
 from snowdays.store import attr, compact, open_repo, read, subgroup
@@ -87,7 +86,7 @@ def products(folder: Path) -> list[Path]:
 def held_out(order: list[Path], settings: Settings) -> Path:
     """An early product that folds into this season only: the first Sentinel-2 one after the
     previous season's window."""
-    season = parse_season(SEASON, settings.season_start, settings.margin_days)
+    season = settings.season(SEASON)
     for path in order:
         pid = parse_name(path.name)
         if pid.mission == "S2" and season.day(pid.acquired) > season.margin \
@@ -192,7 +191,7 @@ def store_sizes(root: str, settings: Settings, scratch: Path) -> Result:
 
 def input_bytes(folder: Path, settings: Settings) -> int:
     """Compressed size of the inputs of the season's window: every file of its products."""
-    season = parse_season(SEASON, settings.season_start, settings.margin_days)
+    season = settings.season(SEASON)
     return sum(f.stat().st_size for p in products(folder) if season.in_window(parse_name(p.name).acquired)
                for f in p.iterdir() if f.is_file())
 

@@ -69,13 +69,12 @@ def sample(
     from snowdays.layouts import LAYOUTS
     from snowdays.names import normalise_tile
     from snowdays.sample import make_season, write_dem
-    from snowdays.season import parse_season
     from snowdays.settings import get_settings
 
     if layout not in LAYOUTS:
         raise UsageError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     settings = get_settings()
-    parsed = parse_season(season, settings.season_start, settings.margin_days)
+    parsed = settings.season(season)
     with progress("writing products") as advance:
         paths = make_season(out, tile, parsed, size, layout, zip_, seed, advance)  # type: ignore[arg-type]
     typer.echo(f"{len(paths)} products in {out}")

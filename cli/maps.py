@@ -31,13 +31,12 @@ def mosaic(
     """Build a region's mosaic (EPSG:3035, 20 m) of the published tile maps, then publish its item;
     only the blocks whose tiles changed are built again."""
     from snowdays.regions import load_region
-    from snowdays.season import parse_season
     from snowdays.settings import get_settings
     from stac.mosaics import build as build_mosaic
     from stac.mosaics import publish_mosaic
 
     settings = get_settings()
-    parse_season(season, settings.season_start, settings.margin_days)
+    settings.season(season)
     report = build_mosaic(load_region(region), season, settings, catalog)
     plan = report.plan
     if plan.missing:
@@ -108,7 +107,6 @@ def resorts(
     from snowdays.pistes import overlay_href
     from snowdays.regions import region_name
     from snowdays.resorts import mosaic_regions, ranking, read_overlay, write_ranking
-    from snowdays.season import parse_season
     from snowdays.settings import get_settings
     from snowdays.storage import filesystem
 
@@ -116,7 +114,7 @@ def resorts(
         raise UsageError(f"format {format_!r} is not one of table, csv, json")
     settings = get_settings()
     root = catalog or settings.stac_catalog
-    parsed = parse_season(season, settings.season_start, settings.margin_days)
+    parsed = settings.season(season)
     overlay = read_overlay(pistes or overlay_href(root), settings)
     documents = []
     for name in [region_name(region)] if region else mosaic_regions(root, season, settings):

@@ -10,7 +10,6 @@ from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
 from snowdays.regions import load_region
-from snowdays.season import parse_season
 from snowdays.settings import for_workers, get_settings
 from tasks.mosaic import build_on_cluster, publish
 from tasks.report import show_library_logs
@@ -30,7 +29,7 @@ def mosaic(region: str, season: str) -> dict[str, object]:
     ``season``; only the blocks whose tiles changed are built again."""
     settings = get_settings()
     show_library_logs(settings)
-    parse_season(season, settings.season_start, settings.margin_days)
+    settings.season(season)
     loaded = load_region(region)
     logger = get_run_logger()
     with held(f"snowdays-mosaic-{loaded.name}-{season}"):

@@ -20,7 +20,6 @@ from snowdays.regions import Region
 from snowdays.resorts import ranking, write_ranking
 from snowdays.sample import make_season
 from snowdays.sample_pistes import random_areas, write_osm
-from snowdays.season import parse_season
 from snowdays.settings import Settings
 from stac.items import bbox_of, footprint
 from stac.mosaics import build, publish_mosaic
@@ -31,7 +30,7 @@ def season_products(folder: Path, tile: str, label: str, size: int, settings: Se
     done = folder / ".complete"
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
-        make_season(folder, tile, parse_season(label, settings.season_start, settings.margin_days), size,
+        make_season(folder, tile, settings.season(label), size,
                     "muscate", True, seed=0)
         done.touch()
     return sorted(folder.glob("*.zip"), key=lambda p: (parse_name(p.name).acquired, p.name))
@@ -80,7 +79,7 @@ def regional(tile: str, label: str, folder: Path, settings: Settings) -> MosaicR
                                                           north - inset), 5, seed=0))
     overlay = import_pistes(osm)
     write_json(overlay_href(settings.stac_catalog), overlay, settings)
-    season = parse_season(label, settings.season_start, settings.margin_days)
+    season = settings.season(label)
     write_ranking(ranking(report.plan.folder, overlay, "demo", season, label, settings),
                   settings.stac_catalog, settings)
     return report

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from snowdays.codes import CLOUD, INVALID, NO_SNOW, SNOW
 from snowdays.grid import Codes
 from snowdays.settings import Settings
 
@@ -33,7 +34,6 @@ I16 = npt.NDArray[np.int16]
 F64 = npt.NDArray[np.float64]
 NO_DATA = -10000
 """Reflectance of a pixel with no data in a MAJA L2A band."""
-NO_SNOW, SNOW, CLOUD, INVALID = 0, 100, 205, 255
 LOWEST_BAND_CENTRE = -413
 """LIS >= 1.7 passes over elevation bands centred below this (no-data elevations; the Dead Sea shore)."""
 BANDS_BELOW = 2

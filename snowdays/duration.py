@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from snowdays.codes import NO_SNOW, VALID_MAX
+
 NONE = -32768
 """``last_day`` of a pixel with no valid observation yet."""
 MIN_SCD_FOR_DATES = 10
@@ -67,7 +69,8 @@ class FoldState:
                 self.best_len, self.nobs)
 
     def fold(self, raw: npt.NDArray[np.uint8], day: int) -> None:
-        """Fold one merged observation of ``day`` (raw codes: valid iff <= 100, snow iff >= 1)."""
+        """Fold one merged observation of ``day`` (raw codes: valid iff <= ``VALID_MAX``, snow iff not
+        ``NO_SNOW``)."""
         if day <= self.latest:
             raise ValueError(f"day {day} folded after day {self.latest}: folds must be in day order")
         if raw.shape != self.scd.shape:
@@ -99,9 +102,9 @@ def _fold(raw, t, n, last_day, last_snow, scd, run_start, best_start, best_len, 
     for i in range(rows):
         for j in range(cols):
             v = raw[i, j]
-            if v > 100:
+            if v > VALID_MAX:
                 continue
-            s = 1 if v >= 1 else 0
+            s = 1 if v > NO_SNOW else 0
             nobs[i, j] += 1
             ta = np.int64(last_day[i, j])
             if ta == NONE:  # before the first observation: its value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import zarr
@@ -13,7 +13,7 @@ from snowdays.errors import UsageError
 from snowdays.grid import Grid
 from snowdays.names import normalise_tile
 from snowdays.outputs import write_maps
-from snowdays.season import Season, parse_season
+from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.state import ledger, state_at
 from snowdays.store import Commit, attr, last_commit, open_repo, read, subgroup, tiles
@@ -35,7 +35,7 @@ def season_maps(root: str, tile: str, label: str, settings: Settings,
                 as_of: date | None = None) -> SeasonMaps:
     """The four maps of a stored season, as of its latest product or of ``as_of``."""
     tile = normalise_tile(tile)
-    season = parse_season(label, settings.season_start, settings.margin_days)
+    season = settings.season(label)
     group = _season(root, tile, label, settings)
     entries = ledger(group)
     until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
@@ -56,8 +56,7 @@ def export(root: str, tile: str, label: str, out: Path, settings: Settings,
     """Write the maps; named as annual once the season's window is over (or when asked)."""
     result = season_maps(root, tile, label, settings, as_of)
     s = result.season
-    over = (today or datetime.now(UTC).date()) > s.stop + timedelta(s.margin)
-    stop = s.stop if (annual if annual is not None else over and as_of is None) else result.as_of
+    stop = s.stop if (annual if annual is not None else s.closed(today) and as_of is None) else result.as_of
     return write_maps(result.maps, result.grid, out, tile=result.tile, start=s.start, stop=stop,
                       landsat=result.landsat, settings=settings)
 

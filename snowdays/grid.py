@@ -15,13 +15,10 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
 from rasterio.warp import reproject
-from rasterio.windows import Window
+
+from snowdays.codes import INVALID, VALID_MAX
 
 Codes = npt.NDArray[np.uint8]
-
-INVALID = 255
-"""Raw code used for pixels no product covers (any value above 100 is invalid)."""
-
 
 @dataclass(frozen=True)
 class Grid:
@@ -66,11 +63,6 @@ class Grid:
     def describe(self) -> str:
         t = self.transform
         return f"{self.crs} {self.width}x{self.height} origin ({t[2]:.0f}, {t[5]:.0f}) pixel {t[0]:g} m"
-
-    def blocks(self, rows: int) -> list[Window]:
-        """Full-width row bands of at most ``rows`` rows, covering the grid."""
-        return [Window(0, r, self.width, min(rows, self.height - r)) for r in
-                range(0, self.height, rows)]
 
 
 def read_on_grid(dataset: DatasetReader, grid: Grid, warp: bool) -> Codes:
@@ -162,5 +154,5 @@ def merge_day(observations: Sequence[Codes]) -> Codes:
 @njit(cache=True, nogil=True)
 def _fill_invalid(merged: Codes, other: Codes) -> None:  # pragma: no cover - compiled
     for i in range(merged.size):
-        if merged[i] > 100:
+        if merged[i] > VALID_MAX:
             merged[i] = other[i]

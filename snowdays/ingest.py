@@ -15,7 +15,7 @@ from snowdays.errors import ProductRejected, WrongGrid
 from snowdays.grid import Codes, Grid
 from snowdays.names import ProductId, parse_name
 from snowdays.products import Product, open_product
-from snowdays.season import Season, parse_season
+from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.state import (
     Block,
@@ -49,7 +49,7 @@ def seasons_of(when: date, settings: Settings) -> list[tuple[str, Season]]:
     found = []
     for year in (when.year - 1, when.year):
         label = f"{year}-{year + 1}"
-        season = parse_season(label, settings.season_start, settings.margin_days)
+        season = settings.season(label)
         if season.in_window(when):
             found.append((label, season))
     return found
@@ -96,8 +96,7 @@ def checkpoint(root: str, tile: str, settings: Settings, mapper: Mapper[Block] =
         for label, season in subgroup(group, "seasons").groups() if "seasons" in group else []:
             until = due(season, settings.pending_max)
             if until is not None:
-                jobs += blocks(season, f"seasons/{label}", parse_season(label, settings.season_start,
-                                                                        settings.margin_days).n_days, until)
+                jobs += blocks(season, f"seasons/{label}", settings.season(label).n_days, until)
         labels = sorted({b.season.removeprefix("seasons/") for b in jobs})
         return jobs, f"checkpoint {', '.join(labels)}" if labels else None
 

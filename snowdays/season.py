@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -40,6 +40,11 @@ class Season(BaseModel):
 
     def in_window(self, when: datetime | date) -> bool:
         return -self.margin <= self.day(when) <= self.n_days - 1 + self.margin
+
+    def closed(self, today: date | None = None) -> bool:
+        """The window is over on ``today`` (default: the UTC date now): no product acquired later
+        counts, so the maps are the annual ones."""
+        return (today or datetime.now(UTC).date()) > self.stop + timedelta(self.margin)
 
 
 def parse_season(text: str, season_start: str = "09-01", margin: int = 15) -> Season:

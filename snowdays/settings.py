@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from snowdays.season import Season, parse_season
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNOWDAYS_", env_file=".env", extra="ignore")
@@ -18,8 +20,6 @@ class Settings(BaseSettings):
     """Month and day a season starts (MM-DD); it ends the day before, one year later."""
     margin_days: int = Field(15, ge=0, le=180)
     """Days before the start and after the stop whose observations still count."""
-    block_rows: int = Field(1098, ge=1)
-    """Rows of a spatial block folded at once (bounds the temporaries)."""
     pending_max: int = Field(16, ge=0)
     """Products of a season kept in its cube only (pending) before they are folded into its state
     arrays; the latest day's always wait. More: cheaper arrivals, dearer maps."""
@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     no search."""
     geodes_poll_seconds: float = Field(3600, gt=0)
     """Seconds between two searches of the STAC API in ``snowdays up``."""
+
+    def season(self, label: str) -> Season:
+        """The season ``label`` (``2017-2018``) as these settings start it and give it a margin."""
+        return parse_season(label, self.season_start, self.margin_days)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -29,6 +29,7 @@ import zarr
 from numba import njit
 from zarr.codecs import BloscCodec, ZstdCodec
 
+from snowdays.codes import INVALID, NO_SNOW, VALID_MAX
 from snowdays.duration import NONE, FoldState
 from snowdays.grid import Codes, Grid, merge_day
 from snowdays.names import parse_name, rivals
@@ -80,7 +81,8 @@ class Entry:
 
 
 def pack(raw: Codes) -> Codes:
-    """Raw codes (valid iff <= 100, snow iff >= 1) to packed classes, four pixels a byte, in one pass."""
+    """Raw codes (valid iff <= ``VALID_MAX``, snow iff not ``NO_SNOW``) to packed classes, four pixels a
+    byte, in one pass."""
     rows, cols = raw.shape
     out = np.empty((rows, -(-cols // PER_BYTE)), np.uint8)
     _pack(raw, out)
@@ -88,7 +90,7 @@ def pack(raw: Codes) -> Codes:
 
 
 def unpack(packed: Codes, cols: int) -> Codes:
-    """Packed classes to codes the fold reads: 0 no snow, 1 snow, 255 invalid."""
+    """Packed classes to codes the fold reads: 0 no snow, 1 snow, ``INVALID``."""
     out = np.empty((packed.shape[0], cols), np.uint8)
     _unpack(packed, out)
     return out
@@ -96,7 +98,7 @@ def unpack(packed: Codes, cols: int) -> Codes:
 
 @njit(cache=True, nogil=True)
 def _class(v):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    return 0 if v == 0 else (1 if v <= 100 else 2)
+    return 0 if v == NO_SNOW else (1 if v <= VALID_MAX else 2)
 
 
 @njit(cache=True, nogil=True)
@@ -125,10 +127,10 @@ def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - 
             byte = packed[i, b]
             for k in range(PER_BYTE):
                 c = (byte >> (2 * k)) & 3
-                out[i, b * PER_BYTE + k] = 255 if c == 2 else c
+                out[i, b * PER_BYTE + k] = INVALID if c == 2 else c
         for j in range(full * PER_BYTE, cols):
             c = (packed[i, full] >> (2 * (j - full * PER_BYTE))) & 3
-            out[i, j] = 255 if c == 2 else c
+            out[i, j] = INVALID if c == 2 else c
 
 
 def season_group(root: zarr.Group, season: Season, label: str, grid: Grid) -> zarr.Group:

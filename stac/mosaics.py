@@ -17,7 +17,6 @@ from snowdays.grid import Grid
 from snowdays.mosaic import FILES, INPUTS, Mapper, MosaicReport, TileInput, make_mosaic
 from snowdays.names import normalise_tile
 from snowdays.regions import Region
-from snowdays.season import parse_season
 from snowdays.settings import Settings
 from snowdays.storage import filesystem
 from stac.catalog import FsspecStacIO, item_folder, read_items, write_catalog
@@ -77,6 +76,6 @@ def publish_mosaic(report: MosaicReport, settings: Settings,
     name = mosaic_item_id(plan.region.name, plan.season)
     folder = item_folder(root, name, MOSAICS)
     hrefs = {key: posixpath.relpath(f"{plan.folder}/{file}", folder) for key, file in FILES.items()}
-    season = parse_season(plan.season, settings.season_start, settings.margin_days)
+    season = settings.season(plan.season)
     item = make_mosaic_item(report, hrefs, season, datetime.now(UTC).replace(microsecond=0))
     return update_api(write_catalog(root, item, settings), item, folder, settings)

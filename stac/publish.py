@@ -10,7 +10,7 @@ import json
 import logging
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pystac
@@ -53,8 +53,7 @@ def publish(store: str, tile: str, label: str, settings: Settings, catalog: str 
     root = catalog or settings.stac_catalog
     result = season_maps(store, normalise_tile(tile), label, settings)
     names = product_names(store, result.tile, label, settings)
-    season = result.season
-    final = (today or datetime.now(UTC).date()) > season.stop + timedelta(season.margin)
+    final = result.season.closed(today)
     with tempfile.TemporaryDirectory(prefix="snowdays-publish-") as tmp:
         files = write_files(result, names, final, Path(tmp), settings)
         folder = item_folder(root, item_id(result.tile, label_of(result)))

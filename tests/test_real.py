@@ -23,7 +23,7 @@ from snowdays.annual import Annual, run_annual
 from snowdays.export import season_maps
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import not_a_product, parse_name
-from snowdays.season import Season, parse_season
+from snowdays.season import Season
 from snowdays.settings import get_settings
 from tests.reference import raster_of, read_codes
 from tests.stacdata import pipeline_env
@@ -51,7 +51,7 @@ def tile_seasons() -> list[tuple[str, str]]:
 def batch(tile: str, label: str, as_of: date | None = None) -> Annual:
     """``annual`` over the real products of a tile's season (up to ``as_of``: year to date)."""
     settings = get_settings()
-    season = parse_season(label, settings.season_start, settings.margin_days)
+    season = settings.season(label)
     if as_of is not None:
         season = Season(start=season.start, stop=as_of, margin=season.margin)
     return run_annual(str(REAL), tile, season, settings, strict=False)
