@@ -90,15 +90,21 @@ def console_script() -> Path:
 
 @pytest.fixture(scope="session")
 def snowdays_cli(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> RunCli:
-    """Run the real ``snowdays`` console script in a subprocess, as a user would.
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCli]:
+    """Run the real ``snowdays`` console script in a process of its own, as a user would.
 
     The child gets this process's environment at the time of the call, without any ``SNOWDAYS_``
     setting (plus the changes given), and a wide terminal so that rich does not wrap messages. Where
     the environment forbids writing bytecode (``PYTHONDONTWRITEBYTECODE``), the child gets a bytecode
     cache of its own, kept in pytest's cache folder, so that each run does not compile again every
     module it imports.
+
+    The runs are forked from a process that has loaded the console script's modules once
+    (tests/cliserver.py), unless a run's environment differs from that process's in a variable read
+    while modules load: that run starts the console script itself.
     """
+    from tests.cliserver import load_time_differs  # noqa: PLC0415
+
     pycache: dict[str, str] = {}
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
@@ -106,8 +112,7 @@ def snowdays_cli(request: pytest.FixtureRequest,
                   else tmp_path_factory.mktemp("pycache"))
         pycache["PYTHONPYCACHEPREFIX"] = str(folder)
 
-    def run(args: list[str], changes: Mapping[str, str | None],
-            cwd: Path) -> subprocess.CompletedProcess[str]:
+    def environment(changes: Mapping[str, str | None]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
         if pycache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -117,10 +122,74 @@ def snowdays_cli(request: pytest.FixtureRequest,
                 env.pop(name, None)
             else:
                 env[name] = value
-        return subprocess.run([str(console_script()), *args], env=env, cwd=cwd,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return env
 
-    return run
+    streams = tmp_path_factory.mktemp("cli-runs")
+    server = CliServer(streams / "socket", environment({}))
+
+    def run(args: list[str], changes: Mapping[str, str | None],
+            cwd: Path) -> subprocess.CompletedProcess[str]:
+        env = environment(changes)
+        if load_time_differs(env, server.env):
+            return subprocess.run([str(console_script()), *args], env=env, cwd=cwd,
+                                  capture_output=True, text=True, timeout=120, check=False)
+        return server.run(args, env, cwd, timeout=120)
+
+    try:
+        yield run
+    finally:
+        server.stop()
+
+
+class CliServer:
+    """The process that forks runs of the console script (tests/cliserver.py), started at its first
+    run."""
+
+    def __init__(self, path: Path, env: dict[str, str]) -> None:
+        self.path, self.env = path, env
+        self.process: subprocess.Popen[str] | None = None
+        self.runs = 0
+
+    def _start(self) -> None:
+        script = Path(__file__).with_name("cliserver.py")
+        self.process = subprocess.Popen([sys.executable, str(script), str(self.path)], env=self.env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        assert ready == "ready\n", f"the console script's server did not start ({self.process.poll()})"
+
+    def run(self, args: list[str], env: dict[str, str], cwd: Path,
+            timeout: float) -> subprocess.CompletedProcess[str]:
+        import json  # noqa: PLC0415
+
+        if self.process is None:
+            self._start()
+        self.runs += 1
+        out, err = self.path.with_name(f"{self.runs}.out"), self.path.with_name(f"{self.runs}.err")
+        command = [str(console_script()), *args]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(self.path))
+            conn.sendall(json.dumps({"args": args, "env": env, "cwd": str(cwd), "stdout": str(out),
+                                     "stderr": str(err)}).encode() + b"\n")
+            answers = conn.makefile("r", encoding="utf-8")
+            pid = json.loads(answers.readline())["pid"]
+            try:
+                returncode = json.loads(answers.readline())["returncode"]
+            except TimeoutError:
+                os.kill(pid, 9)
+                raise subprocess.TimeoutExpired(command, timeout) from None
+        done = subprocess.CompletedProcess(command, returncode, out.read_text(), err.read_text())
+        out.unlink()
+        err.unlink()
+        return done
+
+    def stop(self) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None and self.process.stdout is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+            self.process.stdout.close()
 
 
 @pytest.fixture(scope="session")
