@@ -119,7 +119,7 @@ def serve(path: str) -> Callable[[], Any]:
         selector.register(sys.stdin, selectors.EVENT_READ)
         while True:
             for key, _ in selector.select():
-                if key.fileobj is sys.stdin:
+                if key.fileobj is not server:
                     if not sys.stdin.readline():  # the session has ended
                         raise SystemExit(0)
                     continue
