@@ -25,11 +25,11 @@ from snowdays.ingest import ingest
 from snowdays.layouts import LAYOUTS
 from snowdays.names import Family, not_a_product, parse_name, strip_suffix
 from snowdays.products import open_product
+from snowdays.reference import cube_maps, season_cube
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
 from tests.conftest import RunCli, S3Server
-from tests.reference import cube_maps, season_cube
 from tests.stacdata import pipeline_env
 
 SEASON = parse_season("2017-2018")
