@@ -1,4 +1,11 @@
-"""Shared fixtures: a real S3 server (moto, on 127.0.0.1) and the real ``snowdays`` console script."""
+"""Shared fixtures: a real S3 server (moto, on 127.0.0.1), PostgreSQL, Prefect, the real ``snowdays``
+console script, headless Chromium; and the markers a test gets from the fixtures it uses.
+
+A fixture that starts a server or a process is marked with what it starts (``@starts("server")``); a
+test that uses it, directly or through another fixture, gets that marker (``server``, ``browser``,
+``slow``; registered in pyproject.toml). ``make test-fast`` runs the tests that have none of them: the
+library alone.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,43 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+#: The markers a fixture can give the tests that use it.
+MARKERS = ("server", "browser", "slow")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def starts(*markers: str) -> Callable[[F], F]:
+    """Mark a fixture's function (under ``@pytest.fixture``) with what it starts: the tests that use
+    the fixture get these markers."""
+    assert set(markers) <= set(MARKERS), markers
+
+    def mark(function: F) -> F:
+        function._snowdays_markers = markers  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets the markers of every fixture it uses (directly or through other fixtures)."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        found: set[str] = set()
+        for name in item.fixturenames:  # type: ignore[attr-defined]
+            for definition in info.name2fixturedefs.get(name, ()):
+                found.update(getattr(definition.func, "_snowdays_markers", ()))
+        for marker in sorted(found - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
 
 #: AWS variables that could point boto, s3fs or GDAL elsewhere than the test server.
 _AWS_ISOLATE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
@@ -51,6 +90,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server on 127.0.0.1 for the whole session, stopped at the end."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only S3 tests need it
@@ -89,6 +129,7 @@ def console_script() -> Path:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def snowdays_cli(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCli]:
     """Run the real ``snowdays`` console script in a process of its own, as a user would.
@@ -193,6 +234,7 @@ class CliServer:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL cluster with PostGIS on 127.0.0.1 for the whole session, stopped at the end.
 
@@ -216,6 +258,7 @@ def postgres() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def prefect_api() -> Iterator[str]:
     """A Prefect API on 127.0.0.1 for the whole session (Prefect's test harness: a server on a free
     port with a temporary SQLite database, telemetry off); yields its URL."""
@@ -251,3 +294,16 @@ def prefect_events(prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield recorded
     finally:
         worker.drain()
+
+
+#: Opens headless Chromium on a URL, its DevTools on a port: a context manager of the page.
+Chromium = Callable[[str, int], AbstractContextManager[Any]]
+
+
+@pytest.fixture
+@starts("browser")
+def chromium() -> Chromium:
+    """Opens headless Chromium on a URL, its DevTools on a port (tests/browser.py's ``page``)."""
+    from tests.browser import page  # noqa: PLC0415
+
+    return page
