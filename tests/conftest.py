@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,6 +82,31 @@ class S3Server:
             if path.is_file():
                 client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder)}")
         return f"s3://{bucket}/{prefix}"
+
+
+_SESSION: list[pytest.TempPathFactory] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Where ``made_once`` keeps what it makes."""
+    _SESSION.append(tmp_path_factory)
+    yield
+    _SESSION.clear()
+
+
+def made_once(key: str, make: Callable[[Path], object]) -> Path:
+    """The folder ``make`` fills for ``key``, made on the session's first call: test data that several
+    modules use. Read it only; copy what a test changes."""
+    assert _SESSION, "made_once runs in tests (the session's folders are set by a fixture)"
+    root = _SESSION[0].getbasetemp() / "made-once"
+    folder, done = root / key, root / f"{key}.done"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        root.mkdir(exist_ok=True)
+        make(folder)
+        done.touch()
+    return folder
 
 
 def _free_port() -> int:
