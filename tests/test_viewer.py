@@ -268,6 +268,7 @@ def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) ->
     assert sorted(f["id"] for f in answer.json()["features"]) == [f"scd-mosaic-{REGION}-{s}" for s in SEASONS]
 
 
+@pytest.mark.slow  # node and the viewer's npm packages (make setup): not the library
 def test_the_viewer_modules_on_their_own() -> None:
     """The viewer's pure functions (config, asset URLs, seasons, dates, scales) under node's runner."""
     done = subprocess.run(["node", "--test", "test/"], cwd=ROOT / "web", capture_output=True, text=True,
