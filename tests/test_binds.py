@@ -92,6 +92,7 @@ def test_every_part_of_the_stack_listens_on_the_loopback_only(stack: tuple[Stack
     assert exposed(found) == set()
 
 
+@pytest.mark.server  # a Dask LocalCluster
 def test_a_local_cluster_listens_on_the_loopback_only() -> None:
     """The LocalCluster of a run (``SNOWDAYS_DASK_CLUSTER=local``): scheduler, nannies and workers."""
     before = listening(tree(psutil.Process().pid))

@@ -28,7 +28,7 @@ from stac.items import COLLECTION
 from stac.publish import PublishReport, publish
 from stac.quicklook import BLUES
 from stac.validate import InvalidStac, validate
-from tests.conftest import S3Server, _free_port
+from tests.conftest import S3Server, _free_port, starts
 from tests.stacdata import store_until
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -45,6 +45,7 @@ def offline() -> Settings:
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # a season folded to January
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """T31TCH 2017-2018 folded up to the end of January 2018."""
     base = tmp_path_factory.mktemp("stac-store")

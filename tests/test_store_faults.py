@@ -545,6 +545,7 @@ def without_root_privilege(command: list[str]) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
 
 
+@pytest.mark.server  # the console script
 @pytest.mark.parametrize("what", ["raster", "folder", "zip"])
 def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list[Path], tmp_path: Path,
                                                                    what: str) -> None:
@@ -577,6 +578,7 @@ def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list
     assert tile.quarantined == []
 
 
+@pytest.mark.server  # the console script
 def test_ingest_goes_on_after_a_storage_fault_and_says_what_was_left(products: list[Path],
                                                                       tmp_path: Path) -> None:
     """Of three products the first cannot be read: the other two are folded, and the command ends
