@@ -81,11 +81,11 @@ def test_ingest_in_name_order_reads_every_layout(tmp_path: Path, layout: str) ->
 def test_layouts_on_s3(s3_server: S3Server, tmp_path: Path,
                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Theia's downloads (zips with their .md5, and folders), the LIS_SEB layout and HR-WSI (folders),
-    read from ``s3://``."""
+    read from ``s3://`` (winter's products: each is a few requests to the server)."""
     local = tmp_path / "local"
     for layout, as_zip, seed in (("theia-download", True, 5), ("theia-download", False, 13),
                                  ("lis-seb", False, 6), ("hrwsi", False, 7)):
-        make_season(local, "T31TCH", SEASON, SIZE, layout, as_zip, seed=seed)  # type: ignore[arg-type]
+        make_season(local, "T31TCH", WINTER, SIZE, layout, as_zip, seed=seed)  # type: ignore[arg-type]
     monkeypatch.setenv("SNOWDAYS_S3_ENDPOINT_URL", s3_server.endpoint_url)
     prefix = s3_server.upload(local, "layouts", "archive")
     result = run_annual(prefix, "T31TCH", SEASON, get_settings())
