@@ -3,7 +3,7 @@ UV ?= python3 -m uv
 SAMPLE ?= sample/T31TCH-2017-2018
 OUT ?= out/T31TCH-2017-2018
 
-.PHONY: setup web demo annual test lint bench
+.PHONY: setup web demo annual test test-fast lint bench
 
 setup:
 	@infra/system-packages.sh
@@ -32,8 +32,13 @@ lint: setup
 	$(UV) run mypy
 	$(UV) run lint-imports
 
-test: lint
+test: lint  ## everything, as CI runs it
 	$(UV) run pytest
+
+test-fast:  ## the library alone, in about a minute: no server, browser or slow test (tests/conftest.py)
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
+	$(UV) sync --frozen
+	$(UV) run pytest -m "not server and not browser and not slow"
 
 bench: setup  ## full-size tile; minutes, not a test
 	$(UV) run python bench/annual.py

@@ -2,7 +2,7 @@
 
 Measures, each in a child process pinned to one CPU with every thread pool set to one thread:
 the decode floor (decode every input once), the annual run end to end (discover, fold, write the four
-COGs), its peak RSS, and the naive daily reference (tests/reference.py) on a sub-block, extrapolated to
+COGs), its peak RSS, and the naive daily reference (snowdays/reference.py) on a sub-block, extrapolated to
 the tile. Results go to bench/results/<UTC timestamp>.json and are printed as a table.
 
     uv run python bench/annual.py [--size 5490] [--repeats 3] [--quick]
@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
-from rasterio.windows import transform as window_transform
 
 from bench.common import (
     SEASON,
@@ -46,9 +44,9 @@ from bench.common import (
 from snowdays.annual import run_annual, write
 from snowdays.duration import FoldState
 from snowdays.grid import merge_day
+from snowdays.reference import cube_maps, season_cube
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
-from tests.reference import _describe, cube_maps
 
 BLOCK = 64
 """Side of the sub-block the naive reference runs on."""
@@ -82,7 +80,8 @@ def reference_block(folder: Path, size: int, annual_out: Path) -> Result:
     """The naive reference on a central sub-block (read only that window); checked against annual."""
     side = min(BLOCK, size)
     window = Window((size - side) // 2, (size - side) // 2, side, side)
-    cube, days, n_days = window_cube(folder, window)
+    season = parse_season(SEASON)
+    cube, days, n_days = season_cube(folder, season.start, season.stop, season.margin, window)
     started = time.perf_counter()
     maps = cube_maps(cube, days, n_days)
     seconds = time.perf_counter() - started
@@ -92,31 +91,6 @@ def reference_block(folder: Path, size: int, annual_out: Path) -> Result:
         with rasterio.open(written) as ds:
             agrees &= bool(np.array_equal(ds.read(1, window=window), expected))
     return {"seconds": seconds, "block": [side, side], "days": len(days), "agrees": agrees}
-
-
-def window_cube(folder: Path, window: Window) -> tuple[np.ndarray, list[int], int]:
-    """``tests.reference.season_cube`` restricted to ``window`` of the tile grid."""
-    season = parse_season(SEASON)
-    shape = (int(window.height), int(window.width))
-    found = [_describe(p) for p in folder.iterdir()]
-    with rasterio.open(next(d[0] for d in found if d[1] == "S2")) as first:
-        crs, transform = first.crs, window_transform(window, first.transform)
-    by_day: dict[int, np.ndarray] = {}
-    for path, mission, when, _ in sorted(found, key=lambda d: (d[2].date(), d[1] != "S2", d[2])):
-        if not season.in_window(when):
-            continue
-        with rasterio.open(path) as ds:
-            if mission == "S2":
-                data = ds.read(1, window=window)
-            else:
-                data = np.full(shape, 255, np.uint8)
-                reproject(ds.read(1), data, src_transform=ds.transform, src_crs=ds.crs,
-                          dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest)
-        merged = by_day.setdefault(season.day(when), np.full(shape, 255, np.uint8))
-        take = (merged > 100) & (data <= 100)
-        merged[take] = data[take]
-    days = sorted(by_day)
-    return np.stack([by_day[d] for d in days]), days, season.n_days
 
 
 def child(kind: str, folder: Path, size: int, out: Path) -> None:

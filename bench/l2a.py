@@ -5,8 +5,8 @@ Generates once in bench/data/ a Sentinel-2 L2A product of a winter acquisition o
 a child process pinned to one CPU with every thread pool set to one thread, reports medians of:
 opening (every check), decoding the layers (green and red warped to 20 m, cubic), reading the DEM,
 the detection kernels (pass 1 alone; pass 1, snowline and pass 2), the product read end to end, the
-naive numpy reference of the detection (tests/lis.py, once), and the peak RSS before it. Results go to
-bench/results/l2a-<UTC timestamp>.json and are printed as a table.
+naive numpy reference of the detection (snowdays/lis_reference.py, once), and the peak RSS before it.
+Results go to bench/results/l2a-<UTC timestamp>.json and are printed as a table.
 
     uv run python bench/l2a.py [--size 5490] [--repeats 3]
 """
@@ -41,6 +41,7 @@ from bench.common import (
     save,
     targets_met,
 )
+from snowdays import lis_reference as lis
 from snowdays.detection import Reflectances, detect
 from snowdays.l2a import read, read_dem
 from snowdays.layouts import Pass, encode, product_name, write_product
@@ -48,7 +49,6 @@ from snowdays.products import open_product
 from snowdays.sample import Scene, write_dem
 from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
-from tests import lis
 
 SEASON = parse_season("2017-2018")
 WHEN = datetime(2018, 1, 15, 10, 36, 29, 617000, tzinfo=UTC)

@@ -1,18 +1,58 @@
-"""Shared fixtures: a real S3 server (moto, on 127.0.0.1) and the real ``snowdays`` console script."""
+"""Shared fixtures: a real S3 server (moto, on 127.0.0.1), PostgreSQL, Prefect, the real ``snowdays``
+console script, headless Chromium; and the markers a test gets from the fixtures it uses.
+
+A fixture that starts a server or a process is marked with what it starts (``@starts("server")``); a
+test that uses it, directly or through another fixture, gets that marker (``server``, ``browser``,
+``slow``; registered in pyproject.toml). ``make test-fast`` runs the tests that have none of them: the
+library alone.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+#: The markers a fixture can give the tests that use it.
+MARKERS = ("server", "browser", "slow")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def starts(*markers: str) -> Callable[[F], F]:
+    """Mark a fixture's function (under ``@pytest.fixture``) with what it starts: the tests that use
+    the fixture get these markers."""
+    assert set(markers) <= set(MARKERS), markers
+
+    def mark(function: F) -> F:
+        function._snowdays_markers = markers  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets the markers of every fixture it uses (directly or through other fixtures)."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        found: set[str] = set()
+        for name in item.fixturenames:  # type: ignore[attr-defined]
+            for definition in info.name2fixturedefs.get(name, ()):
+                found.update(getattr(definition.func, "_snowdays_markers", ()))
+        for marker in sorted(found - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
 
 #: AWS variables that could point boto, s3fs or GDAL elsewhere than the test server.
 _AWS_ISOLATE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
@@ -44,6 +84,31 @@ class S3Server:
         return f"s3://{bucket}/{prefix}"
 
 
+_SESSION: list[pytest.TempPathFactory] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Where ``made_once`` keeps what it makes."""
+    _SESSION.append(tmp_path_factory)
+    yield
+    _SESSION.clear()
+
+
+def made_once(key: str, make: Callable[[Path], object]) -> Path:
+    """The folder ``make`` fills for ``key``, made on the session's first call: test data that several
+    modules use. Read it only; copy what a test changes."""
+    assert _SESSION, "made_once runs in tests (the session's folders are set by a fixture)"
+    root = _SESSION[0].getbasetemp() / "made-once"
+    folder, done = root / key, root / f"{key}.done"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        root.mkdir(exist_ok=True)
+        make(folder)
+        done.touch()
+    return folder
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,6 +116,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server on 127.0.0.1 for the whole session, stopped at the end."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only S3 tests need it
@@ -89,16 +155,23 @@ def console_script() -> Path:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def snowdays_cli(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> RunCli:
-    """Run the real ``snowdays`` console script in a subprocess, as a user would.
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCli]:
+    """Run the real ``snowdays`` console script in a process of its own, as a user would.
 
     The child gets this process's environment at the time of the call, without any ``SNOWDAYS_``
     setting (plus the changes given), and a wide terminal so that rich does not wrap messages. Where
     the environment forbids writing bytecode (``PYTHONDONTWRITEBYTECODE``), the child gets a bytecode
     cache of its own, kept in pytest's cache folder, so that each run does not compile again every
     module it imports.
+
+    The runs are forked from a process that has loaded the console script's modules once
+    (tests/cliserver.py), unless a run's environment differs from that process's in a variable read
+    while modules load: that run starts the console script itself.
     """
+    from tests.cliserver import load_time_differs  # noqa: PLC0415
+
     pycache: dict[str, str] = {}
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
@@ -106,8 +179,7 @@ def snowdays_cli(request: pytest.FixtureRequest,
                   else tmp_path_factory.mktemp("pycache"))
         pycache["PYTHONPYCACHEPREFIX"] = str(folder)
 
-    def run(args: list[str], changes: Mapping[str, str | None],
-            cwd: Path) -> subprocess.CompletedProcess[str]:
+    def environment(changes: Mapping[str, str | None]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWDAYS_")}
         if pycache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -117,13 +189,78 @@ def snowdays_cli(request: pytest.FixtureRequest,
                 env.pop(name, None)
             else:
                 env[name] = value
-        return subprocess.run([str(console_script()), *args], env=env, cwd=cwd,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return env
 
-    return run
+    streams = tmp_path_factory.mktemp("cli-runs")
+    server = CliServer(streams / "socket", environment({}))
+
+    def run(args: list[str], changes: Mapping[str, str | None],
+            cwd: Path) -> subprocess.CompletedProcess[str]:
+        env = environment(changes)
+        if load_time_differs(env, server.env):
+            return subprocess.run([str(console_script()), *args], env=env, cwd=cwd,
+                                  capture_output=True, text=True, timeout=120, check=False)
+        return server.run(args, env, cwd, timeout=120)
+
+    try:
+        yield run
+    finally:
+        server.stop()
+
+
+class CliServer:
+    """The process that forks runs of the console script (tests/cliserver.py), started at its first
+    run."""
+
+    def __init__(self, path: Path, env: dict[str, str]) -> None:
+        self.path, self.env = path, env
+        self.process: subprocess.Popen[str] | None = None
+        self.runs = 0
+
+    def _start(self) -> None:
+        script = Path(__file__).with_name("cliserver.py")
+        self.process = subprocess.Popen([sys.executable, str(script), str(self.path)], env=self.env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        assert ready == "ready\n", f"the console script's server did not start ({self.process.poll()})"
+
+    def run(self, args: list[str], env: dict[str, str], cwd: Path,
+            timeout: float) -> subprocess.CompletedProcess[str]:
+        import json  # noqa: PLC0415
+
+        if self.process is None:
+            self._start()
+        self.runs += 1
+        out, err = self.path.with_name(f"{self.runs}.out"), self.path.with_name(f"{self.runs}.err")
+        command = [str(console_script()), *args]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(self.path))
+            conn.sendall(json.dumps({"args": args, "env": env, "cwd": str(cwd), "stdout": str(out),
+                                     "stderr": str(err)}).encode() + b"\n")
+            answers = conn.makefile("r", encoding="utf-8")
+            pid = json.loads(answers.readline())["pid"]
+            try:
+                returncode = json.loads(answers.readline())["returncode"]
+            except TimeoutError:
+                os.kill(pid, 9)
+                raise subprocess.TimeoutExpired(command, timeout) from None
+        done = subprocess.CompletedProcess(command, returncode, out.read_text(), err.read_text())
+        out.unlink()
+        err.unlink()
+        return done
+
+    def stop(self) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None and self.process.stdout is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+            self.process.stdout.close()
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL cluster with PostGIS on 127.0.0.1 for the whole session, stopped at the end.
 
@@ -147,6 +284,7 @@ def postgres() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+@starts("server")
 def prefect_api() -> Iterator[str]:
     """A Prefect API on 127.0.0.1 for the whole session (Prefect's test harness: a server on a free
     port with a temporary SQLite database, telemetry off); yields its URL."""
@@ -182,3 +320,16 @@ def prefect_events(prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield recorded
     finally:
         worker.drain()
+
+
+#: Opens headless Chromium on a URL, its DevTools on a port: a context manager of the page.
+Chromium = Callable[[str, int], AbstractContextManager[Any]]
+
+
+@pytest.fixture
+@starts("browser")
+def chromium() -> Chromium:
+    """Opens headless Chromium on a URL, its DevTools on a port (tests/browser.py's ``page``)."""
+    from tests.browser import page  # noqa: PLC0415
+
+    return page

@@ -5,7 +5,9 @@ CRS on its own, looked up in the tile's published COGs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,7 @@ from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import Settings
 from stac.publish import publish
+from tests.conftest import made_once
 from tests.stacdata import ingest_until
 
 LABEL = "2017-2018"
@@ -42,15 +45,32 @@ class Tiles:
 
 
 def make_tiles(base: Path, settings: Settings, until: date = UNTIL) -> Tiles:
-    """Both tiles' products; the store folded up to ``until`` (the end of January); both seasons
-    published."""
-    season = parse_season(LABEL)
-    products = {tile: make_season(base / tile, tile, season, SIZE, "muscate", True, seed=seed,
-                                  offset=offset) for tile, (offset, seed) in TILES.items()}
-    for tile, paths in products.items():
-        assert ingest_until(base / "stores", paths, until, settings) > 20
-        publish(str(base / "stores"), tile, LABEL, settings, str(base / "catalog"), today=IN_SEASON)
-    return Tiles(products, base / "stores", base / "catalog")
+    """Both tiles' products; the store folded up to ``until`` (by default the end of January); both
+    seasons published. The part up to the end of January is made once a session and copied into
+    ``base``; what ``until`` asks more is folded and published in the copy."""
+    asked = {k: v for k, v in settings.model_dump(mode="json").items()
+             if not any(word in k for word in ("stac", "port", "mosaic"))}
+    key = "tiles-" + hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:12]
+
+    def make(out: Path) -> None:
+        season = parse_season(LABEL)
+        products = {tile: make_season(out / tile, tile, season, SIZE, "muscate", True, seed=seed,
+                                      offset=offset) for tile, (offset, seed) in TILES.items()}
+        for tile, paths in products.items():
+            assert ingest_until(out / "stores", paths, UNTIL, settings) > 20
+            publish(str(out / "stores"), tile, LABEL, settings, str(out / "catalog"), today=IN_SEASON)
+        names = {tile: [p.name for p in paths] for tile, paths in products.items()}
+        out.with_name(f"{key}.json").write_text(json.dumps(names))
+
+    made = made_once(key, make)
+    shutil.copytree(made, base, dirs_exist_ok=True)
+    names = json.loads(made.with_name(f"{key}.json").read_text())
+    tiles = Tiles({tile: [base / tile / name for name in names[tile]] for tile in TILES},
+                  base / "stores", base / "catalog")
+    if until > UNTIL:
+        for tile in TILES:
+            update_tile(tiles, tile, until, settings)
+    return tiles
 
 
 def update_tile(tiles: Tiles, tile: str, until: date, settings: Settings) -> None:

@@ -1,9 +1,16 @@
-"""Stores of small sample seasons for the STAC tests, made in code (seeded) and ingested for real."""
+"""Stores of small sample seasons for the STAC tests, made in code (seeded) and ingested for real.
+
+Several modules make the same seasons and fold the same months of them: each is made (and each store
+folded) once a session (``made_once``), and every caller gets a copy of its own, free to change it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -18,14 +25,41 @@ from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
 from stac.database import migrate
-from tests.conftest import console_script
+from tests.conftest import console_script, made_once
 
 SIZE = 24
 
 
 def sample(folder: Path, tile: str, label: str, seed: int) -> list[Path]:
-    """A season's products of ``tile`` (zips), in acquisition order."""
-    return make_season(folder, tile, parse_season(label), SIZE, "muscate", True, seed=seed)
+    """A season's products of ``tile`` (zips), in acquisition order: a copy in ``folder`` of those the
+    session made."""
+    key = f"sample-{tile}-{label}-{seed}"
+
+    def make(out: Path) -> None:
+        made = make_season(out, tile, parse_season(label), SIZE, "muscate", True, seed=seed)
+        out.with_name(f"{key}.order").write_text("\n".join(p.name for p in made))
+
+    made = made_once(key, make)
+    shutil.copytree(made, folder, dirs_exist_ok=True)
+    return [folder / name for name in made.with_name(f"{key}.order").read_text().splitlines()]
+
+
+def store_until(store: Path, tile: str, label: str, seed: int, last: date, settings: Settings) -> int:
+    """``ingest_until(store, sample(..., tile, label, seed), last, settings)`` into a new ``store``: a
+    copy of the store the session folded so (once for the same settings, whatever their STAC database
+    and ports); how many products it holds."""
+    asked = {k: v for k, v in settings.model_dump(mode="json").items() if "stac" not in k and "port" not in k}
+    digest = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:12]
+    key = f"store-{tile}-{label}-{seed}-{last}-{digest}"
+
+    def fold(out: Path) -> None:
+        count = ingest_until(out, sample(out.with_name(f"{out.name}-products"), tile, label, seed), last,
+                             settings)
+        out.with_name(f"{key}.count").write_text(str(count))
+
+    made = made_once(key, fold)
+    shutil.copytree(made, store)
+    return int(made.with_name(f"{key}.count").read_text())
 
 
 def ingest_until(store: Path, products: list[Path], last: date, settings: Settings,

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.windows import Window
 
 from snowdays import __version__
 from snowdays.annual import Annual, run_annual, write
 from snowdays.errors import RejectedProducts
+from snowdays.reference import cube_maps, season_cube
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
-from tests.reference import cube_maps, season_cube
 
 SEASON = parse_season("2017-2018")
 SIZE = 36
@@ -42,6 +43,17 @@ def test_every_family_equals_the_reference(tmp_path: Path, family: str, as_zip: 
     assert len(result.used) == len(list(tmp_path.iterdir()))
     assert result.landsat == (family != "hrsi")
     assert_equals_reference(result, tmp_path)
+
+
+def test_the_reference_of_a_window_is_that_part_of_the_tiles(tmp_path: Path) -> None:
+    """The naive reference on a window of the grid (as bench/annual.py runs it on a full-size tile) is
+    that window of the whole tile's, Landsat products included."""
+    make_season(tmp_path, "T31TCH", SEASON, SIZE, "muscate", False, seed=3)
+    whole, days, n_days = season_cube(tmp_path, SEASON.start, SEASON.stop, SEASON.margin)
+    window = Window(5, 9, 12, 20)  # columns 5 .. 16, rows 9 .. 28
+    part, part_days, part_n = season_cube(tmp_path, SEASON.start, SEASON.stop, SEASON.margin, window)
+    assert (part_days, part_n) == (days, n_days) and part.shape == (len(days), 20, 12)
+    np.testing.assert_array_equal(part, whole[:, 9:29, 5:17])
 
 
 def test_mixed_families_merge_by_day(tmp_path: Path) -> None:

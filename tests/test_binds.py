@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 from flows.cluster import local_cluster
 from infra.stack import Stack, urls
 from snowdays.settings import Settings, get_settings
-from tests.conftest import _free_port
+from tests.conftest import _free_port, starts
 
 WORKERS = 2
 pytestmark = pytest.mark.timeout(600)
@@ -54,6 +54,7 @@ def postmaster(data: Path) -> psutil.Process:
 
 
 @pytest.fixture(scope="module")
+@starts("server")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Settings]]:
     """The whole of ``snowdays up``, its STAC API starting a PostgreSQL cluster of its own (in a folder
     the ``postgres`` system user may reach when the tests run as root)."""
@@ -91,6 +92,7 @@ def test_every_part_of_the_stack_listens_on_the_loopback_only(stack: tuple[Stack
     assert exposed(found) == set()
 
 
+@pytest.mark.server  # a Dask LocalCluster
 def test_a_local_cluster_listens_on_the_loopback_only() -> None:
     """The LocalCluster of a run (``SNOWDAYS_DASK_CLUSTER=local``): scheduler, nannies and workers."""
     before = listening(tree(psutil.Process().pid))

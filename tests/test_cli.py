@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from snowdays.reference import cube_maps, season_cube
 from tests.conftest import RunCli
-from tests.reference import cube_maps, season_cube
 
 
 def test_sample_then_annual(tmp_path: Path, snowdays_cli: RunCli) -> None:

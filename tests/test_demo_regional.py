@@ -19,6 +19,7 @@ from tests.stacdata import ingest_until, sample
 LABEL = "2017-2018"
 
 
+@pytest.mark.slow  # a whole season folded
 def test_regional_map_ski_runs_and_ranking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = get_settings(stac_database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/none",

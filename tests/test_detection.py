@@ -1,5 +1,5 @@
 """LIS snow detection: the snowline on LIS's own test case and on hand-made reliefs, and every code
-against the naive reference (tests/lis.py) on random acquisitions."""
+against the naive reference (snowdays/lis_reference.py) on random acquisitions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from snowdays import lis_reference as lis
 from snowdays.detection import ElevationBands, Reflectances, detect, snowline
 from snowdays.settings import get_settings
-from tests import lis
 
 I16 = npt.NDArray[np.int16]
 U8 = npt.NDArray[np.uint8]

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from snowdays.duration import FoldState, annual_maps
-from tests.reference import pixel_maps
+from snowdays.reference import pixel_maps
 
 CODES = [0, 1, 37, 100, 101, 205, 254, 255]
 

@@ -14,7 +14,7 @@ import pytest
 
 from infra.stack import Stack, urls
 from snowdays.settings import Settings, get_settings
-from tests.conftest import _free_port
+from tests.conftest import _free_port, starts
 
 ORIGIN = "http://127.0.0.1:1"
 """The origin of a page elsewhere (never contacted: only named in requests)."""
@@ -30,6 +30,7 @@ class Served:
 
 
 @pytest.fixture(scope="module")
+@starts("server")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     base = tmp_path_factory.mktemp("files")
     data = os.urandom(300_000)  # a file larger than one read block of the server

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import starts
 from tests.kube import errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,7 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # the chart rendered by the helm binary of make setup: not the library
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
     if not HELM.is_file():
         pytest.fail(f"no helm at {HELM}: make setup (infra/tools.sh) installs it")

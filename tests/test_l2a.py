@@ -14,12 +14,12 @@ import pytest
 import rasterio
 from rasterio.warp import Resampling, reproject
 
+from snowdays import lis_reference as lis
 from snowdays.grid import Grid, put_on_grid
 from snowdays.l2a import read_dem, warp_band
 from snowdays.layouts import FAINT, Pass, corner, crs_of, l2a_layers, product_name, write_l2a, write_product
 from snowdays.products import open_product
 from snowdays.settings import Settings, get_settings
-from tests import lis
 from tests.conftest import S3Server
 
 TILE = "T31TCH"

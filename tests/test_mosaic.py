@@ -30,7 +30,7 @@ from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
 from stac.mosaics import build, publish_mosaic
 from stac.validate import validate
-from tests.conftest import RunCli, S3Server, _free_port
+from tests.conftest import RunCli, S3Server, _free_port, starts
 from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, published_maps, update_tile
 from tests.stacdata import database
 
@@ -47,6 +47,7 @@ def offline(**changes: object) -> Settings:
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # two tiles folded to January
 def tiles(tmp_path_factory: pytest.TempPathFactory) -> Tiles:
     return make_tiles(tmp_path_factory.mktemp("boundary"), offline())
 

@@ -67,6 +67,7 @@ def test_a_cluster_left_in_a_folder_only_root_may_enter_is_named(root_only: Path
         server_folder(data)
 
 
+@pytest.mark.server  # stac serve
 @as_root
 def test_stac_serve_from_a_folder_only_root_may_enter(root_only: Path) -> None:
     """``snowdays stac serve`` (the stack's STAC API part) with the default cluster folder, run from a

@@ -21,6 +21,7 @@ from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
 from snowdays.state import ledger
 from snowdays.store import last_commit, open_repo, read, subgroup
+from tests.conftest import starts
 from tests.test_state import assert_same, ingest_all
 
 TILE, LABEL = "T31TCH", "2017-2018"
@@ -31,6 +32,7 @@ SETTINGS = get_settings()
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # three families of a window, folded again in each test
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     """The same acquisitions as L2A products, MUSCATE snow products and LIS products (zips, tifs)."""
     root = tmp_path_factory.mktemp("made")

@@ -1,7 +1,7 @@
 """Real products dropped into ``tests/real/`` (see its README): what holds on any data.
 
 Skipped, saying why, while the folder holds no product. The direct NOBS count reads each raster plainly
-(``tests/reference.py``), sharing no reading code with ``snowdays``.
+(``snowdays/reference.py``), sharing no reading code with ``snowdays``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from snowdays.annual import Annual, run_annual
 from snowdays.export import season_maps
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import not_a_product, parse_name
+from snowdays.reference import raster_of, read_codes
 from snowdays.season import Season
 from snowdays.settings import get_settings
-from tests.reference import raster_of, read_codes
 from tests.stacdata import pipeline_env
 
 REAL = Path(__file__).parent / "real"

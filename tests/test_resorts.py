@@ -25,7 +25,7 @@ from snowdays.sample_pistes import Piste, SkiArea, random_areas, write_osm
 from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
 from stac.mosaics import build
-from tests.conftest import RunCli, _free_port
+from tests.conftest import RunCli, _free_port, starts
 from tests.mosaicdata import LABEL, NODATA, Tiles, make_tiles
 
 SEASON = parse_season(LABEL)
@@ -37,6 +37,7 @@ def offline() -> Settings:
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # two tiles folded over the season
 def mosaic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Tiles, MosaicReport]:
     tiles = make_tiles(tmp_path_factory.mktemp("resorts"), offline(), until=SEASON.stop)
     (tiles.catalog.parent / "boundary.txt").write_text("T31TGL T32TLR")

@@ -28,8 +28,8 @@ from stac.items import COLLECTION
 from stac.publish import PublishReport, publish
 from stac.quicklook import BLUES
 from stac.validate import InvalidStac, validate
-from tests.conftest import S3Server, _free_port
-from tests.stacdata import ingest_until, sample
+from tests.conftest import S3Server, _free_port, starts
+from tests.stacdata import store_until
 
 GOLDEN = Path(__file__).with_name("golden")
 LABEL = "2017-2018"
@@ -45,11 +45,11 @@ def offline() -> Settings:
 
 
 @pytest.fixture(scope="module")
+@starts("slow")  # a season folded to January
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """T31TCH 2017-2018 folded up to the end of January 2018."""
     base = tmp_path_factory.mktemp("stac-store")
-    products = sample(base / "products", "T31TCH", LABEL, seed=5)
-    assert ingest_until(base / "store", products, UNTIL, offline()) > 20
+    assert store_until(base / "store", "T31TCH", LABEL, 5, UNTIL, offline()) > 20
     return base / "store"
 
 
@@ -146,8 +146,7 @@ def test_final_once_the_window_is_over(store: Path, tmp_path: Path) -> None:
 def test_catalog_updated_in_place(store: Path, tmp_path: Path) -> None:
     settings = offline()
     other = tmp_path / "other"
-    products = sample(other / "products", "T32TLR", "2018-2019", seed=8)
-    assert ingest_until(other / "store", products, date(2018, 12, 31), settings) > 5
+    assert store_until(other / "store", "T32TLR", "2018-2019", 8, date(2018, 12, 31), settings) > 5
     publish(str(store), "T31TCH", LABEL, settings, str(tmp_path / "cat"), today=IN_SEASON)
     publish(str(other / "store"), "T32TLR", "2018-2019", settings, str(tmp_path / "cat"))
     publish(str(store), "T31TCH", LABEL, settings, str(tmp_path / "cat"), today=IN_SEASON)

@@ -19,7 +19,7 @@ from snowdays.settings import Settings, get_settings
 from stac.publish import publish
 from stac.search import open_client, search
 from tests.conftest import _free_port
-from tests.stacdata import database, ingest_until, sample, serve
+from tests.stacdata import database, ingest_until, sample, serve, store_until
 
 IN_SEASON = date(2018, 2, 1)
 A, B = "scd-t31tch-2017-2018", "scd-t32tlr-2018-2019"
@@ -42,8 +42,8 @@ def published(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory)
     settings = get_settings(stac_database_url=database(postgres, "api"), stac_postgres_data="",
                             stac_api_port=_free_port())
     stores = {A: base / "t31tch", B: base / "t32tlr"}
-    ingest_until(stores[A], sample(base / "p1", "T31TCH", "2017-2018", 5), date(2018, 1, 31), settings)
-    ingest_until(stores[B], sample(base / "p2", "T32TLR", "2018-2019", 8), date(2018, 12, 31), settings)
+    store_until(stores[A], "T31TCH", "2017-2018", 5, date(2018, 1, 31), settings)
+    store_until(stores[B], "T32TLR", "2018-2019", 8, date(2018, 12, 31), settings)
     for report in (publish(str(stores[A]), "T31TCH", "2017-2018", settings, str(base / "cat"),
                            today=IN_SEASON),
                    publish(str(stores[B]), "T32TLR", "2018-2019", settings, str(base / "cat"))):
@@ -108,7 +108,7 @@ def test_round_trip_to_the_pixels(published: Published) -> None:
 def test_publish_twice_gives_one_newer_item(postgres: LocalPostgres, tmp_path: Path) -> None:
     settings = get_settings(stac_database_url=database(postgres, "twice"))
     products = sample(tmp_path / "p", "T31TCH", "2017-2018", 5)
-    ingest_until(tmp_path / "s", products, date(2017, 12, 31), settings)
+    store_until(tmp_path / "s", "T31TCH", "2017-2018", 5, date(2017, 12, 31), settings)
     first = publish(str(tmp_path / "s"), "T31TCH", "2017-2018", settings, str(tmp_path / "c"),
                     today=IN_SEASON)
     ingest_until(tmp_path / "s", products, date(2018, 3, 31), settings, first=date(2018, 1, 1))
@@ -131,14 +131,12 @@ def test_database_down_then_next_publish_catches_up(postgres: LocalPostgres, tmp
     url = database(postgres, "faults")
     down = get_settings(stac_database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/faults",
                         stac_connect_timeout=2)
-    t31 = sample(tmp_path / "p1", "T31TCH", "2017-2018", 5)
-    ingest_until(tmp_path / "s1", t31, date(2017, 11, 30), down)
+    store_until(tmp_path / "s1", "T31TCH", "2017-2018", 5, date(2017, 11, 30), down)
     missed = publish(str(tmp_path / "s1"), "T31TCH", "2017-2018", down, str(tmp_path / "c"))
     assert missed.api_error is not None and "cannot be reached" in missed.api_error
     assert Path(missed.item_href).is_file() and missed.api_items == 0
     assert stored(url) == {}
-    t32 = sample(tmp_path / "p2", "T32TLR", "2018-2019", 8)
-    ingest_until(tmp_path / "s2", t32, date(2018, 11, 30), down)
+    store_until(tmp_path / "s2", "T32TLR", "2018-2019", 8, date(2018, 11, 30), down)
     up = down.model_copy(update={"stac_database_url": url})
     caught_up = publish(str(tmp_path / "s2"), "T32TLR", "2018-2019", up, str(tmp_path / "c"))
     assert caught_up.api_error is None and caught_up.api_items == 2

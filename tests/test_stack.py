@@ -39,6 +39,7 @@ def test_up_with_a_port_taken_names_its_setting(setting: str, tmp_path: Path, sn
     assert list((tmp_path / ".snowdays" / "logs").iterdir()) == [], "nothing was started"
 
 
+@pytest.mark.server  # starts the stack
 def test_a_part_that_dies_tells_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The STAC API's database port is taken: the stack's error carries the child's own one-line error."""
     folder = tmp_path / "pg"

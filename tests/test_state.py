@@ -89,6 +89,7 @@ def assert_same(got: Maps, expected: Maps) -> None:
         np.testing.assert_array_equal(a, b, err_msg=kind)
 
 
+@pytest.mark.slow  # twenty streams of 30 folds
 @pytest.mark.parametrize("seed", range(20))
 def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, seed: int,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,6 +120,7 @@ def test_any_order_any_subset_equals_the_batch(archive: Path, tmp_path: Path, se
     assert got.products == len(list((tmp_path / "final").iterdir()))
 
 
+@pytest.mark.slow  # a whole season folded one by one
 def test_year_to_date_then_the_whole_season(archive: Path, tmp_path: Path) -> None:
     products = sorted((p for p in archive.iterdir() if p.suffix == ".zip"
                        and "_V9-9" not in p.name), key=lambda p: parse_name(p.name).acquired)

@@ -37,7 +37,7 @@ from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import STATE, Entry, ledger, recompute
 from snowdays.store import BACK_OFF_SECONDS, BRANCH, array, open_repo, read, subgroup, transact
-from tests.conftest import S3Server
+from tests.conftest import S3Server, starts
 
 TILE = "T31TCH"
 LABEL = "2017-2018"
@@ -219,6 +219,7 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
+@starts("slow")  # each child loads the library again
 def child_env(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Callable[[Mapping[str, str]], dict[str, str]]:
     """The environment of a child: this process's (without ``SNOWDAYS_`` settings), plus changes.
@@ -392,6 +393,7 @@ def crash(point: str, root: str, product: Path, script: list[str],
 
 
 @pytest.fixture(scope="module")
+@starts("slow")
 def crashes(products: list[Path], folded: Path, tmp_path_factory: pytest.TempPathFactory,
             child_env: Callable[[Mapping[str, str]], dict[str, str]]) -> dict[tuple[str, bool], Crash]:
     """A writer that dies at each case's point, each on a copy of the ``folded`` store, all at once
@@ -543,6 +545,7 @@ def without_root_privilege(command: list[str]) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
 
 
+@pytest.mark.server  # the console script
 @pytest.mark.parametrize("what", ["raster", "folder", "zip"])
 def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list[Path], tmp_path: Path,
                                                                    what: str) -> None:
@@ -575,6 +578,7 @@ def test_an_unreadable_product_is_a_storage_fault_not_a_rejection(products: list
     assert tile.quarantined == []
 
 
+@pytest.mark.server  # the console script
 def test_ingest_goes_on_after_a_storage_fault_and_says_what_was_left(products: list[Path],
                                                                       tmp_path: Path) -> None:
     """Of three products the first cannot be read: the other two are folded, and the command ends

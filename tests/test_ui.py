@@ -21,8 +21,7 @@ from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
 from snowdays.names import parse_name
 from snowdays.settings import get_settings
-from tests.browser import page
-from tests.conftest import _free_port
+from tests.conftest import Chromium, _free_port, starts
 from tests.stacdata import pipeline_env, sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +29,7 @@ SHOTS = ROOT / "test-artifacts" / "ui"
 
 
 @pytest.fixture
+@starts("server")
 def prefect_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """``prefect server start`` (API and UI) on a free port, as ``snowdays up`` runs it; its URL."""
     monkeypatch.setenv("SNOWDAYS_PREFECT_PORT", str(_free_port()))
@@ -40,7 +40,7 @@ def prefect_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
 
 def test_the_ui_shows_the_report_of_a_run(prefect_ui: str, postgres: LocalPostgres, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                          monkeypatch: pytest.MonkeyPatch, chromium: Chromium) -> None:
     pipeline_env(postgres, tmp_path, monkeypatch, "ui")
     products = [p for p in sample(tmp_path / "made", "T31TCH", "2017-2018", 9)
                 if date(2017, 9, 20) < parse_name(p.name).acquired.date()][:3]
@@ -59,7 +59,7 @@ def test_the_ui_shows_the_report_of_a_run(prefect_ui: str, postgres: LocalPostgr
 
     body = {"artifacts": {"key": {"any_": ["update-t31tch"]}}, "sort": "UPDATED_DESC", "limit": 1}
     [artifact] = httpx.post(f"{prefect_ui}/api/artifacts/filter", json=body, timeout=30).json()
-    with page(f"{prefect_ui}/artifacts/artifact/{artifact['id']}", _free_port()) as tab:
+    with chromium(f"{prefect_ui}/artifacts/artifact/{artifact['id']}", _free_port()) as tab:
         wanted = [*(p.stem for p in products), corrupt.stem, "not a readable zip archive", "mean SCD"]
         text = tab.wait_for_text(wanted, timeout=90)
         shot = tab.screenshot()

@@ -23,8 +23,8 @@ from rasterio.warp import transform
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
 from snowdays.settings import get_settings
-from tests.browser import Page, page
-from tests.conftest import _free_port
+from tests.browser import Page
+from tests.conftest import Chromium, _free_port
 from tests.stacdata import database
 from tests.viewerdata import (
     DISPLAY_MIN_DAYS,
@@ -174,14 +174,15 @@ def value(tab: Page, key: str) -> str:
     return str(tab.wait_for(f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
 
 
-def open_at(viewer: Viewer, season: str, lon: float, lat: float) -> Any:
+def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float, lat: float) -> Any:
     """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
-    return page(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14", _free_port())
+    return chromium(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14", _free_port())
 
 
-def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer) -> None:
+def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer,
+                                                                      chromium: Chromium) -> None:
     later = viewer.mosaics[LATER]
-    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
+    with open_at(chromium, viewer, LATER, *lonlat(*viewer.centre)) as tab:
         tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("[...document.querySelectorAll('#season option')].map(o => o.value)") == [
             TILE_ONLY, LATER, EARLIER]  # every season, from the STAC API, newest first
@@ -219,8 +220,8 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
     np.testing.assert_allclose(centre_colour(image), on_scale(BLUES, expected["scd"]), atol=8)
 
 
-def test_the_difference_of_two_seasons(viewer: Viewer) -> None:
-    with open_at(viewer, LATER, *lonlat(*viewer.centre)) as tab:
+def test_the_difference_of_two_seasons(viewer: Viewer, chromium: Chromium) -> None:
+    with open_at(chromium, viewer, LATER, *lonlat(*viewer.centre)) as tab:
         tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("document.getElementById('compare').value") == EARLIER
         radio = tab.evaluate("(() => { const r = document.querySelector('input[value=difference]')"
@@ -239,11 +240,11 @@ def test_the_difference_of_two_seasons(viewer: Viewer) -> None:
     np.testing.assert_allclose(centre_colour(image), on_scale(RDBU, new - old), atol=8)
 
 
-def test_a_season_of_tiles_only(viewer: Viewer) -> None:
+def test_a_season_of_tiles_only(viewer: Viewer, chromium: Chromium) -> None:
     with rasterio.open(viewer.tile["SCD"]) as ds:
         crs = ds.crs
     (lon,), (lat,) = transform(crs, "EPSG:4326", [viewer.tile_point[0]], [viewer.tile_point[1]])
-    with open_at(viewer, TILE_ONLY, lon, lat) as tab:
+    with open_at(chromium, viewer, TILE_ONLY, lon, lat) as tab:
         tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
         tab.wait_for_text(["From 1 Sentinel-2 tile."], 10)
         assert tab.evaluate("document.getElementById('status').textContent") == ""
@@ -267,6 +268,7 @@ def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) ->
     assert sorted(f["id"] for f in answer.json()["features"]) == [f"scd-mosaic-{REGION}-{s}" for s in SEASONS]
 
 
+@pytest.mark.slow  # node and the viewer's npm packages (make setup): not the library
 def test_the_viewer_modules_on_their_own() -> None:
     """The viewer's pure functions (config, asset URLs, seasons, dates, scales) under node's runner."""
     done = subprocess.run(["node", "--test", "test/"], cwd=ROOT / "web", capture_output=True, text=True,

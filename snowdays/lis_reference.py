@@ -1,4 +1,6 @@
-"""A naive reference of LIS's snow detection, written from LIS's own code, independently of the engine.
+"""LIS's snow detection by its obvious, slow definition, written from LIS's own code independently of
+the engine (``snowdays.detection``), which the tests check against it and ``bench/l2a.py`` measures
+against it.
 
 Pass 1 and pass 2 are whole-array numpy expressions as LIS's band math writes them; the snowline is
 LIS's ``compute_snowline_internal`` / ``get_elev_snowline_from_bin`` (``src/histo_utils.cxx``) over
@@ -42,7 +44,8 @@ def histogram(dem: I16, snow: npt.NDArray[np.bool_], cloud: npt.NDArray[np.bool_
         inside = (dem >= starts[k]) & ((dem < ends[k]) | ((k == n - 1) & (dem == high)))
         clear = inside & ~cloud
         counts.append((int(inside.sum()), int(clear.sum()), int((clear & snow).sum())))
-    assert sum(c[0] for c in counts) == dem.size, "every pixel falls in a bin"
+    if sum(c[0] for c in counts) != dem.size:
+        raise ValueError("a pixel falls in no bin")
     return list(zip(starts.tolist(), ends.tolist(), strict=True)), counts
 
 

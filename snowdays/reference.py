@@ -1,7 +1,9 @@
-"""An independent, naive reference: read products plainly, build every pixel's daily series, count.
+"""The annual maps by their obvious, slow definition: read products plainly, build every pixel's daily
+series, count. The compiled kernels (``snowdays.duration``, ``snowdays.grid``, the annual batch and the
+stores) are checked against it in the tests, and ``bench/annual.py`` measures how much faster they are.
 
-Written from SEMANTICS.md alone and sharing no code with the ``snowdays`` package, so that agreeing with
-it means something. Slow on purpose: pure Python, one pixel and one day at a time.
+Written from docs/SEMANTICS.md alone and importing nothing else of the ``snowdays`` package, so that
+agreeing with it means something. Slow on purpose: pure Python, one pixel and one day at a time.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
+from affine import Affine
 from rasterio.warp import Resampling, reproject
+from rasterio.windows import Window
 
+_T = TypeVar("_T")
 Series = Sequence[tuple[int, int]]
 """One pixel's merged observations: (day index, raw value), sorted by day."""
 
@@ -94,45 +100,54 @@ def raster_of(path: Path) -> str:
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as z:
             found = [m for m in z.namelist() if _RASTERS.fullmatch(m.rsplit("/", 1)[-1])]
-        assert len(found) == 1, (path, found)
-        return f"/vsizip/{path}/{found[0]}"
-    rasters = [p for p in path.rglob("*") if _RASTERS.fullmatch(p.name)]
-    assert len(rasters) == 1, (path, rasters)
-    return str(rasters[0])
+        return f"/vsizip/{path}/{_one(path, found)}"
+    return str(_one(path, [p for p in path.rglob("*") if _RASTERS.fullmatch(p.name)]))
 
 
-def _describe(path: Path) -> tuple[str, str, datetime, str]:
+def _one(path: Path, found: list[_T]) -> _T:
+    if len(found) != 1:
+        raise ValueError(f"{path}: {len(found)} snow rasters, not one: {found}")
+    return found[0]
+
+
+def describe(path: Path) -> tuple[str, str, datetime, str]:
     """(raster path for GDAL, mission, acquisition time, name) of a product path."""
     name = path.name.removesuffix(".zip").removesuffix(".tif")
     m = _DATE.search(name)
-    assert m, name
+    if not m:
+        raise ValueError(f"{name}: no acquisition date in the name")
     when = datetime.strptime(m[1] + m[2] + (m[3] or "000"), "%Y%m%d%H%M%S%f")  # noqa: DTZ007 - naive UTC
     mission = "L8" if ("LANDSAT8" in name or "_L8-" in name or "_L8_" in name) else "S2"
     return raster_of(path), mission, when, name
 
 
-def read_codes(path: str) -> npt.NDArray[np.uint8]:
+def read_codes(path: str, window: Window | None = None) -> npt.NDArray[np.uint8]:
+    """A snow raster's codes (``window`` of it if given), water as no snow."""
     with rasterio.open(path) as ds:
-        data: npt.NDArray[np.uint8] = ds.read(1)
+        data: npt.NDArray[np.uint8] = ds.read(1, window=window)
     data[data == WATER] = 0
     return data
 
 
 def season_cube(
-    folder: Path, start: date, stop: date, margin: int = 15
+    folder: Path, start: date, stop: date, margin: int = 15, window: Window | None = None
 ) -> tuple[npt.NDArray[np.uint8], list[int], int]:
-    """Merged observations of every product under ``folder`` in the window: (cube, days, n_days)."""
-    described = sorted((_describe(p) for p in folder.iterdir() if not p.name.endswith(_NOT_PRODUCTS)),
+    """Merged observations of every product under ``folder`` in the season: (cube, days, n_days); only
+    ``window`` of the tile's grid if given (only that part of the Sentinel-2 rasters is read)."""
+    described = sorted((describe(p) for p in folder.iterdir() if not p.name.endswith(_NOT_PRODUCTS)),
                        key=lambda d: (d[2], d[1]))
     n_days = (stop - start).days + 1
     chosen = [d for d in described if -margin <= (d[2].date() - start).days <= n_days - 1 + margin]
     s2 = [d for d in chosen if d[1] == "S2"]
     with rasterio.open(s2[0][0]) as first:
         crs, transform, shape = first.crs, first.transform, first.shape
+    if window is not None:
+        transform = transform @ Affine.translation(window.col_off, window.row_off)
+        shape = (int(window.height), int(window.width))
     by_day: dict[int, list[tuple[int, datetime, npt.NDArray[np.uint8]]]] = {}
     for path, mission, when, _ in chosen:
         if mission == "S2":
-            data = read_codes(path)
+            data = read_codes(path, window)
         else:
             data = np.full(shape, 255, np.uint8)
             with rasterio.open(path) as ds:
