@@ -113,6 +113,7 @@ def ingest(
 ) -> None:
     """Fold products into their tiles' seasons; bad ones are quarantined."""
     from snowdays.errors import StorageError
+    from snowdays.ingest import Status
     from snowdays.ingest import ingest as ingest_product
     from snowdays.names import not_a_product
     from snowdays.settings import get_settings
@@ -129,12 +130,12 @@ def ingest(
             typer.echo(f"{href}: left (a storage fault, worth retrying)")
             left.append(f"{href}: {e}")
             continue
-        outcomes.append(report.outcome.split(" ", 1)[0])
+        outcomes.append(report.status)
         seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())
         typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
     if left:
         raise StorageError(f"{len(left)} of {len(products)} products left, run again: " + "; ".join(left))
-    if "rejected" in outcomes:
+    if Status.REJECTED in outcomes:
         raise typer.Exit(3)
 
 

@@ -18,18 +18,13 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
-from snowdays.ingest import Prepared, Report, checkpoint
+from snowdays.ingest import Prepared, Report, Status, checkpoint
 from snowdays.names import normalise_tile
 from snowdays.settings import for_workers, get_settings
 from tasks.report import leave_artifacts, show_library_logs
 from tasks.tile import find_pending, fold_product, on_cluster, publish_season, read_product, tile_lock
 
 ARRIVED = "snow.product.arrived"
-FAILED = "failed"
-"""Outcome of a product whose reading or folding raised what no rule foresaw (a bug, or a fault that
-retries did not clear): the run goes on with the others, then fails, and the product stays pending."""
-CHANGED = ("folded",)
-"""Report outcomes (first word) that change a season, so that it is published again."""
 
 
 def run_name() -> str:
@@ -49,16 +44,16 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     logger = get_run_logger()
     with tile_lock(tile):
         reports = drain(tile)
-        if any(r.outcome.startswith(CHANGED) for r in reports):
+        if any(r.changed for r in reports):
             for label in checkpoint(settings.store, tile, settings, on_cluster):
                 logger.info("%s %s: pending products folded into the state on the cluster", tile, label)
-        seasons = sorted({label for r in reports if r.outcome.startswith(CHANGED) for label in r.seasons})
+        seasons = sorted({label for r in reports if r.changed for label in r.seasons})
         published = {label: publish_season(tile, label, settings) for label in seasons}
         if reports:  # a run that found nothing leaves the last report as it was
             leave_artifacts(tile, reports, published, settings)
     for r in reports:
         logger.info("%s: %s", r.product, r.outcome)
-    failed = [f"{r.product}: {r.outcome}" for r in reports if r.outcome.startswith(FAILED)]
+    failed = [f"{r.product}: {r.outcome}" for r in reports if r.status is Status.FAILED]
     if failed:  # the others are folded and published; these stay pending for the next run
         raise RuntimeError(f"{len(failed)} products failed unexpectedly: {'; '.join(failed)}")
     return [{"product": r.product, "outcome": r.outcome} for r in reports]
@@ -72,7 +67,7 @@ def drain(tile: str) -> list[Report]:
         batch = fold_pending(tile)
         done = {r.product for r in batch}
         reports = [r for r in reports if r.product not in done] + batch
-        if not any(r.outcome.startswith(CHANGED) for r in batch):
+        if not any(r.changed for r in batch):
             return reports
 
 
@@ -88,7 +83,8 @@ def fold_pending(tile: str) -> list[Report]:
             reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)
         except Exception as e:  # noqa: BLE001 - an unforeseen fault of one product stops no other
             name = PurePosixPath(href.rstrip("/")).name
-            reports.append(Report(name, f"{FAILED} ({type(e).__name__}: {e})"))
+            # the run goes on with the others, then fails, and the product stays pending
+            reports.append(Report(name, Status.FAILED, f"{type(e).__name__}: {e}"))
     return reports
 
 

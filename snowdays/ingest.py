@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import icechunk
@@ -35,13 +36,44 @@ from snowdays.tiling import product_window
 log = logging.getLogger(__name__)
 
 
+class Status(StrEnum):
+    """What became of one product: the pipeline decides on it, the command line and the run's report
+    render it (:attr:`Report.outcome`)."""
+
+    FOLDED = "folded"
+    RECOMPUTED = "recomputed"  # folded, and a season it fell in recomputed (it came out of order)
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    FAILED = "failed"  # an unforeseen fault (a bug, or one retries did not clear): it stays pending
+
+
+#: What each outcome in a season says of the product: its status and why.
+_STATUS = {Outcome.FOLDED: (Status.FOLDED, ""), Outcome.RECOMPUTED: (Status.RECOMPUTED, ""),
+           Outcome.DUPLICATE: (Status.SKIPPED, "duplicate"),
+           Outcome.OLDER: (Status.SKIPPED, "older version"),
+           Outcome.SUPERSEDED: (Status.SKIPPED, "a snow product of its acquisition is folded")}
+
+
 @dataclass
 class Report:
-    """What became of one product."""
+    """What became of one product: its status, why (``detail``), and its outcome in each season."""
 
     product: str
-    outcome: str
+    status: Status
+    detail: str = ""
     seasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        """Whether a season changed, and is to be published again."""
+        return self.status in (Status.FOLDED, Status.RECOMPUTED)
+
+    @property
+    def outcome(self) -> str:
+        """One line: ``folded``, ``folded (season recomputed)``, ``rejected (reason)``..."""
+        if self.status is Status.RECOMPUTED:
+            return "folded (season recomputed)"
+        return f"{self.status} ({self.detail})" if self.detail else str(self.status)
 
 
 def seasons_of(when: date, settings: Settings) -> list[tuple[str, Season]]:
@@ -113,7 +145,7 @@ def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
         return Prepared(href, product.id, grid, pack(product.read(grid, settings)), checksum(product))
     except ProductRejected as e:
         quarantine(root, href, e, settings)
-        return Report(e.product, f"rejected ({e.reason})")
+        return Report(e.product, Status.REJECTED, e.reason)
 
 
 def fold(root: str, ready: Prepared, settings: Settings) -> Report:
@@ -123,17 +155,17 @@ def fold(root: str, ready: Prepared, settings: Settings) -> Report:
         outcomes = transact(repo, lambda r: _fold(r, ready, settings))
     except ProductRejected as e:
         quarantine(root, ready.href, e, settings)
-        return Report(e.product, f"rejected ({e.reason})")
+        return Report(e.product, Status.REJECTED, e.reason)
     seasons = {label: o.value for label, o in outcomes.items()}
-    return Report(ready.id.name, _summary(list(outcomes.values())), seasons)
+    return _summary(ready.id.name, list(outcomes.values()), seasons)
 
 
-def _summary(outcomes: list[Outcome]) -> str:
-    """One word for a product folded into several seasons: the most that happened to it."""
+def _summary(product: str, outcomes: list[Outcome], seasons: dict[str, str]) -> Report:
+    """The report of a product put in several seasons: the most that happened to it."""
     for outcome in Outcome:  # in order: folded, recomputed, then the skipped ones
         if outcome in outcomes:
-            return outcome.value
-    return "skipped (outside every season)"
+            return Report(product, *_STATUS[outcome], seasons)
+    return Report(product, Status.SKIPPED, "outside every season", seasons)
 
 
 def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:

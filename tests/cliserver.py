@@ -53,12 +53,19 @@ def _entry_point() -> Callable[[], Any]:
 
 
 def _preload(main: Callable[[], Any]) -> None:
-    """Import what the entry point imports when it runs (``from x import main`` inside it)."""
-    source = inspect.getsource(sys.modules[main.__module__])
-    for node in ast.walk(ast.parse(source)):
+    """Import what a run would import: the entry point's own imports (``from x import main`` inside it),
+    then the library and catalog modules the command line imports inside its commands (the pipeline's,
+    which load Prefect, are left to the runs that need them)."""
+    _import_from(sys.modules[main.__module__], lambda name: True)
+    for name in [m for m in sys.modules if m == "cli" or m.startswith("cli.")]:
+        _import_from(sys.modules[name], lambda name: name.split(".")[0] in ("snowdays", "stac"))
+
+
+def _import_from(module: Any, wanted: Callable[[str], bool]) -> None:
+    for node in ast.walk(ast.parse(inspect.getsource(module))):
         names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
                  else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-        for name in names:
+        for name in filter(wanted, names):
             importlib.import_module(name)
 
 

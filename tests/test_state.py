@@ -22,7 +22,7 @@ from snowdays import state
 from snowdays.annual import run_annual
 from snowdays.duration import Maps
 from snowdays.export import export, season_maps, status
-from snowdays.ingest import checkpoint, ingest, seasons_of
+from snowdays.ingest import Status, checkpoint, ingest, seasons_of
 from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
@@ -153,10 +153,15 @@ def test_margins_fold_into_both_seasons_and_status_tells(archive: Path, tmp_path
                 and len(seasons_of(parse_name(p.name).acquired.date(), SETTINGS)) == 2)
     report = ingest(str(tmp_path / "store"), str(edge), SETTINGS)
     assert report.outcome == "folded" and len(report.seasons) == 2
+    assert (report.status, report.detail, report.changed) == (Status.FOLDED, "", True)
+    again = ingest(str(tmp_path / "store"), str(edge), SETTINGS)
+    assert (again.status, again.detail, again.changed) == (Status.SKIPPED, "duplicate", False)
+    assert again.outcome == "skipped (duplicate)"
     bad = tmp_path / "SENTINEL2A_20180101-103629-000_L2B-SNOW_T31TCH_C_V1-7.zip"
     bad.write_bytes(b"not a zip")
     rejected = ingest(str(tmp_path / "store"), str(bad), SETTINGS)
     assert rejected.outcome.startswith("rejected (not a readable zip archive")
+    assert rejected.status is Status.REJECTED and not rejected.changed
     [tile] = status(str(tmp_path / "store"), SETTINGS)
     assert [s.products for s in tile.seasons] == [1, 1]
     assert [q["product"] for q in tile.quarantined] == [bad.stem]
