@@ -4,6 +4,7 @@ command that runs it."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -58,3 +59,14 @@ def test_the_command_line_loads_no_layer_to_show_its_help() -> None:
     assert "cli" in loaded and "typer" in loaded
     assert not loaded & {"numpy", "numba", "rasterio", "stac", "flows", "tasks", "infra", "prefect",
                          "pystac", "icechunk", "boto3"}, loaded
+
+
+def test_the_benchmarks_import_only_the_project() -> None:
+    """``bench/`` measures the project as users get it: nothing of the test suite."""
+    found = []
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "tests"]
+    assert found == []
