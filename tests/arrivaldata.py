@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from snowdays.archive import identify
+from snowdays.ingest import ingest
 from snowdays.names import ProductId, parse_name, strip_suffix
 from snowdays.settings import Settings, get_settings
 from tests.conftest import S3Server
@@ -28,6 +30,31 @@ DATASET = "MUSCATE_Snow_SENTINEL2_L2B-SNOW"
 def pid_of(path: Path) -> ProductId:
     """The product a zip of the sample season is."""
     return parse_name(strip_suffix(path.name))
+
+
+def partly_folded(tmp_path: Path, ours: Sequence[Path],
+                  theirs: Sequence[Path]) -> tuple[Path, str, list[Path], list[Path], list[Path]]:
+    """An archive of products of a tile (``ours``) and of another (``theirs``), and a README; the
+    tile's store holds two of its Sentinel-2 products: (archive, store, ours, theirs, those folded)."""
+    archive, store = tmp_path / "archive", str(tmp_path / "stores")
+    archive.mkdir()
+    copied = [Path(shutil.copy(p, archive)) for p in ours]
+    others = [Path(shutil.copy(p, archive)) for p in theirs]
+    (archive / "README.txt").write_text("not a product")
+    folded = [p for p in copied if "SENTINEL2" in p.name][:2]
+    for path in folded:
+        ingest(store, str(path), get_settings())
+    return archive, store, copied, others, folded
+
+
+def first_folded(tmp_path: Path, products: Sequence[Path]) -> tuple[Path, Path]:
+    """An archive of the products, the first of them in the tile's store: (archive, store)."""
+    archive, store = tmp_path / "archive", tmp_path / "stores"
+    archive.mkdir()
+    for path in products:
+        shutil.copy(path, archive)
+    ingest(str(store), str(archive / products[0].name), get_settings())
+    return archive, store
 
 
 def names(arrivals: Iterable[tuple[str, ProductId]]) -> list[str]:

@@ -260,6 +260,26 @@ class CliServer:
 
 
 @pytest.fixture(scope="session")
+def zipped_season(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Zipped products of T31TCH (20 px), in acquisition order; shared: never write in them."""
+    from snowdays.sample import make_season  # noqa: PLC0415 - the library is loaded by the tests only
+    from snowdays.season import parse_season  # noqa: PLC0415
+
+    return make_season(tmp_path_factory.mktemp("zipped-season"), "T31TCH", parse_season("2017-2018"), 20,
+                       "muscate", True, seed=7)
+
+
+@pytest.fixture(scope="session")
+def other_tile_zips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two zipped products of T32TLR (20 px); shared: never write in them."""
+    from snowdays.sample import make_season  # noqa: PLC0415 - the library is loaded by the tests only
+    from snowdays.season import parse_season  # noqa: PLC0415
+
+    return make_season(tmp_path_factory.mktemp("other-tile"), "T32TLR", parse_season("2017-2018"), 20,
+                       "muscate", True, seed=3)[:2]
+
+
+@pytest.fixture(scope="session")
 @starts("server")
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL cluster with PostGIS on 127.0.0.1 for the whole session, stopped at the end.

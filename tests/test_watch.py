@@ -18,34 +18,30 @@ import pytest
 from flows.serve import watch
 from flows.watch import ARRIVED, emit_arrival, poll_stac_api, sweep
 from snowdays.errors import StorageError
-from snowdays.ingest import ingest
 from snowdays.names import parse_name
-from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
-from tests.arrivaldata import DATASET, KEY, Geodes, geodes_api, geodes_settings, notified_bucket, pid_of
+from tests.arrivaldata import (
+    DATASET,
+    KEY,
+    Geodes,
+    first_folded,
+    geodes_api,
+    geodes_settings,
+    notified_bucket,
+    partly_folded,
+    pid_of,
+)
 from tests.conftest import S3Server
 
 SEASON = parse_season("2017-2018")
 Events = Callable[[], list[Any]]
 
 
-@pytest.fixture(scope="module")
-def season(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Zipped products of T31TCH, in acquisition order."""
-    return make_season(tmp_path_factory.mktemp("season"), "T31TCH", SEASON, 20, "muscate", True, seed=7)
-
-
-@pytest.fixture(scope="module")
-def other_tile(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two zipped products of T32TLR."""
-    return make_season(tmp_path_factory.mktemp("other"), "T32TLR", SEASON, 20, "muscate", True, seed=3)[:2]
-
-
 @pytest.fixture
-def geodes(season: list[Path]) -> Iterator[Geodes]:
+def geodes(zipped_season: list[Path]) -> Iterator[Geodes]:
     """Five products of T31TCH."""
-    with geodes_api(season[:5]) as api:
+    with geodes_api(zipped_season[:5]) as api:
         yield api
 
 
@@ -71,19 +67,12 @@ def test_emit_arrival_sends_the_contract_resource(prefect_events: Events) -> Non
     }
 
 
-def test_sweep_emits_one_event_per_pending_product(tmp_path: Path, season: list[Path], other_tile: list[Path],
+def test_sweep_emits_one_event_per_pending_product(tmp_path: Path, zipped_season: list[Path],
+                                                   other_tile_zips: list[Path],
                                                    prefect_events: Events) -> None:
     """Of a tile with a partly filled store, only the products its ledger lacks; every product of a
     tile without a store; nothing for an entry that is not a product."""
-    archive, store = tmp_path / "archive", str(tmp_path / "stores")
-    archive.mkdir()
-    ours = [Path(shutil.copy(p, archive)) for p in season[:6]]
-    theirs = [Path(shutil.copy(p, archive)) for p in other_tile]
-    (archive / "README.txt").write_text("not a product")
-    settings = get_settings()
-    folded = [p for p in ours if "SENTINEL2" in p.name][:2]
-    for path in folded:
-        ingest(store, str(path), settings)
+    archive, store, ours, theirs, folded = partly_folded(tmp_path, zipped_season[:6], other_tile_zips)
 
     hrefs = sweep(str(archive), store)
 
@@ -94,14 +83,15 @@ def test_sweep_emits_one_event_per_pending_product(tmp_path: Path, season: list[
     assert {tiles[pid_of(p).name] for p in theirs} == {"T32TLR"}
 
 
-def test_stac_api_products_are_announced_once_in_place(geodes: Geodes, season: list[Path], tmp_path: Path,
+def test_stac_api_products_are_announced_once_in_place(geodes: Geodes, zipped_season: list[Path],
+                                                       tmp_path: Path,
                                                        prefect_events: Events,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The flow (settings from the environment) downloads the products the archive lacks, one event
     each with its href in the archive; a second poll finds nothing new."""
     archive = tmp_path / "archive"
     archive.mkdir()
-    shutil.copy(season[0], archive)
+    shutil.copy(zipped_season[0], archive)
     for name, value in {"SNOWDAYS_GEODES_URL": geodes.url, "SNOWDAYS_GEODES_API_KEY": KEY,
                         "SNOWDAYS_GEODES_DATASETS": json.dumps([DATASET]),
                         "SNOWDAYS_WATCH_TILES": '["T31TCH"]'}.items():
@@ -109,7 +99,7 @@ def test_stac_api_products_are_announced_once_in_place(geodes: Geodes, season: l
 
     hrefs = poll_stac_api(str(archive))
 
-    new = season[1:5]
+    new = zipped_season[1:5]
     assert hrefs == [str(archive / p.name) for p in new]
     assert arrivals(prefect_events) == Counter(pid_of(p).name for p in new)
     assert {r["href"] for r in announced(prefect_events)} == set(hrefs)
@@ -119,19 +109,19 @@ def test_stac_api_products_are_announced_once_in_place(geodes: Geodes, season: l
     assert sum(arrivals(prefect_events).values()) == len(new)
 
 
-def test_a_half_download_announces_the_products_before_it(geodes: Geodes, season: list[Path],
+def test_a_half_download_announces_the_products_before_it(geodes: Geodes, zipped_season: list[Path],
                                                           tmp_path: Path, prefect_events: Events,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The connection drops halfway through the third product: the run fails, and the two products in
     place before it have their events, the broken one none."""
-    geodes.truncated.add(pid_of(season[2]).name)
+    geodes.truncated.add(pid_of(zipped_season[2]).name)
     monkeypatch.setenv("SNOWDAYS_GEODES_URL", geodes.url)
     monkeypatch.setenv("SNOWDAYS_GEODES_API_KEY", KEY)
 
     with pytest.raises(StorageError, match=r"Could not download"):
         poll_stac_api(str(tmp_path / "archive"), ["T31TCH"])
 
-    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in season[:2])
+    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in zipped_season[:2])
 
 
 def stop_when(stop: threading.Event, done: Callable[[], bool]) -> Callable[[], None]:
@@ -139,7 +129,7 @@ def stop_when(stop: threading.Event, done: Callable[[], bool]) -> Callable[[], N
     return lambda: stop.set() if done() else None
 
 
-def test_the_watcher_announces_sqs_notifications(s3_server: S3Server, season: list[Path],
+def test_the_watcher_announces_sqs_notifications(s3_server: S3Server, zipped_season: list[Path],
                                                  prefect_events: Events) -> None:
     """With a queue set, the watcher announces the products its bucket's notifications name, once
     each, and stops when told between two polls."""
@@ -147,17 +137,17 @@ def test_the_watcher_announces_sqs_notifications(s3_server: S3Server, season: li
     bucket = notified_bucket(s3_server)
     settings = bucket.settings.model_copy(update={"sqs_queue_url": bucket.queue_url,
                                                   "archive": bucket.archive})
-    for path in season[:3]:
+    for path in zipped_season[:3]:
         bucket.s3.upload_file(str(path), bucket.name, f"archive/{path.name}")
 
     watch(settings, stop, stop_when(stop, lambda: bucket.left() == 0))
 
-    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in season[:3])
+    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in zipped_season[:3])
     hrefs = {r["href"] for r in announced(prefect_events)}
-    assert hrefs == {f"{bucket.archive}/{p.name}" for p in season[:3]}
+    assert hrefs == {f"{bucket.archive}/{p.name}" for p in zipped_season[:3]}
 
 
-def test_the_watcher_searches_the_stac_api_for_watched_tiles(geodes: Geodes, season: list[Path],
+def test_the_watcher_searches_the_stac_api_for_watched_tiles(geodes: Geodes, zipped_season: list[Path],
                                                              tmp_path: Path, prefect_events: Events) -> None:
     """With tiles watched (and no queue), the watcher announces what the search downloads."""
     stop = threading.Event()
@@ -166,27 +156,24 @@ def test_the_watcher_searches_the_stac_api_for_watched_tiles(geodes: Geodes, sea
 
     watch(settings, stop, stop_when(stop, lambda: len(geodes.searches) == 1))
 
-    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in season[:5])
+    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in zipped_season[:5])
 
 
-def test_the_watcher_looks_at_a_folder(season: list[Path], tmp_path: Path, prefect_events: Events) -> None:
+def test_the_watcher_looks_at_a_folder(zipped_season: list[Path], tmp_path: Path,
+                                       prefect_events: Events) -> None:
     """Else the watcher announces the archive's products not folded yet, then a new one, once each."""
-    archive, store = tmp_path / "archive", tmp_path / "stores"
-    archive.mkdir()
-    for path in season[:3]:
-        shutil.copy(path, archive)
+    archive, store = first_folded(tmp_path, zipped_season[:3])
     settings = get_settings(archive=str(archive), store=str(store), watch_poll_seconds=0.01)
-    ingest(str(store), str(archive / season[0].name), settings)
     stop = threading.Event()
     beats: list[None] = []
 
     def beat() -> None:
         beats.append(None)
         if len(beats) == 2:
-            shutil.copy(season[3], archive)
+            shutil.copy(zipped_season[3], archive)
         elif len(beats) == 4:
             stop.set()
 
     watch(settings, stop, beat)
 
-    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in season[1:4])
+    assert arrivals(prefect_events) == Counter(pid_of(p).name for p in zipped_season[1:4])
