@@ -68,7 +68,7 @@ def decode_floor(folder: Path) -> float:
 def annual_run(folder: Path, out: Path) -> float:
     """``snowdays annual`` end to end: discover, fold, write the four COGs (compiled code warm)."""
     tiny = np.zeros((2, 2), np.uint8)
-    FoldState.empty((2, 2), 3).fold(tiny, 0)  # load the compiled kernels outside the timing
+    FoldState.empty((2, 2), 3).advance(tiny, 0)  # load the compiled kernels outside the timing
     merge_day([tiny, tiny])
     settings = get_settings()
     started = time.perf_counter()

@@ -80,7 +80,7 @@ def ways() -> Iterator[dict[str, Mapper[Any]]]:
 def warm() -> None:
     """Load the compiled kernels (untimed)."""
     tiny = np.zeros((2, 2), np.uint8)
-    FoldState.empty((2, 2), 3).fold(merge_day([unpack(pack(tiny), 2), tiny]), 0)
+    FoldState.empty((2, 2), 3).advance(merge_day([unpack(pack(tiny), 2), tiny]), 0)
 
 
 def on(client: Client) -> Mapper[Any]:

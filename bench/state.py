@@ -210,7 +210,7 @@ def agrees_with_annual(root: str, annual_out: Path, settings: Settings) -> bool:
 def ingest_child(folder: Path, store: Path, annual_out: Path) -> Result:
     settings = get_settings()
     tiny = np.zeros((2, 2), np.uint8)
-    FoldState.empty((2, 2), 3).fold(unpack(pack(tiny), 2), 0)  # compiled kernels loaded untimed
+    FoldState.empty((2, 2), 3).advance(unpack(pack(tiny), 2), 0)  # compiled kernels loaded untimed
     merge_day([tiny, tiny])
     root = str(store)
     order = products(folder)

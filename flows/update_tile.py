@@ -22,7 +22,7 @@ from snowdays.ingest import Prepared, Report, Status, checkpoint
 from snowdays.names import normalise_tile
 from snowdays.settings import for_workers, get_settings
 from tasks.report import leave_artifacts, show_library_logs
-from tasks.tile import find_pending, fold_product, on_cluster, publish_season, read_product, tile_lock
+from tasks.tile import find_pending, on_cluster, publish_season, read_product, stage_product, tile_lock
 
 ARRIVED = "snow.product.arrived"
 
@@ -64,14 +64,14 @@ def drain(tile: str) -> list[Report]:
     the next batch (a product failed in one batch reports its last outcome)."""
     reports: list[Report] = []
     while True:
-        batch = fold_pending(tile)
+        batch = stage_pending(tile)
         done = {r.product for r in batch}
         reports = [r for r in reports if r.product not in done] + batch
         if not any(r.changed for r in batch):
             return reports
 
 
-def fold_pending(tile: str) -> list[Report]:
+def stage_pending(tile: str) -> list[Report]:
     """Read the pending products on the cluster, all at once, then put them in the tile's store one
     by one here, in acquisition order (one writer per tile)."""
     settings = get_settings()
@@ -80,7 +80,7 @@ def fold_pending(tile: str) -> list[Report]:
     for href, read in [(href, read_product.submit(href, shipped)) for href in hrefs]:
         try:
             ready = read.result()
-            reports.append(fold_product(ready, settings) if isinstance(ready, Prepared) else ready)
+            reports.append(stage_product(ready, settings) if isinstance(ready, Prepared) else ready)
         except Exception as e:  # noqa: BLE001 - an unforeseen fault of one product stops no other
             name = PurePosixPath(href.rstrip("/")).name
             # the run goes on with the others, then fails, and the product stays pending

@@ -120,7 +120,7 @@ def compute(
                 log.warning("rejected %s", e)
                 rejected.append(e)
         if rasters:
-            state.fold(merge_day(rasters), day)
+            state.advance(merge_day(rasters), day)
         if progress:
             progress(done, len(products))
     return state, used, rejected

@@ -68,9 +68,9 @@ class FoldState:
         return (self.last_day, self.last_snow, self.scd, self.run_start, self.best_start,
                 self.best_len, self.nobs)
 
-    def fold(self, raw: npt.NDArray[np.uint8], day: int) -> None:
-        """Fold one merged observation of ``day`` (raw codes: valid iff <= ``VALID_MAX``, snow iff not
-        ``NO_SNOW``)."""
+    def advance(self, raw: npt.NDArray[np.uint8], day: int) -> None:
+        """Advance the state by one merged observation of ``day`` (raw codes: valid iff <=
+        ``VALID_MAX``, snow iff not ``NO_SNOW``)."""
         if day <= self.latest:
             raise ValueError(f"day {day} folded after day {self.latest}: folds must be in day order")
         if raw.shape != self.scd.shape:
@@ -154,5 +154,5 @@ def annual_maps(raw: npt.NDArray[np.uint8], days: list[int], n_days: int) -> Map
     order = np.argsort(days, kind="stable")
     state = FoldState.empty((raw.shape[1], raw.shape[2]), n_days)
     for k in order:
-        state.fold(raw[k], int(days[k]))
+        state.advance(raw[k], int(days[k]))
     return state.maps()

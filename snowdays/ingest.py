@@ -22,13 +22,13 @@ from snowdays.state import (
     Block,
     Entry,
     Outcome,
+    advance_block,
     blocks,
     checkpointed,
     due,
-    fold_block,
-    fold_product,
     pack,
     season_group,
+    stage_product,
 )
 from snowdays.store import UNIDENTIFIED, Mapper, attr, fan_out, open_repo, read, subgroup, transact
 from snowdays.tiling import product_window
@@ -114,7 +114,7 @@ def ingest(root: str, href: str, settings: Settings) -> Report:
     ready = prepare(root, href, settings)
     if isinstance(ready, Report):
         return ready
-    report = fold(root, ready, settings)
+    report = stage(root, ready, settings)
     if report.seasons:
         checkpoint(root, ready.id.tile, settings)
     return report
@@ -132,7 +132,7 @@ def checkpoint(root: str, tile: str, settings: Settings, mapper: Mapper[Block] =
         labels = sorted({b.season.removeprefix("seasons/") for b in jobs})
         return jobs, f"checkpoint {', '.join(labels)}" if labels else None
 
-    done = fan_out(open_repo(root, tile, settings), plan, fold_block, checkpointed, mapper)
+    done = fan_out(open_repo(root, tile, settings), plan, advance_block, checkpointed, mapper)
     return sorted({b.season.removeprefix("seasons/") for b in done})
 
 
@@ -148,11 +148,12 @@ def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
         return Report(e.product, Status.REJECTED, e.reason)
 
 
-def fold(root: str, ready: Prepared, settings: Settings) -> Report:
-    """Put a prepared product in its tile's store (cube and ledger: pending), in one commit."""
+def stage(root: str, ready: Prepared, settings: Settings) -> Report:
+    """Stage a prepared product: put it in its tile's store (cube and ledger; its days pending in the
+    state arrays until the checkpoint advances them), in one commit."""
     try:
         repo = open_repo(root, ready.id.tile, settings, create=True)
-        outcomes = transact(repo, lambda r: _fold(r, ready, settings))
+        outcomes = transact(repo, lambda r: _stage(r, ready, settings))
     except ProductRejected as e:
         quarantine(root, ready.href, e, settings)
         return Report(e.product, Status.REJECTED, e.reason)
@@ -183,7 +184,7 @@ def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
     return grid
 
 
-def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[str, Outcome], str | None]:
+def _stage(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[str, Outcome], str | None]:
     stored = attr(root, "grid")
     if stored is None:
         root.attrs["grid"] = ready.grid.to_json()
@@ -195,7 +196,7 @@ def _fold(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[s
                       season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
                                                  pid.name], pid.mission == "L8")
         group = season_group(root, season, label, ready.grid)
-        outcomes[label] = fold_product(group, entry, ready.packed)
+        outcomes[label] = stage_product(group, entry, ready.packed)
     changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
     return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
 

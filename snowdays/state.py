@@ -162,7 +162,7 @@ def folded_day(group: zarr.Group) -> int:
     return NONE if folded is None else int(folded)
 
 
-def fold_product(group: zarr.Group, new: Entry, packed: Codes) -> Outcome:
+def stage_product(group: zarr.Group, new: Entry, packed: Codes) -> Outcome:
     """Put one product's packed classes in the cube and the ledger (in place, uncommitted). One on
     or before the day ``folded`` makes the stored state stale: it is dropped (every product is then
     pending) and made anew at the next checkpoint.
@@ -235,8 +235,8 @@ def checkpointed(root: zarr.Group, done: list[Block]) -> None:
         subgroup(root, block.season).attrs["folded"] = block.until
 
 
-def fold_block(root: zarr.Group, block: Block) -> None:
-    """Fold a block's days into its chunk of the stored state (in place, uncommitted)."""
+def advance_block(root: zarr.Group, block: Block) -> None:
+    """Advance a block's chunk of the stored state over its pending days (in place, uncommitted)."""
     group = subgroup(root, block.season)
     arrays = [_writable(group, name) for name in STATE]
     (r0, r1), (c0, c1) = block.rows, block.cols
@@ -264,7 +264,7 @@ def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, li
         packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(b0, b1))))
         where = {s: k for k, s in enumerate(slots)}
         for day, day_slots in part:
-            state.fold(merge_day([unpack(packed[where[s]], c1 - c0) for s in day_slots]), day)
+            state.advance(merge_day([unpack(packed[where[s]], c1 - c0) for s in day_slots]), day)
 
 
 def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:

@@ -16,7 +16,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from snowdays.archive import pending
 from snowdays.errors import is_retryable
-from snowdays.ingest import Prepared, Report, fold, prepare
+from snowdays.ingest import Prepared, Report, prepare, stage
 from snowdays.settings import Settings
 from snowdays.state import Block
 from stac.publish import PublishReport, publish
@@ -50,14 +50,15 @@ def read_product(href: str, settings: Settings) -> Prepared | Report:
     return prepare(settings.store, href, settings)
 
 
-@task(name="fold product", task_run_name="fold {ready.id.name}", **RETRYING)
-def fold_product(ready: Prepared, settings: Settings) -> Report:
-    return fold(settings.store, ready, settings)
+@task(name="stage product", task_run_name="stage {ready.id.name}", **RETRYING)
+def stage_product(ready: Prepared, settings: Settings) -> Report:
+    return stage(settings.store, ready, settings)
 
 
-@task(name="fold chunk", task_run_name="fold {job.season} rows {job.rows} cols {job.cols}", **RETRYING)
-def fold_chunk(work: Callable[[ForkSession, Block], ForkSession], fork: ForkSession,
-               job: Block) -> ForkSession:
+@task(name="advance chunk", task_run_name="advance {job.season} rows {job.rows} cols {job.cols}",
+      **RETRYING)
+def advance_chunk(work: Callable[[ForkSession, Block], ForkSession], fork: ForkSession,
+                  job: Block) -> ForkSession:
     """Fold the pending days into one chunk of a season's state, on a worker: it writes the chunk to
     the store in its fork of the session and hands the fork back to be merged."""
     return work(fork, job)
@@ -66,7 +67,7 @@ def fold_chunk(work: Callable[[ForkSession, Block], ForkSession], fork: ForkSess
 def on_cluster(work: Callable[[ForkSession, Block], ForkSession], forks: list[ForkSession],
                jobs: list[Block]) -> list[ForkSession]:
     """Run a checkpoint's chunks on the flow's task runner (the Dask cluster), all at once."""
-    futures = [fold_chunk.submit(work, fork, job) for fork, job in zip(forks, jobs, strict=True)]
+    futures = [advance_chunk.submit(work, fork, job) for fork, job in zip(forks, jobs, strict=True)]
     return [future.result() for future in futures]
 
 

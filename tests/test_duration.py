@@ -83,7 +83,7 @@ def test_year_to_date_is_the_season_stopped_at_the_latest_day(
     folded = [(t, v) for t, v in series if t <= as_of]
     state = FoldState.empty((1, 1), n_days)
     for t, v in folded:
-        state.fold(np.array([[v]], np.uint8), t)
+        state.advance(np.array([[v]], np.uint8), t)
     maps = state.maps(as_of + 1)
     got = (int(maps.scd[0, 0]), int(maps.sod[0, 0]), int(maps.smod[0, 0]), int(maps.nobs[0, 0]))
     assert got == pixel_maps(folded, as_of + 1)
@@ -103,6 +103,6 @@ def test_many_pixels_at_once_match_pixel_by_pixel() -> None:
 
 def test_folds_must_come_in_day_order() -> None:
     state = FoldState.empty((1, 1), 10)
-    state.fold(np.array([[0]], np.uint8), 3)
+    state.advance(np.array([[0]], np.uint8), 3)
     with pytest.raises(ValueError, match="day order"):
-        state.fold(np.array([[0]], np.uint8), 3)
+        state.advance(np.array([[0]], np.uint8), 3)

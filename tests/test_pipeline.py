@@ -111,7 +111,7 @@ def test_pending_products_are_folded_published_and_reported(pipeline: Settings, 
 
 
 def assert_checkpointed(settings: Settings, products: list[Path], since: datetime) -> None:
-    """The state holds every product but the latest day's, folded by nine "fold chunk" task runs on
+    """The state holds every product but the latest day's, folded by nine "advance chunk" task runs on
     the cluster and committed once; it equals the cube folded anew, here, in one block."""
     repo = open_repo(settings.store, TILE, settings)
     assert last_commit(repo).message == f"checkpoint {LABEL}"
@@ -121,8 +121,8 @@ def assert_checkpointed(settings: Settings, products: list[Path], since: datetim
     fresh = recompute(group, SEASON.n_days, ledger(group), latest - 1)
     assert_same(load(group, SEASON.n_days).maps(latest), fresh.maps(latest))
     url = f"{get_current_settings().api.url}/task_runs/filter"
-    body = {"task_runs": {"name": {"like_": "fold seasons/"}, "start_time": {"after_": since.isoformat()}},
-            "limit": 100}  # this run's: other tests' runs on the session's server fold chunks too
+    body = {"task_runs": {"name": {"like_": "advance seasons/"}, "start_time": {"after_": since.isoformat()}},
+            "limit": 100}  # this run's: other tests' runs on the session's server advance chunks too
     chunks = httpx.post(url, json=body, timeout=30).raise_for_status().json()
     assert len(chunks) == 9 and {t["state_name"] for t in chunks} == {"Completed"}
 
