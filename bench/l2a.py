@@ -92,12 +92,12 @@ def child(product_path: Path, dem_folder: Path, repeats: int) -> None:
     decoded, r = timed(lambda: read(product.id.name, layers, grid, settings), repeats)
     dem_read, dem = timed(lambda: read_dem(TILE, grid, settings), repeats)
     warm(settings)
-    pass1, _ = timed(lambda: detect(r, None, settings), repeats)
-    both, found = timed(lambda: detect(r, dem, settings), repeats)
+    pass1, _ = timed(lambda: detect(r, None, settings.lis), repeats)
+    both, found = timed(lambda: detect(r, dem, settings.lis), repeats)
     whole, codes = timed(lambda: product.read(grid, settings), repeats)
     maxrss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # before the naive one
     started = time.perf_counter()
-    naive = lis.detect(r.green, r.red, r.swir, r.clouds, r.edges, r.quantification, dem, settings)
+    naive = lis.detect(r.green, r.red, r.swir, r.clouds, r.edges, r.quantification, dem, settings.lis)
     naive_seconds = time.perf_counter() - started
     counts = {int(k): int(v) for k, v in zip(*np.unique(found.codes, return_counts=True), strict=True)}
     print(json.dumps({
@@ -113,7 +113,7 @@ def child(product_path: Path, dem_folder: Path, repeats: int) -> None:
 def warm(settings: Settings) -> None:
     """Load the compiled kernels outside the timing (detection of a 2 x 2 acquisition)."""
     tiny, mask = np.zeros((2, 2), np.int16), np.zeros((2, 2), np.uint8)
-    detect(Reflectances(tiny, tiny, tiny, mask, mask, 10000.0), tiny, settings)
+    detect(Reflectances(tiny, tiny, tiny, mask, mask, 10000.0), tiny, settings.lis)
 
 
 def summarise(raw: Result) -> Result:

@@ -28,7 +28,7 @@ from numba import njit
 
 from snowdays.codes import CLOUD, INVALID, NO_SNOW, SNOW
 from snowdays.grid import Codes
-from snowdays.settings import Settings
+from snowdays.settings import LisThresholds
 
 I16 = npt.NDArray[np.int16]
 F64 = npt.NDArray[np.float64]
@@ -64,23 +64,23 @@ class Detection:
     """Whether pass 2 ran (a snowline, and enough snow in pass 1)."""
 
 
-def detect(r: Reflectances, dem: I16 | None, settings: Settings) -> Detection:
+def detect(r: Reflectances, dem: I16 | None, lis: LisThresholds) -> Detection:
     """Codes of one acquisition: pass 1, then pass 2 where ``dem`` (on the same grid) is given."""
     shapes = {a.shape for a in (r.green, r.red, r.swir, r.clouds, r.edges)}
     if len(shapes) != 1 or (dem is not None and dem.shape not in shapes):
         raise ValueError(f"layers of different shapes: {sorted(shapes)}, DEM "
                          f"{None if dem is None else dem.shape}")
     codes = np.empty(r.swir.shape, np.uint8)
-    snow = _pass1(r.green, r.red, r.swir, r.clouds, r.edges, r.quantification, settings.lis_ndsi_pass1,
-                  settings.lis_red_pass1, codes)
+    snow = _pass1(r.green, r.red, r.swir, r.clouds, r.edges, r.quantification, lis.ndsi_pass1,
+                  lis.red_pass1, codes)
     if dem is None:
         return Detection(codes, None, False)
-    zs = snowline(dem, codes, r.clouds, settings)
+    zs = snowline(dem, codes, r.clouds, lis)
     fraction = snow / codes.size * 100 / 100  # as LIS: compute_percent(pass1, 1) / 100
-    if zs is None or not fraction > settings.lis_fsnow_total_lim:
+    if zs is None or not fraction > lis.fsnow_total_lim:
         return Detection(codes, zs, False)
-    _pass2(r.green, r.red, r.swir, dem, zs, r.quantification, settings.lis_ndsi_pass2,
-           settings.lis_red_pass2, codes)
+    _pass2(r.green, r.red, r.swir, dem, zs, r.quantification, lis.ndsi_pass2,
+           lis.red_pass2, codes)
     return Detection(codes, zs, True)
 
 
@@ -124,7 +124,7 @@ class ElevationBands:
         return found
 
 
-def snowline(dem: I16, codes: Codes, clouds: Codes, settings: Settings) -> int | None:
+def snowline(dem: I16, codes: Codes, clouds: Codes, lis: LisThresholds) -> int | None:
     """The snowline zs of pass 1's codes, exactly as LIS computes it.
 
     LIS (``src/histo_utils.cxx``: ``compute_snowline_internal`` and ``get_elev_snowline_from_bin``,
@@ -138,18 +138,18 @@ def snowline(dem: I16, codes: Codes, clouds: Codes, settings: Settings) -> int |
     that band when bands are exactly dz high. LIS >= 1.7 passes over bands centred below -413 m. None
     when no band qualifies (LIS: -1000).
     """
-    bands = ElevationBands.of(int(dem.min()), int(dem.max()), settings.lis_dz)
+    bands = ElevationBands.of(int(dem.min()), int(dem.max()), lis.dz)
     if bands is None:
         return None
     counts = np.zeros((bands.count, 3), np.int64)
     _histogram(dem, codes, clouds, bands.lookup(), bands.low, counts)
-    fclear, fsnow = float(np.float32(settings.lis_fclear_lim)), float(np.float32(settings.lis_fsnow_lim))
+    fclear, fsnow = float(np.float32(lis.fclear_lim)), float(np.float32(lis.fsnow_lim))
     for k in range(bands.count):
         if bands.centre(k) < LOWEST_BAND_CENTRE:
             continue
         total, clear, snowy = (int(c) for c in counts[k])
         if (clear / total if total else 0.0) > fclear and snowy / clear > fsnow:
-            return math.floor(bands.centre(max(k - BANDS_BELOW, 0)) - settings.lis_dz // 2)
+            return math.floor(bands.centre(max(k - BANDS_BELOW, 0)) - lis.dz // 2)
     return None
 
 

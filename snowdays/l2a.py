@@ -89,7 +89,7 @@ def quantification(name: str, xml: bytes) -> float:
 def snow(pid: ProductId, layers: Layers, grid: Grid, settings: Settings) -> Detection:
     """The product's snow on its own (SWIR) grid; written out if ``snow_rasters`` is set."""
     reflectances = read(pid.name, layers, grid, settings)
-    found = detect(reflectances, read_dem(pid.tile, grid, settings), settings)
+    found = detect(reflectances, read_dem(pid.tile, grid, settings), settings.lis)
     log.info("%s: snow detected, snowline %s, pass 2 %s", pid.name, found.snowline,
              "run" if found.pass2 else "not run")
     if settings.snow_rasters:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from snowdays.settings import Settings
+from snowdays.settings import LisThresholds
 
 I16 = npt.NDArray[np.int16]
 U8 = npt.NDArray[np.uint8]
@@ -49,10 +49,10 @@ def histogram(dem: I16, snow: npt.NDArray[np.bool_], cloud: npt.NDArray[np.bool_
     return list(zip(starts.tolist(), ends.tolist(), strict=True)), counts
 
 
-def snowline(dem: I16, snow: npt.NDArray[np.bool_], cloud: npt.NDArray[np.bool_], settings: Settings,
+def snowline(dem: I16, snow: npt.NDArray[np.bool_], cloud: npt.NDArray[np.bool_], lis: LisThresholds,
              ) -> int | None:
     """zs as LIS computes it (reverse False, offset -2, centre offset -dz/2); None for -1000."""
-    found = histogram(dem, snow, cloud, settings.lis_dz)
+    found = histogram(dem, snow, cloud, lis.dz)
     if found is None:
         return None
     bins, counts = found
@@ -60,30 +60,30 @@ def snowline(dem: I16, snow: npt.NDArray[np.bool_], cloud: npt.NDArray[np.bool_]
         if (bins[k][0] + bins[k][1]) / 2.0 < -413:
             continue
         cloud_free = clear / total if total != 0 else 0.0
-        if cloud_free > np.float32(settings.lis_fclear_lim) and (
-                clear and snowy / clear > np.float32(settings.lis_fsnow_lim)):
+        if cloud_free > np.float32(lis.fclear_lim) and (
+                clear and snowy / clear > np.float32(lis.fsnow_lim)):
             lower, upper = bins[max(k - 2, 0)]
-            return math.floor((lower + upper) / 2.0 + int(-settings.lis_dz / 2))
+            return math.floor((lower + upper) / 2.0 + int(-lis.dz / 2))
     return None
 
 
 def detect(green: I16, red: I16, swir: I16, clouds: U8, edges: U8, quantification: float,
-           dem: I16 | None, settings: Settings) -> Result:
+           dem: I16 | None, lis: LisThresholds) -> Result:
     g, r, s = (a.astype(np.float64) for a in (green, red, swir))
     with np.errstate(divide="ignore", invalid="ignore"):
         ndsi = (g - s) / (g + s)
     no_data = (edges != 0) | (green == -10000) | (red == -10000) | (swir == -10000)
     cloud = clouds != 0
     bright = r / quantification
-    pass1 = ~no_data & ~cloud & (ndsi > settings.lis_ndsi_pass1) & (bright > settings.lis_red_pass1)
+    pass1 = ~no_data & ~cloud & (ndsi > lis.ndsi_pass1) & (bright > lis.red_pass1)
     snow = pass1.copy()
     zs, ran = None, False
     if dem is not None:
-        zs = snowline(dem, pass1, cloud, settings)
+        zs = snowline(dem, pass1, cloud, lis)
         fraction = (float(pass1.sum()) / float(pass1.size)) * 100 / 100
-        if zs is not None and fraction > settings.lis_fsnow_total_lim:
+        if zs is not None and fraction > lis.fsnow_total_lim:
             ran = True
-            snow |= (~no_data & ~cloud & (dem > zs) & (ndsi > settings.lis_ndsi_pass2)
-                     & (bright > settings.lis_red_pass2))
+            snow |= (~no_data & ~cloud & (dem > zs) & (ndsi > lis.ndsi_pass2)
+                     & (bright > lis.red_pass2))
     codes = np.where(no_data, 255, np.where(snow, 100, np.where(cloud, 205, 0))).astype(np.uint8)
     return Result(codes, zs, ran)

@@ -5,12 +5,27 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snowdays.season import Season, parse_season
+
+
+@dataclass(frozen=True)
+class LisThresholds:
+    """The part of the settings LIS's snow detection needs (``lis_*``: their meaning is there)."""
+
+    ndsi_pass1: float
+    red_pass1: float
+    ndsi_pass2: float
+    red_pass2: float
+    dz: int
+    fsnow_lim: float
+    fclear_lim: float
+    fsnow_total_lim: float
 
 
 class Settings(BaseSettings):
@@ -172,6 +187,12 @@ class Settings(BaseSettings):
     no search."""
     geodes_poll_seconds: float = Field(3600, gt=0)
     """Seconds between two searches of the STAC API in ``snowdays up``."""
+
+    @property
+    def lis(self) -> LisThresholds:
+        """The thresholds of LIS's snow detection, as one value."""
+        return LisThresholds(self.lis_ndsi_pass1, self.lis_red_pass1, self.lis_ndsi_pass2, self.lis_red_pass2,
+                             self.lis_dz, self.lis_fsnow_lim, self.lis_fclear_lim, self.lis_fsnow_total_lim)
 
     def season(self, label: str) -> Season:
         """The season ``label`` (``2017-2018``) as these settings start it and give it a margin."""

@@ -28,8 +28,8 @@ def test_lis_own_snowline_case() -> None:
     dem.flat[5:10], codes.flat[5:10] = 81, 100
     dem.flat[10] = 100
     settings = get_settings(lis_dz=20, lis_fsnow_lim=0, lis_fclear_lim=0)
-    assert snowline(dem, codes, clouds, settings) == 40
-    assert lis.snowline(dem, codes == 100, clouds != 0, settings) == 40
+    assert snowline(dem, codes, clouds, settings.lis) == 40
+    assert lis.snowline(dem, codes == 100, clouds != 0, settings.lis) == 40
 
 
 def ramp() -> tuple[I16, U8, U8]:
@@ -50,9 +50,9 @@ def test_snowline_by_hand() -> None:
     1300 m."""
     dem, codes, clouds = ramp()
     settings = get_settings()
-    assert snowline(dem, codes, clouds, settings) == 1300
-    assert snowline(dem, codes, clouds, get_settings(lis_fclear_lim=0.001)) == 1000  # 1200-1300 counts
-    assert snowline(dem, np.zeros_like(codes), clouds, settings) is None  # no snow, no snowline
+    assert snowline(dem, codes, clouds, settings.lis) == 1300
+    assert snowline(dem, codes, clouds, get_settings(lis_fclear_lim=0.001).lis) == 1000  # 1200-1300 counts
+    assert snowline(dem, np.zeros_like(codes), clouds, settings.lis) is None  # no snow, no snowline
 
 
 def test_pass_two_takes_faint_snow_above_the_snowline_only() -> None:
@@ -61,15 +61,15 @@ def test_pass_two_takes_faint_snow_above_the_snowline_only() -> None:
     swir = np.where(codes == 100, 500, 3000).astype(np.int16)  # snow NDSI 0.82, faint snow 0.25
     flat = np.full(dem.shape, 5000, np.int16)
     r = Reflectances(flat, flat, swir, clouds, np.zeros_like(clouds), Q)
-    found = detect(r, dem, get_settings())
+    found = detect(r, dem, get_settings().lis)
     assert (found.snowline, found.pass2) == (1300, True)
     clear = clouds == 0
     expected = np.where((dem > 1300) | (codes == 100), 100, 0)  # pass 1's snow at 1250 m stays
     np.testing.assert_array_equal(found.codes[clear], expected[clear])
     assert (found.codes[~clear] == 205).all()
-    without = detect(r, None, get_settings())
+    without = detect(r, None, get_settings().lis)
     np.testing.assert_array_equal(without.codes[clear], codes[clear])  # pass 1 alone
-    gated = detect(r, dem, get_settings(lis_fsnow_total_lim=0.6))  # pass 1 found 39 % of the image
+    gated = detect(r, dem, get_settings(lis_fsnow_total_lim=0.6).lis)  # pass 1 found 39 % of the image
     assert (gated.snowline, gated.pass2) == (1300, False)
     np.testing.assert_array_equal(gated.codes, without.codes)
 
@@ -117,8 +117,8 @@ def test_codes_equal_the_naive_reference(seed: int) -> None:
     settings = get_settings(lis_dz=[100, 50, 200, 36][seed % 4],
                             lis_fsnow_lim=[0.1, 0.3, 0.05][seed % 3])
     for elevation in (dem, None):
-        got = detect(r, elevation, settings)
-        want = lis.detect(r.green, r.red, r.swir, r.clouds, r.edges, Q, elevation, settings)
+        got = detect(r, elevation, settings.lis)
+        want = lis.detect(r.green, r.red, r.swir, r.clouds, r.edges, Q, elevation, settings.lis)
         np.testing.assert_array_equal(got.codes, want.codes)
         assert (got.snowline, got.pass2) == (want.zs, want.pass2)
 
@@ -128,8 +128,8 @@ def test_the_reference_cases_exercise_pass_two() -> None:
     changed = 0
     for seed in range(40):
         r, dem = random_acquisition(seed, nodata_dem=seed % 4 == 0)
-        with_dem = detect(r, dem, get_settings(lis_dz=[100, 50, 200, 36][seed % 4]))
-        changed += int(with_dem.pass2 and (with_dem.codes != detect(r, None, get_settings()).codes).any())
+        with_dem = detect(r, dem, get_settings(lis_dz=[100, 50, 200, 36][seed % 4]).lis)
+        changed += int(with_dem.pass2 and (with_dem.codes != detect(r, None, get_settings().lis).codes).any())
     assert changed >= 20
 
 
@@ -139,13 +139,13 @@ def test_no_data_dem_bands_are_passed_over() -> None:
     dem, codes, clouds = ramp()
     dem[:4] = -32768
     codes[:4] = 100
-    zs = snowline(dem, codes, clouds, get_settings())
+    zs = snowline(dem, codes, clouds, get_settings().lis)
     assert zs is not None and zs > 0
-    assert zs == lis.snowline(dem, codes == 100, clouds != 0, get_settings())
+    assert zs == lis.snowline(dem, codes == 100, clouds != 0, get_settings().lis)
 
 
 def test_layers_must_share_a_grid() -> None:
     a = np.zeros((4, 4), np.int16)
     r = Reflectances(a, a, a, np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8), Q)
     with pytest.raises(ValueError, match="layers of different shapes"):
-        detect(r, None, get_settings())
+        detect(r, None, get_settings().lis)

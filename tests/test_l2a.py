@@ -78,7 +78,7 @@ def reference(classes: U8, dem: npt.NDArray[np.int16] | None, settings: Settings
     green, red = (layers[b][0][:: layers[b][1], :: layers[b][1]] for b in ("green", "red"))
     swir, clouds, edges = (layers[k][0] for k in ("swir", "clouds", "edges"))
     return lis.detect(green.astype(np.int16), red.astype(np.int16), swir.astype(np.int16),
-                      clouds.astype(np.uint8), edges.astype(np.uint8), quantification, dem, settings)
+                      clouds.astype(np.uint8), edges.astype(np.uint8), quantification, dem, settings.lis)
 
 
 @pytest.mark.parametrize("as_zip", [False, True], ids=["dir", "zip"])
