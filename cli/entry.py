@@ -7,6 +7,7 @@ from __future__ import annotations
 def main() -> None:
     try:
         from cli.app import main as run
-    except KeyboardInterrupt:
+
+        run()
+    except KeyboardInterrupt:  # while loading, or while the command line is being built
         raise SystemExit(130) from None
-    run()

@@ -181,6 +181,10 @@ def _wait_for_workers(file: Path, count: int) -> dict[str, Any]:
     return {"address": info["address"], "services": info["services"], "workers": info["workers"]}
 
 
+# the Kubernetes client leaves the kubeconfig it read open in a worker thread; when the collector
+# happens to close it during this test, it is not this project's file handling
+@pytest.mark.filterwarnings("ignore:unclosed file.*kubeconfig:ResourceWarning",
+                            "ignore:Exception ignored in.*kubeconfig:pytest.PytestUnraisableExceptionWarning")
 def test_local_address_and_kubernetes_choices_run_where_the_settings_say(
         dask_processes: Workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with fake_kube(dask_processes.address, dask_processes.dashboard_port, tmp_path) as (kube, config):
