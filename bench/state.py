@@ -128,8 +128,7 @@ def ingest_all(root: str, order: list[Path], settings: Settings) -> list[Result]
         report = ingest(root, str(path), settings)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         wrote_state = folded_days(root) != before if Path(root, TILE).exists() else False
-        kind = classify_fold(report.seasons, days, latest) if report.seasons else \
-            report.outcome.split(" ", 1)[0]
+        kind = classify_fold(report.seasons, days, latest) if report.seasons else str(report.status)
         for label, day in days.items():
             if label in report.seasons:
                 latest[label] = max(latest.get(label, day), day)

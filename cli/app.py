@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 storage fault (worth retrying), 2 bad usage, 3 bad inpu
 from __future__ import annotations
 
 import logging
-from importlib.metadata import version as _version
 from typing import Annotated
 
 import typer
@@ -14,8 +13,7 @@ from rich.logging import RichHandler
 
 from cli import batch, catalog, maps, pipeline
 from cli.terminal import err, report
-
-__version__ = _version("snowdays")
+from snowdays import __version__
 
 app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
