@@ -39,8 +39,8 @@ from flows.cluster import untrimmed
 from snowdays.duration import FoldState
 from snowdays.grid import merge_day
 from snowdays.ingest import checkpoint, ingest
+from snowdays.packing import pack, unpack
 from snowdays.settings import get_settings
-from snowdays.state import pack, unpack
 from snowdays.store import Mapper
 
 TILE = "T31TCH"

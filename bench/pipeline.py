@@ -44,13 +44,13 @@ def _time(text: str) -> float:
 
 
 def item_products(settings: Settings) -> int:
-    answer = httpx.get(f"{urls(settings)['STAC API']}/collections/snow-cover-duration/items/{ITEM}",
+    answer = httpx.get(f"{urls(settings.ports)['STAC API']}/collections/snow-cover-duration/items/{ITEM}",
                        timeout=10)
     return int(answer.json()["properties"]["snowdays:products"]) if answer.status_code == 200 else 0
 
 
 def post(settings: Settings, path: str, body: dict[str, Any]) -> Any:
-    api = f"{urls(settings)['Prefect UI']}/api"
+    api = f"{urls(settings.ports)['Prefect UI']}/api"
     return httpx.post(f"{api}{path}", json=body, timeout=30).raise_for_status().json()
 
 

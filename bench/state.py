@@ -63,9 +63,10 @@ from snowdays.export import season_maps
 from snowdays.grid import Grid, merge_day
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import parse_name
+from snowdays.packing import pack, unpack
 from snowdays.products import open_product
 from snowdays.settings import Settings, get_settings
-from snowdays.state import Outcome, folded_day, pack, unpack
+from snowdays.state import Outcome, folded_day
 from snowdays.store import attr, compact, open_repo, read, subgroup
 
 WARM_UP = 5

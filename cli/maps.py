@@ -119,7 +119,7 @@ def resorts(
     documents = []
     for name in [region_name(region)] if region else mosaic_regions(root, season, settings):
         folder = mosaic_folder(root, name, season)
-        if not filesystem(f"{folder}/scd.tif", settings).exists(f"{folder}/scd.tif"):
+        if not filesystem(f"{folder}/scd.tif", settings.s3).exists(f"{folder}/scd.tif"):
             raise UsageError(f"no mosaic of {name} for {season} in {root} (snowdays mosaic first)")
         documents.append(ranking(folder, overlay, name, parsed, season, settings))
         write_ranking(documents[-1], root, settings)

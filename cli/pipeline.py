@@ -28,7 +28,7 @@ def up() -> None:
     settings = get_settings()
     _interrupt_on_sigterm()
     with Stack(settings, Path(settings.prefect_home).parent / "logs"):
-        _print_urls(urls(settings), settings)
+        _print_urls(urls(settings.ports), settings)
         _until_interrupted()
 
 
@@ -75,7 +75,7 @@ def demo(
                                    size, settings)
         advance(1, 1)
     with Stack(settings, base / "logs"):
-        at = urls(settings)
+        at = urls(settings.ports)
         _print_urls(at, settings)
         with progress("products into the archive") as advance:
             drip(products, Path(settings.archive), minutes * 60, lambda k, _: advance(k, len(products)))

@@ -22,7 +22,7 @@ from pathlib import Path
 from flows.cluster import UNTRIMMED
 from infra.ports import check_free
 from snowdays.errors import SnowdaysError
-from snowdays.settings import Settings
+from snowdays.settings import Settings, StackPorts
 from snowdays.storage import is_s3
 
 LOCAL = "127.0.0.1"
@@ -45,17 +45,18 @@ class Part:
     """The setting of the port it listens on, which must be free before it starts."""
 
 
-def urls(settings: Settings) -> dict[str, str]:
-    return {"Prefect UI": f"http://{LOCAL}:{settings.prefect_port}",
-            "STAC API": f"http://{LOCAL}:{settings.stac_api_port}",
-            "files": f"http://{LOCAL}:{settings.files_port}",
-            "viewer": f"http://{LOCAL}:{settings.files_port}/viewer/",
-            "Dask scheduler": f"tcp://{LOCAL}:{settings.dask_port}"}
+def urls(ports: StackPorts) -> dict[str, str]:
+    """Where each part of the stack answers."""
+    return {"Prefect UI": f"http://{LOCAL}:{ports.prefect}",
+            "STAC API": f"http://{LOCAL}:{ports.stac_api}",
+            "files": f"http://{LOCAL}:{ports.files}",
+            "viewer": f"http://{LOCAL}:{ports.files}/viewer/",
+            "Dask scheduler": f"tcp://{LOCAL}:{ports.dask}"}
 
 
 def parts(settings: Settings) -> list[Part]:
     """The children, in starting order (each needs those before it)."""
-    py, at = sys.executable, urls(settings)
+    py, at = sys.executable, urls(settings.ports)
     api = f"{at['Prefect UI']}/api"
     pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"], **RUN_LOGS,
                 "SNOWDAYS_FILES_URL": at["files"],

@@ -15,6 +15,7 @@ import zarr
 from snowdays.errors import ProductRejected, WrongGrid
 from snowdays.grid import Codes, Grid
 from snowdays.names import ProductId, parse_name
+from snowdays.packing import pack
 from snowdays.products import Product, open_product
 from snowdays.season import Season
 from snowdays.settings import Settings
@@ -26,7 +27,6 @@ from snowdays.state import (
     blocks,
     checkpointed,
     due,
-    pack,
     season_group,
     stage_product,
 )

@@ -99,7 +99,7 @@ def snow(pid: ProductId, layers: Layers, grid: Grid, settings: Settings) -> Dete
 
 def read(name: str, layers: Layers, grid: Grid, settings: Settings) -> Reflectances:
     """Decode the layers on the SWIR band's grid (green and red warped there, cubic, as LIS does)."""
-    with rasterio.Env(**gdal_env(settings)):
+    with rasterio.Env(**gdal_env(settings.s3)):
         green, red, swir = (_band(name, getattr(layers, b), b, grid) for b in BANDS)
         clouds, edges = (_mask(name, getattr(layers, m), m) for m in ("clouds", "edges"))
     return Reflectances(green, red, swir, clouds, edges, layers.quantification)
@@ -146,10 +146,10 @@ def read_dem(tile: str, grid: Grid, settings: Settings) -> I16 | None:
     truncated to integers, as LIS's reader of ``short`` images does.
     """
     href = dem_href(tile, settings)
-    if href is None or not filesystem(href, settings).exists(href.removeprefix("s3://")):
+    if href is None or not filesystem(href, settings.s3).exists(href.removeprefix("s3://")):
         return None
     try:
-        with rasterio.Env(**gdal_env(settings)), rasterio.open(gdal_path(href)) as ds:
+        with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(gdal_path(href)) as ds:
             if Grid.of(ds).same_as(grid):
                 values = np.asarray(ds.read(1))
             else:
@@ -186,7 +186,7 @@ def write_snow(pid: ProductId, found: Detection, grid: Grid, folder: str, settin
             ds.update_tags(ZS=str(found.snowline if found.snowline is not None else ""),
                            PASS2=str(found.pass2), SOURCE=pid.name)
         data = bytes(memory.getbuffer())
-    fs = filesystem(href, settings)
+    fs = filesystem(href, settings.s3)
     path = href.removeprefix("s3://")
     try:
         fs.makedirs(posixpath.dirname(path), exist_ok=True)

@@ -227,7 +227,7 @@ def _digest(data: dict[str, Any]) -> str:
 
 
 def _present(folder: str, settings: Settings) -> dict[str, set[str]]:
-    fs = filesystem(folder, settings)
+    fs = filesystem(folder, settings.s3)
 
     def names(path: str) -> set[str]:
         return {posixpath.basename(p) for p in fs.ls(path, detail=False)} if fs.isdir(path) else set()
@@ -244,7 +244,7 @@ def build_block(plan: Plan, settings: Settings, block_id: str) -> str:
     height = round((block.bounds[3] - block.bounds[1]) / pixel)
     maps = np.full((3, height, width), NODATA, np.uint16)
     best = np.zeros((height, width), np.uint16)
-    with rasterio.Env(**gdal_env(settings)):
+    with rasterio.Env(**gdal_env(settings.s3)):
         for tile in block.tiles:
             values = reprojected(plan.inputs[tile], transform, (height, width), plan.grid.crs)
             if values is None:

@@ -56,7 +56,7 @@ def staged(target: str, settings: Settings) -> Iterator[Path]:
         if local:
             _storage(target, lambda: path.replace(target))
         else:
-            fs = filesystem(target, settings)
+            fs = filesystem(target, settings.s3)
             _storage(target, lambda: fs.put_file(str(path), target))
 
 
@@ -75,7 +75,7 @@ def write_tif(target: str, bands: Sequence[npt.NDArray[np.uint16]], transform: A
 def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
     """Copy a raster (the VRT of the blocks) into a COG with overviews, 512 x 512 tiles."""
     with (staged(target, settings) as path,
-          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, **gdal_env(settings))):  # MB
+          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, **gdal_env(settings.s3))):  # MB
         rasterio.shutil.copy(str(source), str(path), driver="COG", COMPRESS=settings.cog_compress,
                              PREDICTOR="YES", BLOCKSIZE=512, BIGTIFF="IF_SAFER",
                              OVERVIEW_RESAMPLING=RESAMPLING[key])
@@ -106,7 +106,7 @@ def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str
 def read_manifest(folder: str, settings: Settings) -> dict[str, Any]:
     """The mosaic's manifest, or an empty one."""
     href = f"{folder}/manifest.json"
-    fs = filesystem(href, settings)
+    fs = filesystem(href, settings.s3)
     if not _storage(href, lambda: fs.exists(href)):
         return {}
     return dict(json.loads(_storage(href, lambda: fs.cat_file(href))))
@@ -119,7 +119,7 @@ def write_json(target: str, data: Any, settings: Settings) -> None:
 
 def remove_others(folder: str, keep: set[str], settings: Settings) -> list[str]:
     """Delete the files of ``folder`` not named in ``keep``; their names."""
-    fs = filesystem(folder, settings)
+    fs = filesystem(folder, settings.s3)
     if not _storage(folder, lambda: fs.isdir(folder)):
         return []
     found = _storage(folder, lambda: fs.ls(folder, detail=False))

@@ -62,7 +62,7 @@ class Product:
             codes = snow(self.id, self.layers, self.grid, settings).codes
             return put_on_grid(codes, self.grid, grid) if warp else codes
         try:
-            with rasterio.Env(**gdal_env(settings)), rasterio.open(self.raster) as ds:
+            with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(self.raster) as ds:
                 codes = read_on_grid(ds, grid, warp)
         except RasterioError as e:
             raise raster_error(self.id.name, self.raster, "cannot decode the snow raster", e) from e
@@ -205,7 +205,7 @@ def _check_raster(pid: ProductId, path: str, settings: Settings, what: str = "sn
         # rather than warned about
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.Env(**gdal_env(settings)), rasterio.open(path) as ds:
+            with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(path) as ds:
                 of = "" if what == "snow raster" else f" in the {what}"
                 if ds.count != 1:
                     raise WrongRaster(pid.name, f"{ds.count} bands{of}, expected 1")

@@ -38,7 +38,7 @@ def ranking(folder: str, overlay: dict[str, Any], region: str, season: Season, l
     """The ranking document of the mosaic in ``folder`` (its ``scd.tif`` and ``smod.tif``)."""
     pistes = downhill_by_area(overlay)
     rows = []
-    with rasterio.Env(**gdal_env(settings)), rasterio.open(gdal_path(f"{folder}/scd.tif")) as scd, \
+    with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(gdal_path(f"{folder}/scd.tif")) as scd, \
             rasterio.open(gdal_path(f"{folder}/smod.tif")) as smod:
         for name, geometries in sorted(pistes.items()):
             found = area_pixels(scd, smod, geometries)
@@ -93,7 +93,7 @@ def statistics(name: str, scd: np.ndarray, smod: np.ndarray, season: Season,
 
 
 def read_overlay(href: str, settings: Settings) -> dict[str, Any]:
-    fs = filesystem(href, settings)
+    fs = filesystem(href, settings.s3)
     if not fs.exists(href):
         raise UsageError(f"no ski runs overlay at {href}: import one first (snowdays pistes import FILE)")
     return dict(json.loads(fs.cat_file(href)))
@@ -102,7 +102,7 @@ def read_overlay(href: str, settings: Settings) -> dict[str, Any]:
 def mosaic_regions(catalog: str, label: str, settings: Settings) -> list[str]:
     """The regions with a mosaic of the season in the catalog."""
     root = catalog.rstrip("/")
-    fs = filesystem(root, settings)
+    fs = filesystem(root, settings.s3)
     found = fs.glob(f"{root}/mosaics/*/{label}/scd.tif")
     regions = sorted(p.rstrip("/").split("/")[-3] for p in found)
     if not regions:

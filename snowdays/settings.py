@@ -28,6 +28,24 @@ class LisThresholds:
     fsnow_total_lim: float
 
 
+@dataclass(frozen=True)
+class S3Endpoint:
+    """The part of the settings that reaching ``s3://`` needs: the endpoint (None: AWS) and region."""
+
+    url: str | None
+    region: str
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """The part of the settings that says where the local stack listens (on 127.0.0.1)."""
+
+    prefect: int
+    dask: int
+    files: int
+    stac_api: int
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNOWDAYS_", env_file=".env", extra="ignore")
 
@@ -193,6 +211,16 @@ class Settings(BaseSettings):
         """The thresholds of LIS's snow detection, as one value."""
         return LisThresholds(self.lis_ndsi_pass1, self.lis_red_pass1, self.lis_ndsi_pass2, self.lis_red_pass2,
                              self.lis_dz, self.lis_fsnow_lim, self.lis_fclear_lim, self.lis_fsnow_total_lim)
+
+    @property
+    def s3(self) -> S3Endpoint:
+        """Where ``s3://`` URLs are read and written, as one value."""
+        return S3Endpoint(self.s3_endpoint_url, self.s3_region)
+
+    @property
+    def ports(self) -> StackPorts:
+        """The local stack's ports, as one value."""
+        return StackPorts(self.prefect_port, self.dask_port, self.files_port, self.stac_api_port)
 
     def season(self, label: str) -> Season:
         """The season ``label`` (``2017-2018``) as these settings start it and give it a margin."""

@@ -26,13 +26,12 @@ from typing import Any
 
 import numpy as np
 import zarr
-from numba import njit
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from snowdays.codes import INVALID, NO_SNOW, VALID_MAX
 from snowdays.duration import NONE, FoldState
 from snowdays.grid import Codes, Grid, merge_day
 from snowdays.names import parse_name, rivals
+from snowdays.packing import ALL_INVALID, PER_BYTE, unpack
 from snowdays.season import Season
 from snowdays.store import array, attr, subgroup
 
@@ -40,12 +39,9 @@ CHUNK = 1098
 """Rows of a chunk of the state and the cube (a tile of 5490 is five of them)."""
 STATE = ("last_day", "last_snow", "scd", "run_start", "best_start", "best_len", "nobs")
 _DTYPES = ("int16", "uint8", "uint16", "int16", "int16", "int16", "uint16")
-PER_BYTE = 4
-"""Pixels packed in one byte of the cube (two bits each: 0 no snow, 1 snow, 2 invalid)."""
 CHUNK_COLS = 1100
 """Columns of a chunk of the state: a whole number of the cube's bytes, so that a chunk of the state
 reads whole chunks of the cube."""
-_ALL_INVALID = 0b10101010
 _STATE_CODEC = BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")
 """State arrays are written once per ``pending_max`` products: worth compressing well."""
 _CUBE_CODEC = ZstdCodec(level=9)
@@ -80,59 +76,6 @@ class Entry:
         return cls(**data)
 
 
-def pack(raw: Codes) -> Codes:
-    """Raw codes (valid iff <= ``VALID_MAX``, snow iff not ``NO_SNOW``) to packed classes, four pixels a
-    byte, in one pass."""
-    rows, cols = raw.shape
-    out = np.empty((rows, -(-cols // PER_BYTE)), np.uint8)
-    _pack(raw, out)
-    return out
-
-
-def unpack(packed: Codes, cols: int) -> Codes:
-    """Packed classes to codes the fold reads: 0 no snow, 1 snow, ``INVALID``."""
-    out = np.empty((packed.shape[0], cols), np.uint8)
-    _unpack(packed, out)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _class(v):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    return 0 if v == NO_SNOW else (1 if v <= VALID_MAX else 2)
-
-
-@njit(cache=True, nogil=True)
-def _pack(raw, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    rows, cols = raw.shape
-    full = cols // PER_BYTE
-    for i in range(rows):
-        for b in range(full):
-            j = b * PER_BYTE
-            out[i, b] = (_class(raw[i, j]) | (_class(raw[i, j + 1]) << 2) | (_class(raw[i, j + 2]) << 4)
-                         | (_class(raw[i, j + 3]) << 6))
-        if full < out.shape[1]:  # the last byte: its missing pixels are invalid
-            byte = 0
-            for k in range(PER_BYTE):
-                j = full * PER_BYTE + k
-                byte |= (_class(raw[i, j]) if j < cols else 2) << (2 * k)
-            out[i, full] = byte
-
-
-@njit(cache=True, nogil=True)
-def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    rows, cols = out.shape
-    full = cols // PER_BYTE
-    for i in range(rows):
-        for b in range(full):
-            byte = packed[i, b]
-            for k in range(PER_BYTE):
-                c = (byte >> (2 * k)) & 3
-                out[i, b * PER_BYTE + k] = INVALID if c == 2 else c
-        for j in range(full * PER_BYTE, cols):
-            c = (packed[i, full] >> (2 * (j - full * PER_BYTE))) & 3
-            out[i, j] = INVALID if c == 2 else c
-
-
 def season_group(root: zarr.Group, season: Season, label: str, grid: Grid) -> zarr.Group:
     """The season's group, created empty on first use."""
     path = f"seasons/{label}"
@@ -146,7 +89,7 @@ def season_group(root: zarr.Group, season: Season, label: str, grid: Grid) -> za
     packed = -(-grid.width // PER_BYTE)
     group.create_array("cube", shape=(0, grid.height, packed), dtype="uint8", compressors=_CUBE_CODEC,
                        chunks=(1, chunks[0], min(CHUNK_COLS // PER_BYTE, packed)),
-                       fill_value=_ALL_INVALID)
+                       fill_value=ALL_INVALID)
     group.attrs.update(start=season.start.isoformat(), stop=season.stop.isoformat(),
                        margin=season.margin, ledger=[], latest=None, folded=None)
     return group

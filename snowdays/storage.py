@@ -27,7 +27,7 @@ from rasterio.errors import RasterioError
 
 from snowdays.errors import CorruptProduct, SnowdaysError, StorageError, UnsafeArchive, UsageError
 from snowdays.names import strip_suffix
-from snowdays.settings import Settings
+from snowdays.settings import S3Endpoint, Settings
 
 Kind = Literal["dir", "zip", "tif"]
 _MIB = 1024 * 1024
@@ -37,23 +37,23 @@ def is_s3(href: str) -> bool:
     return href.startswith("s3://")
 
 
-def filesystem(href: str, settings: Settings) -> fsspec.AbstractFileSystem:
-    """The fsspec filesystem for a local path or an ``s3://`` URL, endpoint from settings."""
+def filesystem(href: str, s3: S3Endpoint) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem for a local path or an ``s3://`` URL at the endpoint ``s3``."""
     if not is_s3(href):
         return LocalFileSystem()
-    client: dict[str, Any] = {"region_name": settings.s3_region}
-    if settings.s3_endpoint_url:
-        client["endpoint_url"] = settings.s3_endpoint_url
+    client: dict[str, Any] = {"region_name": s3.region}
+    if s3.url:
+        client["endpoint_url"] = s3.url
     # fsspec keeps one instance per endpoint and process, so that products do not each pay for a new
     # S3 client; listings are never cached, so that products arriving later are seen
     return fsspec.filesystem("s3", client_kwargs=client, use_listings_cache=False)
 
 
-def gdal_env(settings: Settings) -> dict[str, str]:
-    """GDAL configuration for reading ``/vsis3/`` from the configured endpoint."""
-    env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "AWS_REGION": settings.s3_region}
-    if settings.s3_endpoint_url:
-        scheme, _, host = settings.s3_endpoint_url.partition("://")
+def gdal_env(s3: S3Endpoint) -> dict[str, str]:
+    """GDAL configuration for reading ``/vsis3/`` from the endpoint ``s3``."""
+    env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "AWS_REGION": s3.region}
+    if s3.url:
+        scheme, _, host = s3.url.partition("://")
         env |= {
             "AWS_S3_ENDPOINT": host.rstrip("/"),
             "AWS_HTTPS": "NO" if scheme == "http" else "YES",
@@ -145,7 +145,7 @@ s3fs refuse zipfile's seek from the end with ValueError, where a local file give
 
 def open_source(href: str, settings: Settings) -> Source:
     """List a product's members; reject unsafe or unreadable archives."""
-    fs = filesystem(href, settings)
+    fs = filesystem(href, settings.s3)
     # fsspec lists local folders with absolute paths
     path = _local(href).rstrip("/") if is_s3(href) else str(Path(href).absolute())
     try:
@@ -231,7 +231,7 @@ def check_archive(name: str, infos: list[zipfile.ZipInfo], settings: Settings) -
 
 def list_products(prefix: str, settings: Settings) -> list[str]:
     """Hrefs of the entries directly under a folder or ``s3://`` prefix, sorted."""
-    fs = filesystem(prefix, settings)
+    fs = filesystem(prefix, settings.s3)
     root = _local(prefix).rstrip("/")
     try:
         entries = fs.ls(root, detail=False)

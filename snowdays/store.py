@@ -21,7 +21,7 @@ import icechunk
 import zarr
 
 from snowdays.errors import StorageError
-from snowdays.settings import Settings
+from snowdays.settings import S3Endpoint, Settings
 from snowdays.storage import filesystem, is_s3
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ UNIDENTIFIED = "_unidentified"
 """Repository that records rejected products whose name gives no tile."""
 
 
-def storage(root: str, tile: str, settings: Settings) -> icechunk.Storage:
+def storage(root: str, tile: str, s3: S3Endpoint) -> icechunk.Storage:
     """Icechunk storage of one tile under ``root`` (a folder or an ``s3://bucket/prefix``)."""
     if not is_s3(root):
         return icechunk.local_filesystem_storage(_local_folder(Path(root) / tile))
     bucket, _, prefix = root.removeprefix("s3://").partition("/")
-    endpoint = settings.s3_endpoint_url
+    endpoint = s3.url
     return icechunk.s3_storage(
-        bucket=bucket, prefix=f"{prefix.strip('/')}/{tile}".lstrip("/"), region=settings.s3_region,
+        bucket=bucket, prefix=f"{prefix.strip('/')}/{tile}".lstrip("/"), region=s3.region,
         endpoint_url=endpoint, allow_http=bool(endpoint and endpoint.startswith("http:")),
         force_path_style=bool(endpoint), from_env=True,
     )
@@ -68,7 +68,7 @@ def open_repo(root: str, tile: str, settings: Settings, create: bool = False) ->
     A local folder is safe for one writer at a time; concurrent writers need an object store.
     """
     icechunk.set_logs_filter("error")  # its warning on local folders is the sentence above
-    where = storage(root, tile, settings)
+    where = storage(root, tile, settings.s3)
     failed = f"Could not open the store of {tile} under {root}"
     if not create:
         try:
@@ -95,7 +95,7 @@ def open_repo(root: str, tile: str, settings: Settings, create: bool = False) ->
 
 def tiles(root: str, settings: Settings) -> list[str]:
     """The tiles that have a store under ``root``."""
-    fs = filesystem(root, settings)
+    fs = filesystem(root, settings.s3)
     base = root.removeprefix("s3://").rstrip("/")
     if not fs.exists(base):
         return []

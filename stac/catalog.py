@@ -43,11 +43,11 @@ class FsspecStacIO(DefaultStacIO):
         self.settings = settings
 
     def read_text_from_href(self, href: str) -> str:
-        fs = filesystem(href, self.settings)
+        fs = filesystem(href, self.settings.s3)
         return _storage(href, lambda: str(fs.cat_file(href).decode("utf-8")))
 
     def write_text_to_href(self, href: str, txt: str) -> None:
-        fs = filesystem(href, self.settings)
+        fs = filesystem(href, self.settings.s3)
 
         def write() -> None:
             fs.makedirs(posixpath.dirname(href), exist_ok=True)
@@ -79,7 +79,7 @@ def item_folder(root: str, item_id: str, collection: str = COLLECTION) -> str:
 
 def upload(files: dict[str, Path], folder: str, settings: Settings) -> dict[str, str]:
     """Copy local files into the item's folder; return their hrefs relative to the item."""
-    fs = filesystem(folder, settings)
+    fs = filesystem(folder, settings.s3)
     _storage(folder, lambda: fs.makedirs(folder, exist_ok=True))
     for path in files.values():
         _storage(folder, lambda p=path: fs.put_file(str(p), f"{folder}/{p.name}"))  # type: ignore[misc]
@@ -110,7 +110,7 @@ def write_catalog(root: str, item: pystac.Item, settings: Settings) -> pystac.Co
 
 def read_items(root: str, settings: Settings, collection: str = COLLECTION) -> list[pystac.Item]:
     """The items present under a collection's folder of the catalog, by id."""
-    fs = filesystem(root, settings)
+    fs = filesystem(root, settings.s3)
     base = absolute(root)
     pattern = f"{base}/{collection}/*/*.json"
     found = _storage(root, lambda: sorted(fs.glob(pattern)))
@@ -137,7 +137,7 @@ def for_api(item: pystac.Item) -> dict[str, Any]:
 
 def remove_stale(folder: str, item: pystac.Item, settings: Settings) -> list[str]:
     """Delete the files of the item's folder that it no longer points to (older maps)."""
-    fs = filesystem(folder, settings)
+    fs = filesystem(folder, settings.s3)
     keep = {posixpath.basename(a.href) for a in item.assets.values()} | {f"{item.id}.json"}
     found = _storage(folder, lambda: fs.ls(folder, detail=False))
     stale = [p for p in found if posixpath.basename(p) not in keep]

@@ -47,7 +47,7 @@ def tile_inputs(region: Region, season: str, root: str,
     for tile in region.tiles or ():
         name = item_id(tile, season)
         href = f"{item_folder(root, name)}/{name}.json"
-        if filesystem(href, settings).exists(href):
+        if filesystem(href, settings.s3).exists(href):
             found.append(as_input(pystac.Item.from_file(href, stac_io=io), href))
         else:
             missing.append(tile)

@@ -63,7 +63,7 @@ def test_stac_api_products_are_downloaded(where: str, geodes: Geodes, zipped_sea
         archive = str(tmp_path / "archive")
         Path(archive).mkdir()
     settings = geodes_settings(geodes, s3_endpoint_url=s3_server.endpoint_url)
-    fs = filesystem(archive, settings)
+    fs = filesystem(archive, settings.s3)
     fs.pipe(f"{archive.removeprefix('s3://')}/{zipped_season[0].name}", zipped_season[0].read_bytes())
 
     found = list(download_new(archive, ["31TCH"], settings, limit=2))

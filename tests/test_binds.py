@@ -73,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Set
             mp.delenv("PREFECT_API_URL", raising=False)
             settings = get_settings()
             with Stack(settings, base / "logs") as running:
-                with Client(urls(settings)["Dask scheduler"], timeout=60) as client:  # type: ignore[no-untyped-call]
+                with Client(urls(settings.ports)["Dask scheduler"], timeout=60) as client:  # type: ignore[no-untyped-call]
                     client.wait_for_workers(WORKERS, timeout=120)
                 yield running, settings
     finally:

@@ -46,11 +46,11 @@ class Running:
 
     @property
     def stac(self) -> str:
-        return urls(self.settings)["STAC API"]
+        return urls(self.settings.ports)["STAC API"]
 
     @property
     def prefect(self) -> str:
-        return f"{urls(self.settings)['Prefect UI']}/api"
+        return f"{urls(self.settings.ports)['Prefect UI']}/api"
 
     def put(self, *paths: Path) -> None:
         for path in paths:

@@ -43,7 +43,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             mp.setenv(name, value)
         settings = get_settings()
         with Stack(settings, base / "logs", only={"files"}):
-            yield Served(urls(settings)["files"], base / "catalog", settings, data)
+            yield Served(urls(settings.ports)["files"], base / "catalog", settings, data)
 
 
 def test_a_range_request_gets_206_and_those_bytes(served: Served) -> None:

@@ -24,10 +24,11 @@ from snowdays.duration import Maps
 from snowdays.export import export, season_maps, status
 from snowdays.ingest import Status, checkpoint, ingest, seasons_of
 from snowdays.names import parse_name
+from snowdays.packing import pack, unpack
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
-from snowdays.state import Block, folded_day, ledger, load, pack, recompute, unpack
+from snowdays.state import Block, folded_day, ledger, load, recompute
 from snowdays.store import compact, last_commit, open_repo, read, subgroup
 from tests.conftest import RunCli
 

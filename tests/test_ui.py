@@ -36,7 +36,7 @@ def prefect_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("SNOWDAYS_PREFECT_HOME", str(tmp_path / "prefect"))
     settings = get_settings()
     with Stack(settings, tmp_path / "logs", only={"prefect"}):
-        yield urls(settings)["Prefect UI"]
+        yield urls(settings.ports)["Prefect UI"]
 
 
 def test_the_ui_shows_the_report_of_a_run(prefect_ui: str, postgres: LocalPostgres, tmp_path: Path,

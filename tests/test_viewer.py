@@ -127,7 +127,7 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
             {"rank": 2, "ski_area": "Col du Fixture", "pixels": 95, "scd_mean": 88.6, "scd_p10": 40.0,
              "scd_p90": 120.0, "share_120": 0.1, "smod_median": None}])
         with Stack(settings, base / "logs", only={"stac-api", "files"}):
-            at = urls(settings)
+            at = urls(settings.ports)
             yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
                          tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]))
 

@@ -144,7 +144,7 @@ def offer(item: dict[str, Any]) -> Offer | None:
 def download(session: requests.Session, product: Offer, archive: str, settings: Settings) -> str:
     """Stream a product's zip into the archive under a hidden temporary name, check its MD5, then
     move it to ``NAME.zip``: a half or corrupt download is never seen as a product. Return its href."""
-    fs = filesystem(archive, settings)
+    fs = filesystem(archive, settings.s3)
     root = archive.rstrip("/")
     path = root.removeprefix("s3://")
     if not is_s3(archive):
@@ -203,7 +203,7 @@ def download_new(archive: str, tiles: list[str], settings: Settings, *,
 
 def _exists(archive: str, settings: Settings) -> bool:
     """Whether the archive has been made (an S3 prefix exists once it holds an object)."""
-    return bool(filesystem(archive, settings).exists(archive.removeprefix("s3://").rstrip("/")))
+    return bool(filesystem(archive, settings.s3).exists(archive.removeprefix("s3://").rstrip("/")))
 
 
 def polling(settings: Settings, stopped: Callable[[], bool],
