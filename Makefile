@@ -37,7 +37,7 @@ test: lint  ## everything, as CI runs it
 
 test-fast:  ## the library alone, in about a minute: no server, browser or slow test (tests/conftest.py)
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras  # the same environment as every other target (else the extras are removed)
 	$(UV) run pytest -m "not server and not browser and not slow"
 
 bench: setup  ## full-size tile; minutes, not a test

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.terminal import err, parse_date, progress
+
+if TYPE_CHECKING:
+    from snowdays.ingest import Status
+    from snowdays.settings import Settings
 
 commands = typer.Typer()
 
@@ -114,29 +118,39 @@ def ingest(
     """Fold products into their tiles' seasons; bad ones are quarantined."""
     from snowdays.errors import StorageError
     from snowdays.ingest import Status
-    from snowdays.ingest import ingest as ingest_product
-    from snowdays.names import not_a_product
     from snowdays.settings import get_settings
 
     settings = get_settings()
     outcomes, left = [], []
-    for href in products:
-        if (why := not_a_product(href)) is not None:
-            typer.echo(f"{href}: ignored (not a product: {why})")
-            continue
-        try:
-            report = ingest_product(store, href, settings)
-        except StorageError as e:  # worth another try: the next product may well fold
-            typer.echo(f"{href}: left (a storage fault, worth retrying)")
-            left.append(f"{href}: {e}")
-            continue
-        outcomes.append(report.status)
-        seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())
-        typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
+    with progress("ingesting products") as advance:
+        for done, href in enumerate(products, 1):
+            status, fault = _ingest_one(store, href, settings)
+            outcomes += [status] if status else []
+            left += [f"{href}: {fault}"] if fault else []
+            advance(done, len(products))
     if left:
         raise StorageError(f"{len(left)} of {len(products)} products left, run again: " + "; ".join(left))
     if Status.REJECTED in outcomes:
         raise typer.Exit(3)
+
+
+def _ingest_one(store: str, href: str, settings: Settings) -> tuple[Status | None, str | None]:
+    """Ingest one product, saying its outcome; returns its status, or the storage fault that left it."""
+    from snowdays.errors import StorageError
+    from snowdays.ingest import ingest as ingest_product
+    from snowdays.names import not_a_product
+
+    if (why := not_a_product(href)) is not None:
+        typer.echo(f"{href}: ignored (not a product: {why})")
+        return None, None
+    try:
+        report = ingest_product(store, href, settings)
+    except StorageError as e:  # worth another try: the next product may well fold
+        typer.echo(f"{href}: left (a storage fault, worth retrying)")
+        return None, str(e)
+    seasons = ", ".join(f"{k}: {v}" for k, v in report.seasons.items())
+    typer.echo(f"{report.product}: {report.outcome}" + (f" [{seasons}]" if seasons else ""))
+    return report.status, None
 
 
 @commands.command()

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.terminal import api_report, err, numbers
+from cli.terminal import api_report, err, mapped, numbers
 
 commands = typer.Typer()
 pistes_app = typer.Typer(help="The ski runs overlay (OpenStreetMap pistes and ski areas).",
@@ -37,7 +37,8 @@ def mosaic(
 
     settings = get_settings()
     settings.season(season)
-    report = build_mosaic(load_region(region), season, settings, catalog)
+    with mapped(f"mosaic {season}") as mapper:
+        report = build_mosaic(load_region(region), season, settings, catalog, mapper)
     plan = report.plan
     if plan.missing:
         err.print(f"[yellow]no published maps for {season}:[/] {', '.join(plan.missing)}")

@@ -111,3 +111,22 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+@contextmanager
+def mapped(label: str) -> Iterator[Callable[[Callable[[str], str], list[str]], list[str]]]:
+    """A mapper of a step over items, one after the other, with a bar for each step it maps (named
+    after the step's function: ``build block``, ``assemble``)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+
+        def mapper(work: Callable[[str], str], items: list[str]) -> list[str]:
+            name = getattr(work, "func", work).__name__.replace("_", " ")
+            task = bar.add_task(f"{label}: {name}", total=len(items))
+            done = []
+            for item in items:
+                done.append(work(item))
+                bar.advance(task)
+            return done
+
+        yield mapper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -63,6 +64,7 @@ def test_ingest_export_status(tmp_path: Path, snowdays_cli: RunCli) -> None:
     assert first.returncode == 0 and first.stdout.split(": ", 1)[1].startswith("folded"), first.stdout
     done = run("ingest", *s2, s2[0], str(tmp_path / "X_bad.zip"), landsat, "--store", "store")
     assert done.returncode == 3, done.stderr
+    assert re.search(r"ingesting products .* 6/6", done.stderr), done.stderr  # the bar, on stderr
     lines = done.stdout.splitlines()
     assert [line.split(": ", 1)[1].split(" [")[0] for line in lines] == [
         "folded", "folded", "folded", "skipped (duplicate)",

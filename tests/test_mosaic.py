@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -246,6 +247,8 @@ def test_mosaic_command(tiles: Tiles, tmp_path: Path, snowdays_cli: RunCli) -> N
     assert done.returncode == 1, done.stderr  # the STAC API is down; the catalog is written
     assert "10 of 10 blocks built (66 x 68 pixels, 2 tiles)" in done.stdout
     assert "scd-display.tif" in done.stdout
+    assert re.search(r"mosaic 2017-2018: build block .* 10/10", done.stderr), done.stderr  # the bars
+    assert re.search(r"mosaic 2017-2018: assemble .* 4/4", done.stderr), done.stderr
     assert "the static catalog is written, the STAC API is not" in done.stderr
     assert (tmp_path / "catalog" / "mosaics" / "boundary" / LABEL / "manifest.json").is_file()
     bad = snowdays_cli(["mosaic", "--region", "bad.txt", "--season", LABEL], env, tmp_path)
