@@ -49,6 +49,8 @@ from stac.mosaic_items import MOSAICS, make_mosaics_collection
 
 CATALOG_ID = "snowdays"
 CATALOG_TITLE = "snowdays"
+ROUNDS = 100
+"""Writes of a collection (or the catalog) a publish makes at most, while others keep adding items."""
 T = TypeVar("T")
 
 
@@ -138,7 +140,7 @@ def converge_collection(root: str, name: str, item: pystac.Item,
                         settings: Settings) -> pystac.Collection:
     """Write ``collection.json`` until it links every item file listed (module docstring)."""
     href = f"{absolute(root)}/{name}/collection.json"
-    while True:
+    for _ in range(ROUNDS):
         listed, found = item_ids(root, settings, name), read_json(href, settings)
         linked = links_of(found, "item") if found else None
         if found is not None and linked == listed:
@@ -146,18 +148,20 @@ def converge_collection(root: str, name: str, item: pystac.Item,
         others = read_items(root, settings, name, listed - (linked or set()) - {item.id})
         made = grown(COLLECTIONS[name]([item, *others]), found)
         write_json(href, collection_dict(made, listed), settings)
+    raise StorageError(f"{href} changed under every one of {ROUNDS} writes: publish again")
 
 
 def converge_catalog(root: str, settings: Settings) -> None:
     """Write ``catalog.json`` until it links every collection present (module docstring)."""
     href = f"{absolute(root)}/catalog.json"
-    while True:
+    for _ in range(ROUNDS):
         present = {name for name in COLLECTIONS if exists(f"{absolute(root)}/{name}/collection.json",
                                                            settings)}
         found = read_json(href, settings)
         if found is not None and links_of(found, "child") == present:
             return
         write_json(href, catalog_dict(present), settings)
+    raise StorageError(f"{href} changed under every one of {ROUNDS} writes: publish again")
 
 
 def grown(made: pystac.Collection, found: dict[str, Any] | None) -> pystac.Collection:
@@ -217,11 +221,12 @@ def links_of(data: dict[str, Any], rel: str) -> set[str]:
 
 
 def read_json(href: str, settings: Settings) -> dict[str, Any] | None:
-    """A JSON file of the catalog, or None when there is none yet."""
+    """A JSON file of the catalog, or None when there is none yet or it does not parse (it is then
+    made again whole, from the listing)."""
     fs = filesystem(href, settings.s3)
     try:
         return dict(json.loads(fs.cat_file(href)))
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError, TypeError):
         return None
     except (OSError, BotoCoreError) as e:
         raise StorageError(f"Could not read {href}: {e}") from e

@@ -64,14 +64,19 @@ def read(href: str, settings: Settings) -> dict[str, Any]:
 
 
 def check_round(r: int, root: str, settings: Settings) -> None:
-    """After round ``r``: every item file is the newest of its tile, the collection links them all,
-    the catalog links the collection, pgstac holds the newest of each and an extent over them all."""
+    """After round ``r``: every item file is the newest of its tile, the collection links them all
+    and its extent joins theirs, the catalog links the collection, pgstac holds the newest of each
+    and an extent over them all."""
     expected = {item_id(t, label(FIRST)): r + 1 for t in TILES}
     expected |= {item_id(t, label(FIRST + 1 + k)): 1 for t in TILES for k in range(r + 1)}
+    boxes = []
     for name, version in expected.items():
         item = read(f"{item_folder(root, name)}/{name}.json", settings)
         assert item["properties"]["snowdays:products"] == version, f"round {r}: {name} rolled back"
+        boxes.append(item["bbox"])
     collection = read(f"{root}/{COLLECTION}/collection.json", settings)
+    assert collection["extent"]["spatial"]["bbox"] == [
+        [f(b[i] for b in boxes) for i, f in ((0, min), (1, min), (2, max), (3, max))]], f"round {r}"
     linked = sorted(link["href"] for link in collection["links"] if link["rel"] == "item")
     assert linked == sorted(f"./{name}/{name}.json" for name in expected), f"round {r}: links"
     catalog = read(f"{root}/catalog.json", settings)
@@ -138,3 +143,24 @@ def test_concurrent_publishes_on_s3(postgres: LocalPostgres, s3_server: S3Server
     settings = get_settings(stac_database_url=database(postgres, "concurrent_s3"),
                             s3_endpoint_url=s3_server.endpoint_url)
     run_publishers("s3://concurrent/catalog", settings)
+
+
+def test_republish_leaves_the_collection_and_a_broken_one_is_made_again(tmp_path: Path) -> None:
+    """A tile publishing again writes its item only; a collection that does not parse is made again
+    from the listing, its extent every item's (joined naively here)."""
+    settings, root = get_settings(), str(tmp_path / "catalog")
+    for tile in TILES:
+        write_catalog(root, synthetic_item(tile, label(FIRST), 1, settings), settings)
+    collection = tmp_path / "catalog" / COLLECTION / "collection.json"
+    before = collection.stat().st_mtime_ns, collection.read_text()
+    write_catalog(root, synthetic_item(TILES[0], label(FIRST), 2, settings), settings)
+    assert (collection.stat().st_mtime_ns, collection.read_text()) == before
+    collection.write_text(before[1][: len(before[1]) // 2])
+    write_catalog(root, synthetic_item(TILES[1], label(FIRST), 3, settings), settings)
+    made = json.loads(collection.read_text())
+    assert sorted(link["href"] for link in made["links"] if link["rel"] == "item") == sorted(
+        f"./{item_id(t, label(FIRST))}/{item_id(t, label(FIRST))}.json" for t in TILES)
+    boxes = [synthetic_item(t, label(FIRST), 1, settings).bbox or [] for t in TILES]
+    naive = [f(b[i] for b in boxes) for i, f in ((0, min), (1, min), (2, max), (3, max))]
+    assert made["extent"]["spatial"]["bbox"] == [naive]
+    assert made["summaries"]["grid:code"] == sorted(f"MGRS-{t[1:]}" for t in TILES)
