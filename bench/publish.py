@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -30,12 +31,17 @@ from snowdays.settings import Settings, get_settings
 from stac.catalog import item_folder, write_catalog
 from stac.database import migrate
 from stac.publish import update_api
-from tests.conftest import _free_port
-from tests.stacdata import synthetic_item
+from stac.sample import synthetic_item
 
 RUNS = 15
 SEASON, NEW_SEASON = "2017-2018", "2018-2019"
 TARGETS = {"republish: 52 tiles / 1 tile": ("<=", 1.5), "new season: 52 tiles / 1 tile": ("<=", 1.5)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def tiles() -> list[str]:
@@ -93,7 +99,7 @@ def main() -> None:
     started_at = datetime.now(UTC)
     folder = Path(tempfile.mkdtemp(prefix="snowdays-bench-publish-"))
     folder.chmod(0o755)
-    cluster = LocalPostgres(folder / "postgres", _free_port())
+    cluster = LocalPostgres(folder / "postgres", free_port())
     cluster.start()
     load_before = os.getloadavg()
     try:

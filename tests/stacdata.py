@@ -14,12 +14,9 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
-
-import pystac
 
 from infra.postgres import LocalPostgres
 from snowdays.ingest import ingest
@@ -27,9 +24,7 @@ from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
-from snowdays.tiling import tile_grid
 from stac.database import migrate
-from stac.items import COLLECTION, bbox_of, footprint, item_id
 from tests.conftest import console_script, made_once
 
 SIZE = 24
@@ -116,18 +111,3 @@ def pipeline_env(postgres: LocalPostgres, folder: Path, monkeypatch: Any, name: 
         monkeypatch.setenv(f"SNOWDAYS_{key}", str(value))
     (folder / "archive").mkdir()
     return get_settings()
-
-
-def synthetic_item(tile: str, label: str, version: int, settings: Settings) -> pystac.Item:
-    """A small tile item without maps (its footprint a corner of the tile, ``version`` products as of
-    that many days into the season): what the catalog's bookkeeping needs, made in no time."""
-    season = settings.season(label)
-    geometry = footprint(tile_grid(tile, size=SIZE))
-    as_of = season.start + timedelta(days=version)
-    return pystac.Item(
-        item_id(tile, label), geometry, bbox_of(geometry), datetime.combine(as_of, clock(), UTC),
-        collection=COLLECTION, start_datetime=datetime.combine(season.start, clock(), UTC),
-        end_datetime=datetime.combine(season.stop, clock(23, 59, 59), UTC),
-        properties={"snowdays:season": label, "snowdays:as_of": as_of.isoformat(),
-                    "snowdays:products": version, "snowdays:status": "provisional",
-                    "grid:code": f"MGRS-{tile.removeprefix('T')}"})

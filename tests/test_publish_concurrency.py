@@ -24,8 +24,9 @@ from snowdays.settings import Settings, get_settings
 from stac.catalog import item_folder, write_catalog
 from stac.items import COLLECTION, item_id
 from stac.publish import update_api
+from stac.sample import synthetic_item
 from tests.conftest import S3Server
-from tests.stacdata import database, synthetic_item
+from tests.stacdata import database
 
 TILES = ("T31TCH", "T32TLR", "T31TGK")
 FIRST = 2001

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from snowdays.settings import get_settings
 from stac.catalog import write_catalog
+from stac.sample import synthetic_item
 from tasks.report import tiles_table
-from tests.stacdata import synthetic_item
 
 
 def test_tiles_table_says_what_the_items_say(tmp_path: Path) -> None:
