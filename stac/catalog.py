@@ -14,8 +14,10 @@ Layout under the catalog root (pystac's best-practice layout, self-contained: re
 Why the cost of a publish does not grow with the catalog: it writes one item, lists the collection's
 item files (ids only, one listing) and reads the one ``collection.json``; only items the collection does
 not link yet are read (its own, and those other publishers are writing at the same moment), and the
-collection's extent and summaries grow by theirs (an item's extent never shrinks: a tile's grid and a
-season's dates are fixed), so no publish reads every item.
+collection's extent and summaries grow by theirs (a tile's grid and a season's dates are fixed, so an
+item's extent never changes; a mosaic's whose region grows widens the extent at its own publish), so
+no publish reads every item. The first publish into a catalog with no readable collection reads every
+item once, to make it whole.
 
 Why concurrent publishers (different tiles; one run per tile at a time) lose nothing, without locks:
 each writes its own item file first, then loops: list the item files, read ``collection.json``, and
@@ -143,12 +145,19 @@ def converge_collection(root: str, name: str, item: pystac.Item,
     for _ in range(ROUNDS):
         listed, found = item_ids(root, settings, name), read_json(href, settings)
         linked = links_of(found, "item") if found else None
-        if found is not None and linked == listed:
+        if found is not None and linked == listed and covers(found, item):
             return pystac.Collection.from_dict(found, href=href, preserve_dict=False)
         others = read_items(root, settings, name, listed - (linked or set()) - {item.id})
         made = grown(COLLECTIONS[name]([item, *others]), found)
         write_json(href, collection_dict(made, listed), settings)
     raise StorageError(f"{href} changed under every one of {ROUNDS} writes: publish again")
+
+
+def covers(collection: dict[str, Any], item: pystac.Item) -> bool:
+    """Whether the collection's spatial extent holds the item's bounding box."""
+    [box, *_] = collection["extent"]["spatial"]["bbox"]
+    west, south, east, north = item.bbox or box
+    return bool(box[0] <= west and box[1] <= south and east <= box[2] and north <= box[3])
 
 
 def converge_catalog(root: str, settings: Settings) -> None:
