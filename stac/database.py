@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 from pypgstac.db import PgstacDB
@@ -98,11 +99,28 @@ def migrate(url: str, timeout: float = 5.0) -> str:
 
 def upsert(url: str, collection: dict[str, Any], items: Sequence[dict[str, Any]],
            timeout: float = 5.0) -> None:
-    """Migrate, then insert or replace the collection and the items (one row per id, newest wins)."""
+    """Migrate, then insert or replace the collection and the items (one row per id, newest wins),
+    then make the collection's extent that of every item the database holds (:func:`update_extent`)."""
     with pgstac(url, timeout) as db:
         Migrate(db).run_migration()
         loader = Loader(db)
         loader.load_collections(iter([collection]), Methods.upsert)
         if items:
             loader.load_items(iter(items), Methods.upsert)
+        update_extent(db, str(collection["id"]))
     log.info("upserted %s and %d items into %s", collection["id"], len(items), describe(url))
+
+
+EXTENT = sql.SQL("UPDATE collections SET content = jsonb_set_lax(content, '{extent}', "
+                 "collection_extent(%(id)s, TRUE), true, 'return_target') WHERE id = %(id)s")
+"""pgstac's own extent of a collection's items (its partition statistics, brought up to date)."""
+
+
+def update_extent(db: PgstacDB, collection: str) -> None:
+    """Set the collection's extent from the items committed, one publisher at a time: a publisher's
+    item is committed before it takes the lock, so the last to take it sees every item (its
+    statement's snapshot starts once it holds the lock), and no extent rolls back another's."""
+    conn = db.connect()
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"snowdays extent {collection}"])
+        conn.execute(EXTENT, {"id": collection})

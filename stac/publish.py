@@ -1,13 +1,16 @@
 """Publishing a stored season: its maps, quicklook and item in the static catalog, then in the STAC API.
 
-The static catalog is always written first; the database is brought up to date afterwards with every
-item of the catalog, so that an item the database missed (it was down) is loaded by the next publish.
+The static catalog is always written first (the item's own file, and its collection when it lacks
+the item: ``stac/catalog.py``); then the database gets that one item, the collection and the
+collection's extent over the items it holds, so that a publish costs the same in a catalog of one tile
+or of a region's. An item the database missed (it was down) is loaded by that tile's next publish.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -37,7 +40,7 @@ class PublishReport:
     item_href: str
     catalog_href: str
     api_items: int
-    """Items upserted into the STAC API (0 when it could not be updated)."""
+    """Items upserted into the STAC API: the published one (0 when it could not be updated)."""
     api_error: str | None
     """Why the STAC API could not be updated (the static catalog was written all the same)."""
     removed: list[str]
@@ -65,22 +68,18 @@ def publish(store: str, tile: str, label: str, settings: Settings, catalog: str 
 
 def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
                settings: Settings) -> PublishReport:
-    """Upsert the collection and its items into the STAC API, then remove the files of the item's
+    """Upsert the collection and the item into the STAC API, then remove the files of the item's
     folder it no longer points to; a database that cannot be reached is reported, not raised."""
-    items = list(collection.get_items())
     data = collection.to_dict(include_self_link=False, transform_hrefs=False) | {"links": []}
     error, removed = None, []
     try:
-        upsert(settings.stac_database_url, data, [for_api(i) for i in items],
-               settings.stac_connect_timeout)
+        upsert(settings.stac_database_url, data, [for_api(item)], settings.stac_connect_timeout)
         removed = remove_stale(folder, item, settings)
     except StorageError as e:
         log.warning("the static catalog is written, the STAC API is not updated: %s", e)
         error = str(e)
-    catalog = collection.get_root() or collection
-    item = next(i for i in items if i.id == item.id)  # as the catalog holds it, with its links
-    return PublishReport(item, item.get_self_href() or "", catalog.get_self_href() or "",
-                         0 if error else len(items), error, removed)
+    catalog = posixpath.join(posixpath.dirname(posixpath.dirname(collection.self_href)), "catalog.json")
+    return PublishReport(item, item.get_self_href() or "", catalog, 0 if error else 1, error, removed)
 
 
 def write_files(result: SeasonMaps, names: list[str], final: bool, out: Path,

@@ -1,4 +1,5 @@
-"""What a tile's update leaves in the Prefect UI: a summary, the SCD quicklook, every tile's status."""
+"""What a tile's update leaves in the Prefect UI: a summary, the SCD quicklook, and every published
+tile season (out of the items the static catalog holds, so a run opens no other tile's store)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
-from snowdays.export import status
 from snowdays.ingest import Report
 from snowdays.settings import Settings
 from snowdays.storage import is_s3
+from stac.catalog import read_items
 from stac.publish import PublishReport
 from stac.search import api_url
 
@@ -71,10 +72,11 @@ def leave_artifacts(tile: str, reports: list[Report], published: dict[str, Publi
 
 
 def tiles_table(settings: Settings) -> list[dict[str, str]]:
-    rows = []
-    for t in status(settings.store, settings):
-        for s in t.seasons:
-            rows.append({"tile": t.tile, "season": s.label, "as of": str(s.as_of),
-                         "products": str(s.products), "quarantined": str(len(t.quarantined)),
-                         "last commit": f"{t.last_commit.written_at:%Y-%m-%d %H:%M:%S}"})
-    return rows
+    """Every published tile season, as its item in the static catalog says (no store is opened)."""
+    return [{"tile": str(item.properties["grid:code"]).replace("MGRS-", "T"),
+             "season": str(item.properties["snowdays:season"]),
+             "as of": str(item.properties["snowdays:as_of"]),
+             "products": str(item.properties["snowdays:products"]),
+             "status": str(item.properties["snowdays:status"]),
+             "item": public(item.get_self_href() or item.id, settings)}
+            for item in read_items(settings.stac_catalog, settings)]

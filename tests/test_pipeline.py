@@ -4,6 +4,7 @@ artifacts; a corrupt product is quarantined and reported without failing the oth
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_pending_products_are_folded_published_and_reported(pipeline: Settings, 
     assert_checkpointed(pipeline, first, started)
     text = artifact("update-t31tch")
     assert all(p.stem in text for p in first) and "mean SCD" in text
+    [row] = json.loads(artifact("tiles"))  # from the published item
+    assert (row["tile"], row["season"], row["products"], row["status"]) == (TILE, LABEL, "4", "final")
+    assert row["item"].endswith("/scd-t31tch-2017-2018/scd-t31tch-2017-2018.json")
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(lock_name(TILE)).limit == 1
 

@@ -1,0 +1,33 @@
+"""The UI's tiles table comes from the published items alone: no store is opened to fill it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from snowdays.settings import get_settings
+from stac.catalog import write_catalog
+from stac.sample import synthetic_item
+from tasks.report import tiles_table
+
+
+def test_tiles_table_says_what_the_items_say(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    settings = get_settings(stac_catalog=str(catalog), store=str(tmp_path / "no-store-here"),
+                            files_url="http://127.0.0.1:8080/")
+    published = [("T31TCH", "2017-2018", 12), ("T32TLR", "2017-2018", 3), ("T31TCH", "2018-2019", 40)]
+    for tile, label, products in published:
+        write_catalog(str(catalog), synthetic_item(tile, label, products, settings), settings)
+    rows = sorted(tiles_table(settings), key=lambda row: (row["tile"], row["season"]))
+    expected = sorted(published)
+    assert [(r["tile"], r["season"], int(r["products"])) for r in rows] == expected
+    for row, (tile, label, products) in zip(rows, expected, strict=True):
+        assert row["as of"] == str(settings.season(label).start + timedelta(days=products))
+        assert row["status"] == "provisional"
+        name = f"scd-{tile.lower()}-{label}"
+        assert row["item"] == f"http://127.0.0.1:8080/snow-cover-duration/{name}/{name}.json"
+    assert not (tmp_path / "no-store-here").exists()
+
+
+def test_no_catalog_yet_is_an_empty_table(tmp_path: Path) -> None:
+    assert tiles_table(get_settings(stac_catalog=str(tmp_path / "none"))) == []
