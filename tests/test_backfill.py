@@ -1,6 +1,7 @@
 """A tile-season built in batch (snowdays.backfill): the store it leaves equals the one products folded
-one by one and checkpointed leave, its maps those of ``snowdays annual`` on the same products; later arrivals fold on top; a complete tile-season is skipped; a bad product is
-quarantined and the others built."""
+one by one and checkpointed leave, its maps those of ``snowdays annual`` on the same products; later
+arrivals fold on top; a complete tile-season is skipped; a bad product is quarantined and the others
+built."""
 
 from __future__ import annotations
 
