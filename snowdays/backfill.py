@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import icechunk
 import zarr
@@ -32,7 +32,7 @@ from snowdays.regions import Region
 from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.state import Outcome, advance_block, blocks, checkpointed, folded_day, ledger
-from snowdays.store import attr, open_repo, read, subgroup, transact
+from snowdays.store import attr, open_repo, read, subgroup, tiles, transact
 from snowdays.tiling import product_window, tile_grid
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class BuildReport:
     """Products the build put in the season (0: it was complete, or every one was rejected)."""
     rejected: list[str] = field(default_factory=list)
     """Products rejected (and quarantined), with their reasons."""
+    held: int = 0
+    """Products in the season's ledger after the build (0: the tile-season has none to publish)."""
 
     @property
     def changed(self) -> bool:
@@ -69,16 +71,29 @@ def region_tiles(region: Region, archive: str, settings: Settings) -> list[str]:
 def _lonlat(grid: Grid) -> tuple[float, float, float, float]:
     a, _, left, _, e, top = grid.transform
     right, bottom = left + a * grid.width, top + e * grid.height
-    return transform_bounds(grid.crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
+    west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", left, bottom, right, top,
+                                                densify_pts=21)
+    return float(west), float(south), float(east), float(north)
 
 
 def backfill_season(store: str, tile: str, label: str, settings: Settings) -> BuildReport:
     """Build the tile-season from the archive's products its ledger lacks; nothing when complete."""
     hrefs = pending(settings.archive, store, tile, settings, label)
-    if not hrefs:
+    if hrefs:
+        report = build_season(store, tile, label, hrefs, settings)
+    else:
         log.info("%s %s is complete: skipped", tile, label)
-        return BuildReport(tile, label)
-    return build_season(store, tile, label, hrefs, settings)
+        report = BuildReport(tile, label)
+    return replace(report, held=held(store, tile, label, settings))
+
+
+def held(store: str, tile: str, label: str, settings: Settings) -> int:
+    """Products in the tile-season's ledger (0: no store, or no such season)."""
+    if tile not in tiles(store, settings):
+        return 0
+    root = read(open_repo(store, tile, settings))
+    path = f"seasons/{label}"
+    return len(ledger(subgroup(root, path))) if path in root else 0
 
 
 def build_season(store: str, tile: str, label: str, hrefs: list[str], settings: Settings) -> BuildReport:
