@@ -32,14 +32,16 @@ from tests.stacdata import pipeline_env, sample
 LABEL = "2017-2018"
 TILES = {"T31TCH": 5, "T31TGL": 6, "T32TLR": 7}
 """Tile -> seed of its generated season (small tiles, each at its real place)."""
+COUNT = 60
+"""Products of each tile in the archive: its season's first (the autumn)."""
 
 
 def region_archive(folder: Path, settings: Settings) -> Path:
-    """Every tile's season in the archive; the region's tile list, its file."""
+    """Every tile's first products of the season in the archive; the region's tile list, its file."""
     archive = Path(settings.archive)
     archive.mkdir(exist_ok=True)
     for tile, seed in TILES.items():
-        for p in sample(folder / "made" / tile, tile, LABEL, seed):
+        for p in sample(folder / "made" / tile, tile, LABEL, seed)[:COUNT]:
             shutil.copy2(p, archive / p.name)
     region = folder / "three.txt"
     region.write_text("\n".join(TILES) + "\n")
@@ -118,7 +120,7 @@ def test_a_killed_backfill_started_again_finishes_with_nothing_lost_or_twice(
 def test_the_backfill_flow_builds_on_the_cluster_with_its_progress(
         pipeline: Settings, tmp_path: Path, prefect_api: str) -> None:
     from flows.backfill import backfill  # noqa: PLC0415 - Prefect's flows only here
-    from infra.backfill import progress  # noqa: PLC0415
+    from infra.backfill import follow  # noqa: PLC0415
 
     region = region_archive(tmp_path, pipeline)
     assert pipeline == get_settings()
@@ -127,8 +129,10 @@ def test_the_backfill_flow_builds_on_the_cluster_with_its_progress(
     assert result["tile-seasons"] == 3 and result["built"] == 3 and result["published"] == 3
     assert_like_annual(tmp_path, pipeline)
     assert_published(region, pipeline)
-    percent, line = progress(state.state_details.flow_run_id)
-    assert percent == 100.0 and line.startswith("3 of 3 tile-seasons;")
+    shown: list[tuple[float, str]] = []  # as the command line follows a run
+    final = follow(state.state_details.flow_run_id, lambda *latest: shown.append(latest), every=0.1)
+    assert final.is_completed() and shown[-1][0] == 100.0
+    assert shown[-1][1].startswith("3 of 3 tile-seasons; ") and " products; " in shown[-1][1]
 
     again = backfill(region=str(region), seasons=[LABEL])  # complete: nothing built
     assert again["built"] == 0 and again["products"] == 0 and again["published"] == 3
