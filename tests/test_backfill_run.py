@@ -130,7 +130,9 @@ def test_the_backfill_flow_builds_on_the_cluster_with_its_progress(
     assert_like_annual(tmp_path, pipeline)
     assert_published(region, pipeline)
     shown: list[tuple[float, str]] = []  # as the command line follows a run
-    final = follow(state.state_details.flow_run_id, lambda *latest: shown.append(latest), every=0.1)
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    final = follow(run_id, lambda *latest: shown.append(latest), every=0.1)
     assert final.is_completed() and shown[-1][0] == 100.0
     assert shown[-1][1].startswith("3 of 3 tile-seasons; ") and " products; " in shown[-1][1]
 
