@@ -11,7 +11,10 @@ import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
+
+from snowdays.errors import UsageError
 
 DEPLOYMENT = "backfill/backfill"
 Shown = Callable[[float, str], None]
@@ -25,7 +28,11 @@ def api_configured() -> bool:
 
 def start(region: str, seasons: list[str]) -> UUID:
     """A run of the backfill deployment, started and not waited for; its id."""
-    run = run_deployment(DEPLOYMENT, parameters={"region": region, "seasons": seasons}, timeout=0)
+    try:
+        run = run_deployment(DEPLOYMENT, parameters={"region": region, "seasons": seasons}, timeout=0)
+    except ObjectNotFound as e:
+        raise UsageError(f"no deployment {DEPLOYMENT} on the Prefect API at {get_current_settings().api.url}"
+                         " (is snowdays up running, and done starting?)") from e
     return run.id  # type: ignore[union-attr]  # called here, out of any run: the run itself
 
 
