@@ -23,7 +23,7 @@ from shapely.geometry import box, shape
 
 from snowdays.annual import batch_grid, select
 from snowdays.archive import arrived, pending
-from snowdays.errors import ProductRejected, UsageError, WrongGrid
+from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid
 from snowdays.ingest import Prepared, checksum, quarantine, stage_in
 from snowdays.packing import pack
@@ -136,8 +136,13 @@ def _grid(repo: icechunk.Repository, products: list[Product],
     """The tile's grid as stored, else the batch's (as ``snowdays annual`` takes it); and the
     products off it, rejected before any pixel is decoded."""
     stored = attr(read(repo), "grid")
+    if stored is None and products:
+        try:
+            return batch_grid(products, tile)
+        except RejectedProducts as e:  # not one product on the tile's named grid
+            return tile_grid(tile), e.rejected
     if stored is None:
-        return batch_grid(products, tile) if products else (tile_grid(tile), [])
+        return tile_grid(tile), []
     grid, rejected = Grid.from_json(stored), []
     for p in products:
         try:
