@@ -47,12 +47,18 @@ def backfill(region: str, seasons: list[str]) -> dict[str, object]:
     jobs = [(tile, label) for label in seasons for tile in region_tiles(loaded, settings.archive, settings)]
     progress = Progress.start(loaded.name, len(jobs))
     shipped = for_workers(settings)
-    futures = [build_tile_season.submit(tile, label, shipped) for tile, label in jobs]
-    for future in as_completed(futures):
-        progress.done(future.result())
+    futures = {build_tile_season.submit(tile, label, shipped): (tile, label) for tile, label in jobs}
+    failed = []
+    for future in as_completed(list(futures)):
+        try:
+            progress.done(future.result())
+        except Exception as e:  # noqa: BLE001 - one tile-season's fault stops no other
+            failed.append(f"{' '.join(futures[future])}: {type(e).__name__}: {e}")
     published = publish(progress.reports)
     mosaics = {label: update_mosaic(loaded, label, settings) for label in seasons}
     get_run_logger().info("%s: %s; %d tile-seasons published", loaded.name, progress.line(), published)
+    if failed:  # the others are built and published; a run started again builds these
+        raise RuntimeError(f"{len(failed)} tile-seasons failed: {'; '.join(failed)}")
     return {"tile-seasons": len(jobs), "built": sum(r.changed for r in progress.reports),
             "products": sum(r.products for r in progress.reports), "published": published,
             "mosaics": {label: m["item"] for label, m in mosaics.items()}}
