@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.terminal import progress
+from cli.terminal import err, progress
 
 if TYPE_CHECKING:
+    from snowdays.regions import Region
     from snowdays.settings import Settings
 
 commands = typer.Typer()
@@ -86,6 +87,66 @@ def demo(
         typer.echo(f"{'map':<16}{at['viewer']}?season=2017-2018")
         if not exit_when_done:
             _until_interrupted()
+
+
+@commands.command()
+def backfill(
+    region: Annotated[str, typer.Option(help="alps, pyrenees, or a file: a tile list or a GeoJSON "
+                                        "polygon (the archive's tiles it meets).")],
+    season: Annotated[list[str], typer.Option(help="Season, e.g. 2016-2017; repeat for more.")],
+) -> None:
+    """Build a region's tile-seasons in batch from the archive (a complete one is skipped: a killed
+    backfill started again finishes the rest), publish their maps and items, then the region's
+    mosaics. With a Prefect API (PREFECT_API_URL, as for the stack of ``snowdays up``) it starts a run
+    of the ``backfill`` deployment, its tile-seasons on the Dask cluster, and follows it (exit 1 if the
+    run fails); without one, it builds them here, one after another."""
+    from infra.backfill import api_configured
+    from snowdays.regions import SHIPPED, load_region
+    from snowdays.settings import get_settings
+
+    settings = get_settings()
+    for label in season:
+        settings.season(label)
+    loaded = load_region(region)
+    spec = region if region in SHIPPED else str(Path(region).resolve())
+    if api_configured():
+        _follow_backfill(spec, season)
+    else:
+        _backfill_here(loaded, season, settings)
+
+
+def _follow_backfill(region: str, seasons: list[str]) -> None:
+    from infra.backfill import follow, start
+
+    run_id = start(region, seasons)
+    typer.echo(f"backfill run {run_id}")
+    with progress("tile-seasons (percent)") as advance:
+        state = follow(run_id, lambda percent, _: advance(round(percent), 100))
+    typer.echo(f"backfill run {run_id}: {state.name}")
+    if not state.is_completed():
+        raise typer.Exit(1)
+
+
+def _backfill_here(loaded: Region, seasons: list[str], settings: Settings) -> None:
+    from snowdays.backfill import backfill_season, region_tiles
+    from stac.mosaics import build, publish_mosaic
+    from stac.publish import publish
+
+    jobs = [(t, label) for label in seasons for t in region_tiles(loaded, settings.archive, settings)]
+    reports = []
+    with progress("tile-seasons") as advance:
+        advance(0, len(jobs))
+        for tile, label in jobs:
+            reports.append(backfill_season(settings.store, tile, label, settings))
+            advance(len(reports), len(jobs))
+    errors = [publish(settings.store, r.tile, r.label, settings).api_error for r in reports if r.held]
+    errors += [publish_mosaic(build(loaded, label, settings), settings).api_error for label in seasons]
+    built = [r for r in reports if r.changed]
+    typer.echo(f"{len(built)} of {len(jobs)} tile-seasons built ({sum(r.products for r in built)} "
+               f"products), {len(jobs) - len(built)} complete already")
+    if failed := [e for e in errors if e]:
+        err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: {failed[0]}")
+        raise typer.Exit(1)
 
 
 def _print_urls(found: dict[str, str], settings: Settings) -> None:

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
-from snowdays.regions import load_region
-from snowdays.settings import for_workers, get_settings
+from snowdays.regions import Region, load_region
+from snowdays.settings import Settings, for_workers, get_settings
 from tasks.mosaic import build_on_cluster, publish
 from tasks.report import show_library_logs
 from tasks.tile import held
@@ -30,7 +30,12 @@ def mosaic(region: str, season: str) -> dict[str, object]:
     settings = get_settings()
     show_library_logs(settings)
     settings.season(season)
-    loaded = load_region(region)
+    return update_mosaic(load_region(region), season, settings)
+
+
+def update_mosaic(loaded: Region, season: str, settings: Settings) -> dict[str, object]:
+    """The mosaic flow's work, in the running flow (a backfill brings its regions' mosaics up to date
+    on its own cluster)."""
     logger = get_run_logger()
     with held(f"snowdays-mosaic-{loaded.name}-{season}"):
         report = build_on_cluster(loaded, season, for_workers(settings))

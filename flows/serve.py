@@ -2,6 +2,8 @@
 
 - ``update-tile``: triggered by every ``snow.product.arrived`` event, for the tile the event names;
 - ``sweep-archive``: on an interval, an event per product the stores have not folded (lost events);
+- ``backfill``: on demand (``snowdays backfill``), a region's tiles x seasons built in batch on the
+  Dask cluster, published, and the region's mosaics;
 - ``mosaic``: on demand (``prefect deployment run mosaic/mosaic -p region=alps -p season=2017-2018``),
   a region's mosaic of the published tile maps;
 - the watcher: SQS notifications when a queue is set, else STAC API searches when tiles are watched,
@@ -24,6 +26,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
 
+from flows.backfill import backfill
 from flows.mosaic import mosaic
 from flows.update_tile import arrival_trigger, update_tile
 from flows.watch import emit_arrival, sweep
@@ -41,7 +44,8 @@ def deployments(settings: Settings) -> list[Any]:
                                       entrypoint_type=EntrypointType.MODULE_PATH),
             sweep.to_deployment(name="sweep-archive", interval=settings.sweep_interval_seconds,
                                 entrypoint_type=EntrypointType.MODULE_PATH),
-            mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH)]
+            mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH),
+            backfill.to_deployment(name="backfill", entrypoint_type=EntrypointType.MODULE_PATH)]
 
 
 def crash_leftovers() -> int:

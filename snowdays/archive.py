@@ -37,26 +37,34 @@ def known(store: str, tile: str, settings: Settings) -> set[str]:
     return folded | quarantined
 
 
-def _recorded(store: str, tile: str, settings: Settings) -> tuple[set[str], set[str]]:
-    """Names of the products in the tile's ledgers, and of those in its quarantine."""
+def _recorded(store: str, tile: str, settings: Settings,
+              label: str | None = None) -> tuple[set[str], set[str]]:
+    """Names of the products in the tile's ledgers (of season ``label`` alone, if given), and of
+    those in its quarantine."""
     if tile not in tiles(store, settings):
         return set(), set()
     root = read(open_repo(store, tile, settings))
     folded: set[str] = set()
     if "seasons" in root:
-        for _, season in subgroup(root, "seasons").groups():
-            folded |= {e["name"] for e in attr(season, "ledger", [])}
+        for name, season in subgroup(root, "seasons").groups():
+            if label in (None, name):
+                folded |= {e["name"] for e in attr(season, "ledger", [])}
     return folded, {q["product"] for q in attr(root, "quarantine", [])}
 
 
-def pending(archive: str, store: str, tile: str, settings: Settings) -> list[str]:
+def pending(archive: str, store: str, tile: str, settings: Settings,
+            label: str | None = None) -> list[str]:
     """Hrefs of the tile's products in the archive that its store has neither folded nor
     quarantined, and that no rival of higher precedence outranks (a higher version, or a snow product
     of an L2A product's acquisition) among those folded or in the archive (not quarantined): folding
-    them would change nothing. Oldest acquisition first, each day in merge order."""
+    them would change nothing. Oldest acquisition first, each day in merge order. With ``label``: the
+    products of that season's window that its ledger lacks (none: the tile-season is complete)."""
     tile = normalise_tile(tile)
-    folded, quarantined = _recorded(store, tile, settings)
+    folded, quarantined = _recorded(store, tile, settings, label)
     found = arrived(archive, settings, tile)
+    if label is not None:
+        window = settings.season(label)
+        found = {href: pid for href, pid in found.items() if window.in_window(pid.acquired)}
     counted: dict[object, list[ProductId]] = {}  # by acquisition: rivals share theirs
     for pid in [identify(name) for name in folded] + [p for p in found.values() if p.name not in quarantined]:
         if pid is not None:

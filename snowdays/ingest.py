@@ -153,7 +153,7 @@ def stage(root: str, ready: Prepared, settings: Settings) -> Report:
     state arrays until the checkpoint advances them), in one commit."""
     try:
         repo = open_repo(root, ready.id.tile, settings, create=True)
-        outcomes = transact(repo, lambda r: _stage(r, ready, settings))
+        outcomes = transact(repo, lambda r: stage_in(r, ready, settings))
     except ProductRejected as e:
         quarantine(root, ready.href, e, settings)
         return Report(e.product, Status.REJECTED, e.reason)
@@ -184,7 +184,10 @@ def _grid_for(repo: icechunk.Repository, product: Product) -> Grid:
     return grid
 
 
-def _stage(root: zarr.Group, ready: Prepared, settings: Settings) -> tuple[dict[str, Outcome], str | None]:
+def stage_in(root: zarr.Group, ready: Prepared,
+             settings: Settings) -> tuple[dict[str, Outcome], str | None]:
+    """Put a prepared product in every season of an open tile whose window holds it (uncommitted);
+    the outcomes by season, and the commit message (None: nothing changed)."""
     stored = attr(root, "grid")
     if stored is None:
         root.attrs["grid"] = ready.grid.to_json()

@@ -20,7 +20,7 @@ products, in any order of arrival.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -134,7 +134,10 @@ def stage_product(group: zarr.Group, new: Entry, packed: Codes) -> Outcome:
 
 def _save(group: zarr.Group, entries: list[Entry], stale: bool) -> Outcome:
     dropped: dict[str, Any] = {"folded": None} if stale else {}
-    group.attrs.update(ledger=[asdict(e) for e in entries], latest=max(e.day for e in entries), **dropped)
+    # vars, not asdict: a ledger of a season's products is written once per product staged, and
+    # asdict's deep copies made a backfill's staging quadratic in them (its fields are JSON already)
+    group.attrs.update(ledger=[dict(vars(e)) for e in entries], latest=max(e.day for e in entries),
+                       **dropped)
     return Outcome.RECOMPUTED if stale else Outcome.FOLDED
 
 

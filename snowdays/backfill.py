@@ -1,0 +1,195 @@
+"""Backfill: a tile-season built in batch into the tile's store, as if its products had been folded
+one by one and checkpointed, in one commit.
+
+Every product of the tile-season is read (in acquisition order, one at a time), staged in the
+cube and the ledger as :func:`~snowdays.ingest.stage_in` puts an arriving one (so a product of the
+margins lands in both seasons, as an arrival would), then the state arrays are folded up to the day
+before the latest, as a checkpoint leaves them; all of it in one session, one commit. Later arrivals
+fold incrementally on top. A tile-season is *complete* when the archive holds no product of its
+window that its ledger lacks: a backfill skips it, so a killed backfill started again redoes only the
+tile-seasons it had not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import icechunk
+import zarr
+from rasterio.warp import transform_bounds
+from shapely.geometry import box, shape
+
+from snowdays.annual import batch_grid, select
+from snowdays.archive import arrived, pending
+from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
+from snowdays.grid import Codes, Grid
+from snowdays.ingest import Prepared, checksum, quarantine, stage_in
+from snowdays.packing import pack
+from snowdays.products import Product, open_product
+from snowdays.regions import Region
+from snowdays.season import Season
+from snowdays.settings import Settings
+from snowdays.state import Outcome, advance_block, blocks, checkpointed, folded_day, ledger
+from snowdays.store import attr, open_repo, read, subgroup, tiles, transact
+from snowdays.tiling import product_window, tile_grid
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a backfill did to one tile-season."""
+
+    tile: str
+    label: str
+    products: int = 0
+    """Products the build put in the season (0: it was complete, or every one was rejected)."""
+    rejected: list[str] = field(default_factory=list)
+    """Products rejected (and quarantined), with their reasons."""
+    held: int = 0
+    """Products in the season's ledger after the build (0: the tile-season has none to publish)."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the season changed, and is to be published again."""
+        return self.products > 0
+
+
+def region_tiles(region: Region, archive: str, settings: Settings) -> list[str]:
+    """The tiles of a region: its list, or those of the archive whose square meets its polygon."""
+    if region.tiles is not None:
+        return list(region.tiles)
+    if region.polygon is None:
+        raise UsageError(f"region {region.name} has neither tiles nor a polygon")
+    area = shape(region.polygon)
+    found = sorted({pid.tile for pid in arrived(archive, settings).values()})
+    return [tile for tile in found if box(*_lonlat(tile_grid(tile))).intersects(area)]
+
+
+def _lonlat(grid: Grid) -> tuple[float, float, float, float]:
+    a, _, left, _, e, top = grid.transform
+    right, bottom = left + a * grid.width, top + e * grid.height
+    west, south, east, north = transform_bounds(grid.crs, "EPSG:4326", left, bottom, right, top,
+                                                densify_pts=21)
+    return float(west), float(south), float(east), float(north)
+
+
+def backfill_season(store: str, tile: str, label: str, settings: Settings) -> BuildReport:
+    """Build the tile-season from the archive's products its ledger lacks; nothing when complete."""
+    hrefs = pending(settings.archive, store, tile, settings, label)
+    if hrefs:
+        report = build_season(store, tile, label, hrefs, settings)
+    else:
+        log.info("%s %s is complete: skipped", tile, label)
+        report = BuildReport(tile, label)
+    return replace(report, held=held(store, tile, label, settings))
+
+
+def held(store: str, tile: str, label: str, settings: Settings) -> int:
+    """Products in the tile-season's ledger (0: no store, or no such season)."""
+    if tile not in tiles(store, settings):
+        return 0
+    root = read(open_repo(store, tile, settings))
+    path = f"seasons/{label}"
+    return len(ledger(subgroup(root, path))) if path in root else 0
+
+
+def build_season(store: str, tile: str, label: str, hrefs: list[str], settings: Settings) -> BuildReport:
+    """Read every product of ``hrefs`` (the tile's, in the season's window), stage them all and fold
+    the state, in one commit; the rejected are quarantined, as ingest does, once it is made."""
+    season = settings.season(label)
+    repo = open_repo(store, tile, settings, create=True)
+    products, rejected = _opened(hrefs, tile, settings)
+    chosen = select(products, season)
+    grid, wrong = _grid(repo, chosen, tile)
+    bad = {e.product for e in wrong}
+    chosen = [p for p in chosen if p.id.name not in bad]
+    staged, failed = transact(repo, lambda root: _build(root, label, season, chosen, grid, settings))
+    where = {p.id.name: p.source.href for p in products} | dict(_names(hrefs))
+    for e in rejected + wrong + failed:
+        quarantine(store, where.get(e.product, e.product), e, settings)
+    log.info("%s %s: %d products built in one commit, %d rejected", tile, label, staged,
+             len(rejected + wrong + failed))
+    return BuildReport(tile, label, staged, [str(e) for e in rejected + wrong + failed])
+
+
+def _names(hrefs: Iterable[str]) -> Iterator[tuple[str, str]]:
+    for href in hrefs:
+        yield href.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zip").removesuffix(".tif"), href
+
+
+def _opened(hrefs: list[str], tile: str, settings: Settings) -> tuple[list[Product], list[ProductRejected]]:
+    """The products that open and pass their checks, and the rejected."""
+    products, rejected = [], []
+    for href in hrefs:
+        try:
+            products.append(open_product(href, settings, tile))
+        except ProductRejected as e:
+            rejected.append(e)
+    return products, rejected
+
+
+def _grid(repo: icechunk.Repository, products: list[Product],
+          tile: str) -> tuple[Grid, list[ProductRejected]]:
+    """The tile's grid as stored, else the batch's (as ``snowdays annual`` takes it); and the
+    products off it, rejected before any pixel is decoded."""
+    stored = attr(read(repo), "grid")
+    if stored is None and products:
+        try:
+            return batch_grid(products, tile)
+        except RejectedProducts as e:  # not one product on the tile's named grid
+            return tile_grid(tile), e.rejected
+    if stored is None:
+        return tile_grid(tile), []
+    grid, rejected = Grid.from_json(stored), []
+    for p in products:
+        try:
+            window = product_window(tile, p.grid, p.id.mission, p.id.name)
+            if p.id.mission == "S2" and not window.same_as(grid):
+                raise WrongGrid(p.id.name, f"grid {p.grid.describe()}, tile has {grid.describe()}")
+        except ProductRejected as e:
+            rejected.append(e)
+    return grid, rejected
+
+
+def decoded(products: list[Product], grid: Grid,
+            settings: Settings) -> Iterator[tuple[Product, Codes | ProductRejected]]:
+    """Each product with its raw codes on the grid, or why it was rejected, in the order given
+    (acquisition order): the one place a build reads pixels."""
+    for p in products:
+        try:
+            yield p, p.read(grid, settings)
+        except ProductRejected as e:
+            yield p, e
+
+
+def _build(root: zarr.Group, label: str, season: Season, products: list[Product], grid: Grid,
+           settings: Settings) -> tuple[tuple[int, list[ProductRejected]], str | None]:
+    """Stage every product, then fold the season's state (in the open session)."""
+    staged, failed = 0, []
+    for product, codes in decoded(products, grid, settings):
+        if isinstance(codes, ProductRejected):
+            failed.append(codes)
+            continue
+        ready = Prepared(product.source.href, product.id, grid, pack(codes), checksum(product))
+        outcomes, _ = stage_in(root, ready, settings)
+        staged += outcomes.get(label) in (Outcome.FOLDED, Outcome.RECOMPUTED)
+    if staged:
+        _advance(root, label, season)
+    return (staged, failed), (f"backfill {label}: {staged} products" if staged else None)
+
+
+def _advance(root: zarr.Group, label: str, season: Season) -> None:
+    """Fold the state up to the day before the latest, as a checkpoint leaves it."""
+    path = f"seasons/{label}"
+    group = subgroup(root, path)
+    until, since = int(attr(group, "latest")) - 1, folded_day(group)
+    if not any(since < e.day <= until for e in ledger(group)):
+        return
+    jobs = blocks(group, path, season.n_days, until)
+    for job in jobs:
+        advance_block(root, job)
+    checkpointed(root, jobs)
+
