@@ -25,11 +25,13 @@ from prefect.events.schemas.automations import Posture
 from prefect.events.worker import EventsWorker
 from rasterio.warp import transform
 
-from flows.mosaic import PUBLISHED, published_trigger
+from flows.mosaic import PUBLISHED, emit_published, published_trigger
 from flows.serve import deployments
+from flows.update_tile import update_tile
 from infra.postgres import LocalPostgres
 from infra.register import default_template, load, register
 from infra.stack import Stack, urls
+from snowdays.archive import pending
 from snowdays.errors import BadInput
 from snowdays.names import parse_name
 from snowdays.regions import regions_holding
@@ -38,7 +40,7 @@ from snowdays.tiling import tile_origin
 from stac.mosaics import build, publish_mosaic
 from tests.conftest import _free_port
 from tests.mosaicdata import LABEL, UNTIL, make_tiles
-from tests.stacdata import database
+from tests.stacdata import database, pipeline_env, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = Settings.model_fields["mosaic_window_seconds"].default
@@ -114,6 +116,55 @@ def test_prefect_yaml_keeps_the_mosaic_trigger() -> None:
     changed = load(ROOT / "prefect.yaml", get_settings(mosaic_window_seconds=WINDOW + 5))
     [raw] = {d["name"]: d for d in changed["deployments"]}["mosaic"]["triggers"]
     assert raw["within"] == raw["schedule_after"] == WINDOW + 5
+
+
+def test_emit_published_sends_the_contract_resource(prefect_events: Any) -> None:
+    sent = emit_published("T31TGL", "2017-2018", "alps")
+    [event] = [e for e in prefect_events() if e.event == PUBLISHED]
+    assert sent is not None and event.id == sent.id
+    assert dict(event.resource.items()) == {
+        "prefect.resource.id": "snow.tile.T31TGL.2017-2018", "prefect.resource.name": "T31TGL 2017-2018",
+        "tile": "T31TGL", "season": "2017-2018", "region": "alps"}
+
+
+def test_an_update_announces_each_season_it_publishes_to_each_region_holding_the_tile(
+        postgres: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        prefect_events: Any) -> None:
+    """A run on a real server folds a product of T31TCH (pyrenees, and a region file listing it; not
+    another listing T31TGL alone) and announces the season it published once to each."""
+    settings = pipeline_env(postgres, tmp_path, monkeypatch, "announce")
+    listing, other = tmp_path / "south.txt", tmp_path / "east.txt"
+    listing.write_text("T31TCH T31TDH\n")
+    other.write_text("T31TGL\n")
+    monkeypatch.setenv("SNOWDAYS_MOSAIC_REGIONS", json.dumps([str(other), str(listing)]))
+    product = in_winter(sample(tmp_path / "made", "T31TCH", LABEL, 3))
+    shutil.copy(product, Path(settings.archive) / product.name)
+    assert update_tile(tile="T31TCH") == [{"product": product.name.removesuffix(".zip"), "outcome": "folded"}]
+    sent = [e.resource for e in prefect_events() if e.event == PUBLISHED]
+    assert sorted((r["tile"], r["season"], r["region"]) for r in sent) == [
+        ("T31TCH", LABEL, str(listing)), ("T31TCH", LABEL, "pyrenees")]
+
+
+def in_winter(products: list[Path]) -> Path:
+    """The first product of December: in the season 2017-2018 alone."""
+    return next(p for p in products if parse_name(p.name).acquired.month == 12)
+
+
+def test_a_bad_region_file_fails_the_update_before_it_changes_anything(
+        postgres: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        prefect_events: Any) -> None:
+    settings = pipeline_env(postgres, tmp_path, monkeypatch, "badregion")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("T31TCH T99XXX\n")
+    monkeypatch.setenv("SNOWDAYS_MOSAIC_REGIONS", json.dumps([str(bad)]))
+    product = in_winter(sample(tmp_path / "made", "T31TCH", LABEL, 3))
+    shutil.copy(product, Path(settings.archive) / product.name)
+    with pytest.raises(BadInput, match=rf"{bad}: .*T99XXX"):
+        update_tile(tile="T31TCH")
+    assert pending(settings.archive, settings.store, "T31TCH", get_settings()) == [
+        str(Path(settings.archive) / product.name)]
+    assert not Path(settings.store).exists() or not any(Path(settings.store).iterdir())
+    assert not [e for e in prefect_events() if e.event == PUBLISHED]
 
 
 def emit(tile: str, season: str, region: str) -> None:
