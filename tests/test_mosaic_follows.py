@@ -96,7 +96,7 @@ def test_the_trigger_of_the_mosaic_deployment() -> None:
     when the window is over."""
     trigger = published_trigger(timedelta(seconds=30))
     assert trigger.expect == {PUBLISHED} == {"snow.tile.published"}
-    assert trigger.match.model_dump() == {"prefect.resource.id": "snow.tile.*"}
+    assert trigger.model_dump()["match"] == {"prefect.resource.id": "snow.tile.*"}
     assert trigger.for_each == {"region", "season"}
     assert trigger.posture is Posture.Reactive and trigger.threshold == 1
     assert trigger.within == trigger.schedule_after == timedelta(seconds=30)
