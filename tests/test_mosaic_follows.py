@@ -12,7 +12,8 @@ import hashlib
 import json
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from prefect.events.schemas.automations import Posture
 from prefect.events.worker import EventsWorker
 from rasterio.warp import transform
 
-from flows.mosaic import PUBLISHED, emit_published, published_trigger
+from flows.mosaic import PUBLISHED, emit_published, mosaic, published_trigger
 from flows.serve import deployments
 from flows.update_tile import update_tile
 from infra.postgres import LocalPostgres
@@ -38,8 +39,10 @@ from snowdays.regions import regions_holding
 from snowdays.settings import Settings, get_settings
 from snowdays.tiling import tile_origin
 from stac.mosaics import build, publish_mosaic
+from tasks.tile import held
 from tests.conftest import _free_port
 from tests.mosaicdata import LABEL, UNTIL, make_tiles
+from tests.mosaicdata import update_tile as publish_more
 from tests.stacdata import database, pipeline_env, sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,6 +224,40 @@ def wait_for_runs(deployment: Any, count: int, seconds: float) -> list[Any]:
         time.sleep(0.5)
         runs = asyncio.run(read())
     return runs
+
+
+def offline() -> Settings:
+    """Settings of the tiles' making: a STAC database on a closed port (none needed)."""
+    return get_settings(stac_database_url=f"postgresql://127.0.0.1:{_free_port()}/x", stac_connect_timeout=1)
+
+
+@pytest.mark.slow
+def test_a_mosaic_run_waiting_for_another_of_its_region_builds_what_was_published_meanwhile(
+        postgres: LocalPostgres, prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a run of the region and season holds its lock, a tile is published again and a second
+    run starts: it waits, then plans, so it builds that tile's blocks again (and no others)."""
+    tiles = make_tiles(tmp_path / "run", offline())
+    region = tmp_path / "boundary.txt"
+    region.write_text("T31TGL\nT32TLR\n")
+    for key, value in {"STAC_CATALOG": str(tiles.catalog), "MOSAIC_BLOCK": "32", "DASK_WORKERS": "1",
+                       "STAC_DATABASE_URL": database(postgres, "held"), "STAC_POSTGRES_DATA": ""}.items():
+        monkeypatch.setenv(f"SNOWDAYS_{key}", value)
+    first = mosaic(region=str(region), season=LABEL)
+    assert len(first["rebuilt"]) == first["blocks"]  # type: ignore[arg-type]
+    with ThreadPoolExecutor(1) as pool:
+        with held(f"snowdays-mosaic-boundary-{LABEL}"):  # the earlier run
+            later = pool.submit(mosaic, region=str(region), season=LABEL)
+            time.sleep(10)
+            assert not later.done(), "the later run waits for the lock"
+            publish_more(tiles, "T31TGL", date(2018, 3, 31), offline())
+            assert not later.done()
+        done = later.result(timeout=240)
+    folder = tiles.catalog / "mosaics" / "boundary" / LABEL
+    written = manifest(folder)
+    assert written["tiles"]["T31TGL"]["as_of"] > "2018-03"
+    rebuilt: list[str] = done["rebuilt"]  # type: ignore[assignment]
+    over = sorted(b for b, block in written["blocks"].items() if "T31TGL" in block["tiles"])
+    assert sorted(rebuilt) == over and len(over) < len(written["blocks"])
 
 
 # End to end on the local stack.
