@@ -1,11 +1,21 @@
 """mosaic: a region's mosaic of the published tile maps for a season, its blocks built on the Dask
-cluster, then its STAC item published. One run per region and season at a time."""
+cluster, then its STAC item published. One run per region and season at a time.
+
+Kept current by events: ``update_tile`` emits ``snow.tile.published`` (:func:`emit_published`) for
+each region holding a tile whose season it published, and :func:`published_trigger` runs the mosaic
+of that region and season at most once per window, when the window is over; the run rebuilds the
+blocks of every tile whose published maps changed since the blocks were built (their signatures).
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.events import Event, emit_event
+from prefect.events.schemas.automations import Posture
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
@@ -48,3 +58,26 @@ def update_mosaic(loaded: Region, season: str, settings: Settings) -> dict[str, 
         logger.warning("the static catalog is written, the STAC API is not: %s", published.api_error)
     return {"blocks": len(report.plan.blocks), "rebuilt": report.rebuilt, "item": published.item_href,
             "api_error": published.api_error}
+
+
+PUBLISHED = "snow.tile.published"
+
+
+def emit_published(tile: str, season: str, region: str) -> Event | None:
+    """Emit ``snow.tile.published`` for a season of ``tile`` that ``region`` (a spec of
+    :func:`snowdays.regions.load_region`) holds (None: events are off)."""
+    resource = {"prefect.resource.id": f"snow.tile.{tile}.{season}",
+                "prefect.resource.name": f"{tile} {season}", "tile": tile, "season": season,
+                "region": region}
+    return emit_event(event=PUBLISHED, resource=resource)
+
+
+def published_trigger(window: timedelta) -> DeploymentEventTrigger:
+    """A run of the mosaic of the region and season a publish event names, at most one per region,
+    season and ``window``, started when the window is over: the events the trigger drops within the
+    window (it fired on the first) are publishes that run then finds."""
+    return DeploymentEventTrigger(
+        name="tile published", expect={PUBLISHED}, match={"prefect.resource.id": "snow.tile.*"},
+        for_each={"region", "season"}, posture=Posture.Reactive, threshold=1, within=window,
+        schedule_after=window,
+        parameters={"region": "{{ event.resource.region }}", "season": "{{ event.resource.season }}"})

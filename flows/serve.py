@@ -4,8 +4,9 @@
 - ``sweep-archive``: on an interval, an event per product the stores have not folded (lost events);
 - ``backfill``: on demand (``snowdays backfill``), a region's tiles x seasons built in batch on the
   Dask cluster, published, and the region's mosaics;
-- ``mosaic``: on demand (``prefect deployment run mosaic/mosaic -p region=alps -p season=2017-2018``),
-  a region's mosaic of the published tile maps;
+- ``mosaic``: a region's mosaic of the published tile maps, triggered by ``snow.tile.published``
+  events (at most once per region, season and ``mosaic_window_seconds``), or on demand
+  (``prefect deployment run mosaic/mosaic -p region=alps -p season=2017-2018``);
 - the watcher: SQS notifications when a queue is set, else STAC API searches when tiles are watched,
   else a look at the archive every few seconds (each product announced once); ``snowdays watch``
   runs it alone (the watcher's Deployment on Kubernetes).
@@ -27,7 +28,7 @@ from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
 
 from flows.backfill import backfill
-from flows.mosaic import mosaic
+from flows.mosaic import mosaic, published_trigger
 from flows.update_tile import arrival_trigger, update_tile
 from flows.watch import emit_arrival, sweep
 from snowdays.arrivals.watcher import arriving
@@ -40,11 +41,13 @@ def deployments(settings: Settings) -> list[Any]:
     """The deployments, loaded by module (``flows.update_tile``) in their runs, so that what their tasks
     pickle for the Dask workers names modules the workers can import."""
     window = timedelta(seconds=settings.trigger_window_seconds)
+    mosaic_window = timedelta(seconds=settings.mosaic_window_seconds)
     return [update_tile.to_deployment(name="update-tile", triggers=[arrival_trigger(window)],
                                       entrypoint_type=EntrypointType.MODULE_PATH),
             sweep.to_deployment(name="sweep-archive", interval=settings.sweep_interval_seconds,
                                 entrypoint_type=EntrypointType.MODULE_PATH),
-            mosaic.to_deployment(name="mosaic", entrypoint_type=EntrypointType.MODULE_PATH),
+            mosaic.to_deployment(name="mosaic", triggers=[published_trigger(mosaic_window)],
+                                 entrypoint_type=EntrypointType.MODULE_PATH),
             backfill.to_deployment(name="backfill", entrypoint_type=EntrypointType.MODULE_PATH)]
 
 

@@ -4,7 +4,8 @@ Deployed with a trigger on ``snow.product.arrived`` (one run per event, paramete
 labels); a run folds all the tile's pending products (archive minus ledger), so a burst of events
 coalesces into few runs, and one run at a time holds the tile. Products are read on the Dask cluster;
 when enough wait, the state is folded chunk by chunk there too, each worker writing its chunks to the
-store in a fork of the run's session, merged and committed once by the run.
+store in a fork of the run's session, merged and committed once by the run. Each season published is
+announced (``snow.tile.published``) for every region holding the tile, whose mosaic then follows.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
+from flows.mosaic import emit_published
 from snowdays.ingest import Prepared, Report, Status, checkpoint
 from snowdays.names import normalise_tile
+from snowdays.regions import regions_holding
 from snowdays.settings import for_workers, get_settings
 from tasks.report import leave_artifacts, show_library_logs
 from tasks.tile import find_pending, on_cluster, publish_season, read_product, stage_product, tile_lock
@@ -41,6 +44,7 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     settings = get_settings()
     show_library_logs(settings)
     tile = normalise_tile(tile)
+    regions = regions_holding(tile, settings.mosaic_regions)  # a bad region file: before any change
     logger = get_run_logger()
     with tile_lock(tile):
         reports = drain(tile)
@@ -49,6 +53,8 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
                 logger.info("%s %s: pending products folded into the state on the cluster", tile, label)
         seasons = sorted({label for r in reports if r.changed for label in r.seasons})
         published = {label: publish_season(tile, label, settings) for label in seasons}
+        for label, region in [(label, region) for label in published for region in regions]:
+            emit_published(tile, label, region)  # each region's mosaic follows (flows.mosaic)
         if reports:  # a run that found nothing leaves the last report as it was
             leave_artifacts(tile, reports, published, settings)
     for r in reports:

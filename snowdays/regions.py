@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rasterio.warp import transform_geom
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from snowdays.errors import BadInput, UsageError
 from snowdays.names import normalise_tile
-from snowdays.tiling import tile_origin
+from snowdays.tiling import TILE_METRES, tile_origin
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = ("alps", "pyrenees")
@@ -47,6 +50,29 @@ def load_region(spec: str) -> Region:
     if path.suffix.lower() in (".json", ".geojson"):
         return Region(name, None, polygon(path))
     return Region(name, tile_list(path))
+
+
+def regions_holding(tile: str, files: Sequence[str] = ()) -> list[str]:
+    """The regions whose mosaics hold ``tile``, as :func:`load_region` takes them: the shipped ones
+    listing it, then the region files ``files`` (``settings.mosaic_regions``) listing it or whose
+    polygon meets its footprint. A bad file is named (:class:`BadInput`, :class:`UsageError`)."""
+    name = normalise_tile(tile)
+    return [spec for spec in (*SHIPPED, *files) if holds(load_region(spec), name)]
+
+
+def holds(region: Region, tile: str) -> bool:
+    """Whether ``tile`` (normalised) is one of the region's: listed, or meeting its polygon."""
+    if region.tiles is not None:
+        return tile in region.tiles
+    return region.polygon is not None and footprint(tile).intersects(shape(region.polygon))
+
+
+def footprint(tile: str) -> BaseGeometry:
+    """The tile's square (109.8 km a side) in EPSG:4326."""
+    crs, x0, y0 = tile_origin(tile)
+    x1, y1 = x0 + TILE_METRES, y0 - TILE_METRES
+    square = {"type": "Polygon", "coordinates": [[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]]}
+    return shape(transform_geom(crs, "EPSG:4326", square))
 
 
 def region_name(spec: str) -> str:

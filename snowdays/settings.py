@@ -163,6 +163,13 @@ class Settings(BaseSettings):
     pixel); blocks lie on a lattice of the CRS, so that they stay put when a region grows."""
     mosaic_cache_mb: int = Field(256, ge=16)
     """GDAL's raster cache (MB) while a mosaic's blocks are made into one COG (bounds its memory)."""
+    mosaic_regions: list[str] = []
+    """Region files (tile lists or GeoJSON polygons, as ``snowdays mosaic --region FILE``) whose
+    mosaics the pipeline keeps current, besides the shipped ``alps`` and ``pyrenees``; a JSON list in
+    the environment."""
+    mosaic_window_seconds: float = Field(60, ge=0)
+    """A tile's publish brings each region holding it up to date at most once in this many seconds
+    per season: the run starts when the window is over, so it takes every tile the window published."""
     display_min_days: int = Field(60, ge=0)
     """The display variant of a mosaic (``scd-display.tif``) leaves out pixels with fewer snow days."""
     resort_min_days: int = Field(120, ge=0)

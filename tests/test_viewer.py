@@ -189,6 +189,7 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
         runs = sum(f["properties"]["kind"] == "piste" for f in viewer.pistes["features"])
         text = tab.wait_for_text([f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
                                   f"Resorts of {REGION}, {LATER}",
+                                  f"As of {LATER[5:]}-08-31.",  # the mosaic item's as-of date
                                   f"Pixels under {DISPLAY_MIN_DAYS} days are left out."], 30)
         assert tab.evaluate("document.getElementById('legend-ticks').innerText").split() == [
             "0", "60", "120", "180", "240", "300", "360"]

@@ -111,7 +111,8 @@ def write_mosaic(tile_maps: dict[str, Path], label: str, grid: tuple[Affine, int
     item = pystac.Item(f"scd-mosaic-{REGION}-{label}", geometry, bbox_of(geometry),
                        datetime(start.year + 1, 8, 31, tzinfo=UTC),  # no start_datetime: the viewer
                        {"snowdays:region": REGION, "snowdays:season": label,  # dates SOD from the label
-                        "snowdays:display_min_days": DISPLAY_MIN_DAYS, "proj:code": LAEA},
+                        "snowdays:display_min_days": DISPLAY_MIN_DAYS, "proj:code": LAEA,
+                        "snowdays:as_of": f"{start.year + 1}-08-31"},
                        collection=MOSAICS)
     for key, name in files.items():
         item.add_asset(key, pystac.Asset(str(folder / name), media_type=pystac.MediaType.COG, roles=["data"]))

@@ -17,7 +17,7 @@ import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './co
 import { pistesLayer, skiAreaExtent } from './pistes.js';
 import { rankingTable } from './ranking.js';
 import { VIEW, registerProjections } from './projections.js';
-import { bySeason, place, shown, thresholdNote } from './season.js';
+import { asOfNote, bySeason, place, shown, thresholdNote } from './season.js';
 import { MOSAICS, TILES, asset, collectionItems } from './stac.js';
 import { showValues } from './point.js';
 import { openImage } from './values.js';
@@ -109,7 +109,9 @@ function legend(state, displayed) {
   }));
   const masked = difference ? [] : displayed.filter((item) => asset(item, 'scd_display'));
   const source = state.season.mosaics.length ? 'regional mosaic' : 'Sentinel-2 tile';
+  const asOf = asOfNote(displayed);
   $('legend-note').textContent = `From ${displayed.length} ${source}${displayed.length === 1 ? '' : 's'}.`
+    + (asOf ? ` ${asOf}` : '')
     + (masked.length ? ` ${thresholdNote(masked)}` : '')
     + (difference ? ' Red: less snow than the earlier season; blue: more.' : '');
 }

@@ -45,3 +45,12 @@ export function thresholdNote(items) {
   const under = days.length ? `${days.join(' or ')} days` : 'the display threshold';
   return `Pixels under ${under} are left out.`;
 }
+
+/** What the legend says of how current ``items`` are: their as-of dates (the latest product each
+ * holds), one date, or the earliest and the latest; empty when none tells. */
+export function asOfNote(items) {
+  const days = [...new Set(items.map((item) => item.properties['snowdays:as_of'])
+    .filter((d) => typeof d === 'string'))].sort();
+  if (!days.length) return '';
+  return days.length === 1 ? `As of ${days[0]}.` : `As of ${days[0]} to ${days[days.length - 1]}.`;
+}

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, ramp } from '../src/colours.js';
 import { assetUrl, readConfig } from '../src/config.js';
 import { readOverlay } from '../src/pistes.js';
-import { bySeason, dayToDate, place, seasonStart, shown, thresholdNote } from '../src/season.js';
+import { asOfNote, bySeason, dayToDate, place, seasonStart, shown, thresholdNote } from '../src/season.js';
 
 const item = (id, props) => ({ id, properties: props, assets: {} });
 
@@ -78,6 +78,14 @@ test('the legend tells the display threshold the mosaics were made with', () => 
   assert.equal(thresholdNote([mosaic(45)]), 'Pixels under 45 days are left out.');
   assert.equal(thresholdNote([mosaic(60), mosaic(45), mosaic(60)]), 'Pixels under 45 or 60 days are left out.');
   assert.equal(thresholdNote([mosaic()]), 'Pixels under the display threshold are left out.');
+});
+
+test('the legend tells how current the maps shown are: their as-of dates', () => {
+  const at = (day) => item('m', day === undefined ? {} : { 'snowdays:as_of': day });
+  assert.equal(asOfNote([at('2018-02-03')]), 'As of 2018-02-03.');
+  assert.equal(asOfNote([at('2018-02-03'), at('2018-01-31'), at('2018-02-03')]), 'As of 2018-01-31 to 2018-02-03.');
+  assert.equal(asOfNote([at()]), '');
+  assert.equal(asOfNote([]), '');
 });
 
 test('a ski runs file that is missing, refused or not GeoJSON is told apart', async () => {
