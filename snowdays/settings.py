@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     lis_fsnow_total_lim: float = Field(0.001, ge=0, le=1)
     """LIS pass 2 runs only where pass 1 found snow on more than this fraction of the image."""
 
+    threads: int = Field(0, ge=0)
+    """Threads decoding products at once in a batch (``snowdays annual``, a backfill), ahead of the
+    fold; 0: one per core this process may run on. 1 decodes each product in turn, on one core."""
+
     history_days: float = Field(30, ge=0)
     """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
 
