@@ -10,7 +10,6 @@ batch keeps busy decoding.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,18 +25,11 @@ AHEAD = 2
 """Products in flight per thread: enough that a thread never waits for the fold to take its result."""
 
 
-def workers(threads: int) -> int:
-    """The threads a setting of ``threads`` means: 0, every core this process may run on."""
-    if threads:
-        return threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def decoded(
     products: Iterable[Product], grid: Grid, settings: Settings
 ) -> Generator[Decoded, None, None]:
     """Each product with its codes on ``grid``, or the rejection its decoding raised, in the order
-    given, while ``settings.threads`` threads decode the next ones.
+    given, while ``settings.cores`` threads decode the next ones.
 
     With one thread each product is decoded in the caller when asked for, as a plain loop would.
     Otherwise at most ``2 x threads`` products are decoding or decoded and not yet taken: the peak
@@ -45,7 +37,7 @@ def decoded(
     other than a rejection (a storage fault, a bug) is raised where its product is taken. Closing
     the iterator early cancels the products not yet started and waits for those decoding.
     """
-    n = workers(settings.threads)
+    n = settings.cores
     if n == 1:
         yield from ((p, _decode(p, grid, settings)) for p in products)
         return

@@ -5,6 +5,7 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +216,13 @@ class Settings(BaseSettings):
         """The thresholds of LIS's snow detection, as one value."""
         return LisThresholds(self.lis_ndsi_pass1, self.lis_red_pass1, self.lis_ndsi_pass2, self.lis_red_pass2,
                              self.lis_dz, self.lis_fsnow_lim, self.lis_fclear_lim, self.lis_fsnow_total_lim)
+
+    @property
+    def cores(self) -> int:
+        """Threads a batch keeps busy: ``threads``, or (0) one per core this process may run on."""
+        if self.threads:
+            return self.threads
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     @property
     def s3(self) -> S3Endpoint:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from snowdays.annual import discover, select
-from snowdays.decoding import AHEAD, decoded, workers
+from snowdays.decoding import AHEAD, decoded
 from snowdays.errors import CorruptProduct, ProductRejected
 from snowdays.grid import Codes, Grid
 from snowdays.products import Product
@@ -142,9 +142,9 @@ def test_storage_faults_surface_where_their_product_is_taken(
 
 
 def test_zero_threads_is_every_core_this_process_may_use() -> None:
-    assert workers(0) == len(os.sched_getaffinity(0))
-    assert workers(3) == 3
     assert get_settings().threads == 0
+    assert get_settings().cores == len(os.sched_getaffinity(0))
+    assert get_settings(threads=3).cores == 3
 
 
 def test_threads_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
