@@ -11,7 +11,7 @@ import pytest
 from snowdays.annual import discover, select
 from snowdays.decoding import AHEAD, decoded
 from snowdays.errors import CorruptProduct, ProductRejected
-from snowdays.grid import Codes, Grid
+from snowdays.grid import Codes, Grid, _lookup
 from snowdays.products import Product
 from snowdays.sample import make_season
 from snowdays.season import parse_season
@@ -153,3 +153,14 @@ def test_threads_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SNOWDAYS_THREADS", "-1")
     with pytest.raises(ValueError, match="threads"):
         get_settings()
+
+
+def test_threads_find_a_landsat_grid_lookup_once(season: tuple[list[Product], Grid]) -> None:
+    """Landsat products of one source grid decoded at once by four threads warp through one lookup."""
+    products, grid = season
+    landsat = [p for p in products if p.id.mission == "L8"]
+    assert len({p.grid for p in landsat}) == 1 and len(landsat) >= 4
+    _lookup.cache_clear()
+    for _ in decoded(landsat, grid, get_settings(threads=4)):
+        pass
+    assert _lookup.cache_info().misses == 1
