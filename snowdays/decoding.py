@@ -4,8 +4,8 @@ GDAL and the compiled kernels (detection, fold, merge) release the GIL, so threa
 work without copying rasters between processes. Each decode opens its own dataset under its own
 ``rasterio.Env`` (both are per thread), so no GDAL handle is shared; the decode reaches storage
 through GDAL alone (``/vsis3/``, ``/vsizip/``), never through fsspec. Each product is decoded as GDAL
-does by default, on one thread (``GDAL_NUM_THREADS`` unset), so ``threads`` is the number of cores a
-batch keeps busy decoding.
+does by default, on one thread (``GDAL_NUM_THREADS`` unset), so ``settings.cores`` is the number of
+cores a batch keeps busy decoding.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def decoded(
     given, while ``settings.cores`` threads decode the next ones.
 
     With one thread each product is decoded in the caller when asked for, as a plain loop would.
-    Otherwise at most ``2 x threads`` products are decoding or decoded and not yet taken: the peak
-    is that many decoded rasters (a full tile's: 30 MB each) beside those the caller holds. An error
+    Otherwise at most ``AHEAD x cores`` products are decoding or decoded and not yet taken: the
+    peak is that many decoded rasters (a full tile's: 30 MB each, 120 MB on two cores) beside those
+    the caller holds. An error
     other than a rejection (a storage fault, a bug) is raised where its product is taken. Closing
     the iterator early cancels the products not yet started and waits for those decoding.
     """
