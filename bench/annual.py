@@ -1,9 +1,13 @@
-"""Benchmark of ``snowdays annual`` on a full-size tile and season, on one core.
+"""Benchmark of ``snowdays annual`` on a full-size tile and season, on one core and on every core.
 
 Measures, each in a child process pinned to one CPU with every thread pool set to one thread:
-the decode floor (decode every input once), the annual run end to end (discover, fold, write the four
-COGs), its peak RSS, and the naive daily reference (snowdays/reference.py) on a sub-block, extrapolated to
-the tile. Results go to bench/results/<UTC timestamp>.json and are printed as a table.
+the decode floor (decode every input once, in turn), the annual run end to end (discover, fold, write
+the four COGs) with ``SNOWDAYS_THREADS=1``, its peak RSS, and the naive daily reference
+(snowdays/reference.py) on a sub-block, extrapolated to the tile; then, in a child free to run on every
+core, the annual run with ``SNOWDAYS_THREADS=0`` (products decoded in threads while the fold goes).
+Both annual runs are given against the floor measured in the same run, beside the load average (the
+machine's other work slows every-core runs most). Results go to bench/results/<UTC timestamp>.json and
+are printed as a table.
 
     uv run python bench/annual.py [--size 5490] [--repeats 3] [--quick]
 """
@@ -50,7 +54,8 @@ from snowdays.settings import get_settings
 
 BLOCK = 64
 """Side of the sub-block the naive reference runs on."""
-TARGETS = {"annual / decode floor": ("<=", 2.0), "peak RSS (GB)": ("<=", 3.0),
+TARGETS = {"annual / decode floor": ("<=", 2.0), "every core: annual / decode floor": ("<=", 1.0),
+           "peak RSS (GB)": ("<=", 3.0),
            "naive / annual": (">=", 20.0)}
 
 
@@ -94,14 +99,21 @@ def reference_block(folder: Path, size: int, annual_out: Path) -> Result:
 
 
 def child(kind: str, folder: Path, size: int, out: Path) -> None:
-    """Entry point of a measuring child: pin to one CPU, measure, print one JSON line."""
-    pin()
+    """Entry point of a measuring child: pin to one CPU (but for ``every-core``), measure, print one
+    JSON line."""
     result: Result
-    if kind == "decode":
-        result = {"seconds": decode_floor(folder)}
+    if kind == "every-core":
+        os.environ["SNOWDAYS_THREADS"] = "0"
+        result = {"seconds": annual_run(folder, out), "cores": len(os.sched_getaffinity(0))}
     elif kind == "annual":
+        pin()
+        os.environ["SNOWDAYS_THREADS"] = "1"
         result = {"seconds": annual_run(folder, out)}
+    elif kind == "decode":
+        pin()
+        result = {"seconds": decode_floor(folder)}
     else:
+        pin()
         result = reference_block(folder, size, out)
     result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     print(json.dumps(result))
@@ -110,6 +122,8 @@ def child(kind: str, folder: Path, size: int, out: Path) -> None:
 def spawn(kind: str, folder: Path, size: int, out: Path, cpu: int) -> Result:
     result = run_child(Path(__file__).resolve(), ["--child", kind, "--folder", str(folder), "--size",
                                                   str(size), "--out", str(out)], cpu)
+    if kind == "every-core":
+        print(f"  (on {result['cores']} cores)", file=sys.stderr)
     print(f"  {kind}: {result['seconds']:.2f} s, max RSS {result['maxrss_gb']:.2f} GB",
           file=sys.stderr)
     return result
@@ -123,20 +137,25 @@ def measure(folder: Path, size: int, repeats: int) -> Result:
         spawn("decode", folder, size, Path(tmp), cpu)  # warm the page cache, not recorded
         decode = [spawn("decode", folder, size, Path(tmp), cpu) for _ in range(repeats)]
         annual = [spawn("annual", folder, size, Path(tmp) / f"run{k}", cpu) for k in range(repeats)]
+        every = [spawn("every-core", folder, size, Path(tmp) / f"every{k}", cpu)
+                 for k in range(repeats)]
         reference = spawn("reference", folder, size, Path(tmp) / "run0", cpu)
-    return {"cpu": cpu, "decode": decode, "annual": annual, "reference": reference}
+    return {"cpu": cpu, "decode": decode, "annual": annual, "every_core": every,
+            "reference": reference}
 
 
 def summarise(raw: Result, size: int) -> Result:
     decode = statistics.median(r["seconds"] for r in raw["decode"])
     annual = statistics.median(r["seconds"] for r in raw["annual"])
-    rss = max(r["maxrss_gb"] for r in raw["annual"])
+    every = statistics.median(r["seconds"] for r in raw["every_core"])
+    rss = max(r["maxrss_gb"] for r in raw["annual"] + raw["every_core"])
     ref = raw["reference"]
     compute = ref["seconds"] * size * size / (ref["block"][0] * ref["block"][1])
     naive = compute + decode
-    figures = {"decode floor (s)": decode, "annual (s)": annual, "peak RSS (GB)": rss,
-               "naive compute (s)": compute, "naive incl. decode floor (s)": naive,
-               "annual / decode floor": annual / decode, "naive / annual": naive / annual}
+    figures = {"decode floor (s)": decode, "annual (s)": annual, "every core: annual (s)": every,
+               "peak RSS (GB)": rss, "naive compute (s)": compute,
+               "naive incl. decode floor (s)": naive, "annual / decode floor": annual / decode,
+               "every core: annual / decode floor": every / decode, "naive / annual": naive / annual}
     return {"figures": figures, "targets_met": targets_met(figures, TARGETS),
             "reference_agrees": ref["agrees"],
             "naive_note": f"extrapolated from a {ref['block'][0]}x{ref['block'][1]} sub-block "
@@ -147,7 +166,8 @@ def table(report: Result) -> str:
     lines = figure_lines(report["summary"], TARGETS, 32, ".2f")
     lines.append(f"naive: {report['summary']['naive_note']}; "
                  f"agrees with annual on the block: {report['summary']['reference_agrees']}")
-    lines.append(conditions(report))
+    cores = report["raw"]["every_core"][0]["cores"]
+    lines.append(f"{conditions(report)}; every-core runs on {cores} cores, SNOWDAYS_THREADS=0")
     return "\n".join(lines)
 
 
@@ -156,7 +176,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=5490)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="size 1098, 1 repeat")
-    parser.add_argument("--child", choices=["decode", "annual", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["decode", "annual", "every-core", "reference"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -6,9 +6,11 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from snowdays.decoding import Decoded, decoded
 from snowdays.duration import FoldState, Maps
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
@@ -102,28 +104,37 @@ def compute(
     products: list[Product], season: Season, grid: Grid, settings: Settings, strict: bool,
     progress: Progress | None = None,
 ) -> tuple[FoldState, list[Product], list[ProductRejected]]:
-    """Fold the products day by day; a product that fails to decode leaves its day untouched."""
+    """Fold the products day by day as threads decode the next ones (:func:`decoded`); a product
+    that fails to decode leaves its day untouched."""
     state = FoldState.empty(grid.shape, season.n_days)
     used: list[Product] = []
     rejected: list[ProductRejected] = []
-    done = 0
-    for day, group in itertools.groupby(products, key=lambda p: season.day(p.id.acquired)):
-        rasters: list[Codes] = []
-        for p in group:
-            done += 1
-            try:
-                rasters.append(p.read(grid, settings))
-                used.append(p)
-            except ProductRejected as e:
-                if strict:
-                    raise RejectedProducts([e]) from e
-                log.warning("rejected %s", e)
-                rejected.append(e)
-        if rasters:
-            state.advance(merge_day(rasters), day)
-        if progress:
-            progress(done, len(products))
+    with closing(decoded(products, grid, settings)) as results:
+        for day, group in itertools.groupby(results, key=lambda r: season.day(r[0].id.acquired)):
+            if rasters := _sort_day(group, strict, used, rejected):
+                state.advance(merge_day(rasters), day)
+            if progress:
+                progress(len(used) + len(rejected), len(products))
     return state, used, rejected
+
+
+def _sort_day(
+    group: Iterable[Decoded], strict: bool, used: list[Product],
+    rejected: list[ProductRejected],
+) -> list[Codes]:
+    """The codes of one day's decoded products, each product added to ``used`` or ``rejected``
+    (strict: a rejection raises)."""
+    rasters = []
+    for p, codes in group:
+        if isinstance(codes, ProductRejected):
+            if strict:
+                raise RejectedProducts([codes]) from codes
+            log.warning("rejected %s", codes)
+            rejected.append(codes)
+        else:
+            rasters.append(codes)
+            used.append(p)
+    return rasters
 
 
 def run_annual(

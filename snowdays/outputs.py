@@ -62,5 +62,5 @@ def write_cog(array: U16, grid: Grid, path: Path, kind: str, settings: Settings)
         ds.update_tags(SOFTWARE=f"snowdays {__version__}")
         rasterio.shutil.copy(
             ds, str(path), driver="COG", COMPRESS=settings.cog_compress, PREDICTOR="YES",
-            OVERVIEW_RESAMPLING=_RESAMPLING[kind], BLOCKSIZE=512,
+            OVERVIEW_RESAMPLING=_RESAMPLING[kind], BLOCKSIZE=512, NUM_THREADS=settings.cores,
         )

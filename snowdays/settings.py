@@ -5,6 +5,7 @@ Nothing reads the environment at import time: call :func:`get_settings` where se
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     """LIS snowline: bands whose pixels are clear by this fraction or less are passed over."""
     lis_fsnow_total_lim: float = Field(0.001, ge=0, le=1)
     """LIS pass 2 runs only where pass 1 found snow on more than this fraction of the image."""
+
+    threads: int = Field(0, ge=0)
+    """Threads decoding products at once in a batch (``snowdays annual``, a backfill), ahead of the
+    fold; 0: one per core this process may run on. 1 decodes each product in turn, on one core."""
 
     history_days: float = Field(30, ge=0)
     """Days of commits ``snowdays compact`` keeps (the store's audit log); older ones are dropped."""
@@ -218,6 +223,13 @@ class Settings(BaseSettings):
         """The thresholds of LIS's snow detection, as one value."""
         return LisThresholds(self.lis_ndsi_pass1, self.lis_red_pass1, self.lis_ndsi_pass2, self.lis_red_pass2,
                              self.lis_dz, self.lis_fsnow_lim, self.lis_fclear_lim, self.lis_fsnow_total_lim)
+
+    @property
+    def cores(self) -> int:
+        """Threads a batch keeps busy: ``threads``, or (0) one per core this process may run on."""
+        if self.threads:
+            return self.threads
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     @property
     def s3(self) -> S3Endpoint:

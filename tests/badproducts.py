@@ -503,6 +503,16 @@ def build(c: Case, out: Path, good: Good) -> Path:
     return path
 
 
+def garble_pixels(product: Path) -> None:
+    """Overwrite the start of a product's compressed pixels: it opens, and fails to decode."""
+    (tif,) = product.glob("*_SNW_*.tif")
+    with rasterio.open(tif) as ds:
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+    with tif.open("r+b") as f:
+        f.seek(offset)
+        f.write(b"\xff" * 8)
+
+
 def copy_season(products: list[Path], out: Path) -> Path:
     """A copy of a folder of good products."""
     out.mkdir(parents=True)

@@ -19,6 +19,7 @@ from snowdays.reference import cube_maps, season_cube
 from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import get_settings
+from tests.badproducts import garble_pixels
 
 SEASON = parse_season("2017-2018")
 SIZE = 36
@@ -161,3 +162,27 @@ def test_landsat_covering_part_of_the_tile(tmp_path: Path) -> None:
             ds.write(np.where(half == 255, 0, half).astype(np.uint8), 1)  # valid up to its edge
     result = run_annual(str(tmp_path), "T31TCH", SEASON, get_settings())
     assert_equals_reference(result, tmp_path)
+
+
+def test_any_thread_count_gives_the_same_maps_and_lists(tmp_path: Path) -> None:
+    """One thread and four on the same products, a corrupt one in the middle: the same rejection
+    (strict), the same maps, used and rejected products (not strict), equal to the reference."""
+    paths = make_season(tmp_path / "in", "T31TCH", SEASON, SIZE, "muscate", False, seed=11)
+    corrupt = _first_s2(paths[len(paths) // 2:])
+    garble_pixels(corrupt)
+    results, errors = [], []
+    for threads in (1, 4):
+        settings = get_settings(threads=threads)
+        with pytest.raises(RejectedProducts) as caught:
+            run_annual(str(tmp_path / "in"), "T31TCH", SEASON, settings)
+        errors.append(str(caught.value))
+        results.append(run_annual(str(tmp_path / "in"), "T31TCH", SEASON, settings, strict=False))
+    assert errors[0] == errors[1] and corrupt.name in errors[0]
+    one, four = results
+    assert [r.product for r in one.rejected] == [corrupt.name]
+    assert [str(r) for r in one.rejected] == [str(r) for r in four.rejected]
+    assert [p.id.name for p in one.used] == [p.id.name for p in four.used]
+    for (kind, a), (_, b) in zip(one.maps.items(), four.maps.items(), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b), kind
+    shutil.rmtree(corrupt)
+    assert_equals_reference(four, tmp_path / "in")
