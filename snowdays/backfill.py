@@ -1,7 +1,8 @@
 """Backfill: a tile-season built in batch into the tile's store, as if its products had been folded
 one by one and checkpointed, in one commit.
 
-Every product of the tile-season is read (in acquisition order, one at a time), staged in the
+Every product of the tile-season is read (decoded in threads, taken in acquisition order:
+:func:`snowdays.decoding.decoded`, as ``snowdays annual`` reads), staged in the
 cube and the ledger as :func:`~snowdays.ingest.stage_in` puts an arriving one (so a product of the
 margins lands in both seasons, as an arrival would), then the state arrays are folded up to the day
 before the latest, as a checkpoint leaves them; all of it in one session, one commit. Later arrivals
@@ -23,8 +24,9 @@ from shapely.geometry import box, shape
 
 from snowdays.annual import batch_grid, select
 from snowdays.archive import arrived, pending
+from snowdays.decoding import decoded
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
-from snowdays.grid import Codes, Grid
+from snowdays.grid import Grid
 from snowdays.ingest import Prepared, checksum, quarantine, stage_in
 from snowdays.packing import pack
 from snowdays.products import Product, open_product
@@ -152,17 +154,6 @@ def _grid(repo: icechunk.Repository, products: list[Product],
         except ProductRejected as e:
             rejected.append(e)
     return grid, rejected
-
-
-def decoded(products: list[Product], grid: Grid,
-            settings: Settings) -> Iterator[tuple[Product, Codes | ProductRejected]]:
-    """Each product with its raw codes on the grid, or why it was rejected, in the order given
-    (acquisition order): the one place a build reads pixels."""
-    for p in products:
-        try:
-            yield p, p.read(grid, settings)
-        except ProductRejected as e:
-            yield p, e
 
 
 def _build(root: zarr.Group, label: str, season: Season, products: list[Product], grid: Grid,
