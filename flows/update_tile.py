@@ -99,10 +99,11 @@ def today() -> str:
 
 
 def arrival_trigger(window: timedelta) -> DeploymentEventTrigger:
-    """A run for the tile an arrival event names, at most one per tile and ``window``: the first
-    event of a burst starts a run, which folds what the rest of the burst brings (the sweep finds
-    anything that lands after its last look)."""
+    """A run for the tile an arrival event names, at most one per tile and ``window``, started when
+    the window is over: the trigger fires on the first event of a burst and drops the rest of the
+    window's, whose products that run then finds (it folds every pending product of the tile); a run
+    started at once would miss those landing after its last look, until the sweep."""
     return DeploymentEventTrigger(
         name="product arrived", expect={ARRIVED}, match={"prefect.resource.id": "snow.product.*"},
-        for_each={"tile"}, posture=Posture.Reactive, threshold=1, within=window,
+        for_each={"tile"}, posture=Posture.Reactive, threshold=1, within=window, schedule_after=window,
         parameters={"tile": "{{ event.resource.tile }}", "day": "{{ event.resource.acquired }}"})
