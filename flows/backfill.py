@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from flows.cluster import SettingsDaskRunner
+from flows.cluster import BackfillDaskRunner
 from flows.mosaic import update_mosaic
 from snowdays.backfill import BuildReport, region_tiles
 from snowdays.regions import load_region
@@ -35,7 +35,7 @@ def run_name() -> str:
 
 
 @flow(name="backfill", flow_run_name=run_name,
-      task_runner=SettingsDaskRunner())  # type: ignore[arg-type]  # a runner of Dask futures
+      task_runner=BackfillDaskRunner())  # type: ignore[arg-type]  # a runner of Dask futures
 def backfill(region: str, seasons: list[str]) -> dict[str, object]:
     """Build every tile-season of ``region`` (``alps``, ``pyrenees`` or a file) and ``seasons`` from the
     archive, publish them, then the region's mosaic of each season."""

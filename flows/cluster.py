@@ -143,13 +143,28 @@ class SettingsDaskRunner(DaskTaskRunner):
     """The Dask cluster the settings name, decided when a run starts (a flow is defined at import,
     before any setting is read, and a served run loads it anew)."""
 
+    def chosen(self) -> DaskTaskRunner:
+        """The runner of the cluster the settings name."""
+        return task_runner(get_settings())
+
     def __enter__(self) -> SettingsDaskRunner:
         untrimmed()
         if not (self.address or self.cluster_class):
-            chosen = task_runner(get_settings())
+            chosen = self.chosen()
             self.address, self.cluster_class = chosen.address, chosen.cluster_class
             # the class prefect-dask instantiates (a name left unresolved would make a LocalCluster)
             self.resolved_cluster_class = chosen.resolved_cluster_class
             self.cluster_kwargs = chosen.cluster_kwargs
         super().__enter__()  # type: ignore[no-untyped-call]  # prefect-dask leaves it untyped
         return self
+
+
+class BackfillDaskRunner(SettingsDaskRunner):
+    """The cluster ``backfill_dask_cluster`` names (empty: ``dask_cluster``): on Kubernetes, an
+    ephemeral cluster made for the backfill, beside the long-lived one the updates use."""
+
+    def chosen(self) -> DaskTaskRunner:
+        settings = get_settings()
+        if settings.backfill_dask_cluster:
+            settings = settings.model_copy(update={"dask_cluster": settings.backfill_dask_cluster})
+        return task_runner(settings)

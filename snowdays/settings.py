@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     dask_cluster: str = Field("local", pattern=r"^(local|kubernetes|tcp://.+|tls://.+)$")
     """Where a tile's products are read: ``local`` (a LocalCluster), a scheduler address, or
     ``kubernetes`` (an ephemeral cluster of the dask-kubernetes operator)."""
+    backfill_dask_cluster: str = Field("", pattern=r"^(|local|kubernetes|tcp://.+|tls://.+)$")
+    """Where a backfill's tile-seasons are built, as ``dask_cluster`` says; empty: the same cluster
+    (the chart: ``kubernetes``, an ephemeral cluster of ``dask_workers`` per backfill)."""
     dask_workers: int = Field(2, ge=1)
     """Workers of a local (or ephemeral Kubernetes) Dask cluster."""
     dask_image: str | None = None

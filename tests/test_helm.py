@@ -129,6 +129,7 @@ def test_settings_reach_every_pipeline_pod(helm: Callable[..., subprocess.Comple
         {k: json.loads(v) if v.startswith(("[", "{")) else v for k, v in env.items()})
     assert settings.archive == "s3://snowdays-archive/products" and settings.cog_compress == "ZSTD"
     assert settings.dask_cluster == "tcp://snowdays-dask-scheduler.snowdays.svc:8786"
+    assert settings.backfill_dask_cluster == "kubernetes"  # a backfill's own, ephemeral cluster
     assert settings.kubernetes_env_from == ["configmap/snowdays-config"]  # Dask pods: no database
     assert settings.dask_image == "123456789012.dkr.ecr.eu-west-3.amazonaws.com/snowdays:0.1.0"
     for name in ("-watcher", "-stac-api"):

@@ -24,7 +24,15 @@ from distributed import get_worker
 from prefect import flow, task
 from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
 
-from flows.cluster import KUBE_CLUSTER, LABELS, SettingsDaskRunner, cluster_spec, merged, task_runner
+from flows.cluster import (
+    KUBE_CLUSTER,
+    LABELS,
+    BackfillDaskRunner,
+    SettingsDaskRunner,
+    cluster_spec,
+    merged,
+    task_runner,
+)
 from snowdays.errors import UsageError
 from snowdays.settings import get_settings
 from tests.fakekube import fake_kube
@@ -123,6 +131,20 @@ def test_the_kubernetes_choice_resolves_to_the_operators_cluster_class() -> None
     assert runner.cluster_class == KUBE_CLUSTER
     assert runner.resolved_cluster_class is KubeCluster
     assert errors(runner.cluster_kwargs["custom_cluster_spec"]) == []
+
+
+def test_a_backfill_makes_its_own_cluster_beside_the_long_lived_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the chart sets them: updates on the long-lived scheduler, a backfill on an ephemeral cluster
+    (no cluster is started here: only the choice is made)."""
+    for name, value in {"DASK_CLUSTER": "tcp://scheduler:8786", "BACKFILL_DASK_CLUSTER": "kubernetes",
+                        "DASK_IMAGE": IMAGE, "DASK_WORKERS": "6"}.items():
+        monkeypatch.setenv(f"SNOWDAYS_{name}", value)
+    assert SettingsDaskRunner().chosen().address == "tcp://scheduler:8786"
+    backfill = BackfillDaskRunner().chosen()
+    assert backfill.cluster_class == KUBE_CLUSTER and backfill.address is None
+    assert backfill.cluster_kwargs["custom_cluster_spec"]["spec"]["worker"]["replicas"] == 6
+    monkeypatch.setenv("SNOWDAYS_BACKFILL_DASK_CLUSTER", "")  # empty: the same cluster as the updates
+    assert BackfillDaskRunner().chosen().address == "tcp://scheduler:8786"
 
 
 # --- the choice, made by a real flow run --------------------------------------------------------
