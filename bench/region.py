@@ -275,15 +275,20 @@ def project(m: dict[str, float]) -> dict[str, float]:
     waves = math.ceil(SEED["tile-seasons"] / CORES)
     overhead = SEED["tile-seasons"] * (m["dask s per task"] + m["prefect s per task"])
     publishes = SEED["tile-seasons"] * m["full-size publish s"]
-    mosaics = SEED["mosaics"] * m["mosaic block cpu s"] / CORES + m["mosaic assembly s"]
+    fanned = math.ceil(SEED["tile-seasons"] / CORES) * m["full-size publish s"]
+    mosaic = (math.ceil(m["mosaic blocks"] / CORES) * m["mosaic slowest block s"]
+              + m["mosaic assembly s (4 maps)"] / 4)
+    mosaics = SEED["mosaics"] * mosaic
     seed = waves * task + overhead + publishes + mosaics
     run = (OUTAGE_PRODUCTS_PER_TILE * m["incremental stage s"] + m["outage checkpoint s"]
            + m["full-size publish s"] + m["prefect flow run s"] + TASKS_PER_RUN * m["prefect s per task"])
-    outage = math.ceil(SEED["tiles"] / MAX_RUNS) * run + mosaics
+    outage = math.ceil(SEED["tiles"] / MAX_RUNS) * run + mosaic
     return {"seed: per product core s": per_product, "seed: task s (one tile-season)": task,
             "seed: backfill waves": waves, "seed: scheduling s": overhead,
             "seed: publishes s (serial in the flow)": publishes, "seed: mosaics s": mosaics,
-            "seed's job on 64 cores (min)": seed / 60, "outage: one run s": run,
+            "seed's job on 64 cores (min)": seed / 60,
+            "seed's job, were the publishes tasks (min)": (seed - publishes + fanned) / 60,
+            "outage: one run s": run,
             "two-day outage current again (min)": outage / 60}
 
 
@@ -293,11 +298,13 @@ FORMULAS = [
     "waves = ceil(104 tile-seasons / 64 cores)",
     "scheduling = 104 * (dask s per task + prefect s per task)",
     "publishes = 104 * full-size publish (the backfill flow publishes one after another)",
-    "mosaics = 2 * block CPU s / 64 + assembly s (4 maps; the two mosaics side by side)",
+    "mosaic = ceil(blocks / 64) * slowest block + assembly of 4 maps / 4 (the maps are tasks)",
+    "mosaics = 2 * mosaic (one per season, the backfill flow makes them one after another)",
     "seed = waves * task + scheduling + publishes + mosaics",
+    "were the publishes tasks: publishes = ceil(104 / 64) * full-size publish",
     f"run = {OUTAGE_PRODUCTS_PER_TILE} * stage + checkpoint + publish + flow run + "
     f"{TASKS_PER_RUN} * prefect s per task",
-    f"outage = ceil(52 tiles / max_runs {MAX_RUNS}) * run + mosaics (every tile changed)",
+    f"outage = ceil(52 tiles / max_runs {MAX_RUNS}) * run + mosaic (one season; every tile changed)",
 ]
 
 
@@ -323,8 +330,9 @@ def measured(raw: Result, size: int) -> dict[str, float]:
         "tile-seasons per core-minute": 60 / core_s,
         "dask s per task": dask["trivial_per_task"],
         "prefect s per task": raw["prefect"]["per_task"], "prefect flow run s": raw["prefect"]["flow_run"],
-        "mosaic block cpu s": mosaic["934 Mpx: block CPU minutes"] * 60 / scale,
-        "mosaic assembly s": mosaic["934 Mpx: assembly minutes (4 maps)"] * 60 / scale,
+        "mosaic blocks": mosaic["934 Mpx: blocks (4096 px)"] / scale,
+        "mosaic slowest block s": mosaic["slowest block seconds"],
+        "mosaic assembly s (4 maps)": mosaic["934 Mpx: assembly minutes (4 maps)"] * 60 / scale,
         "publish new season: 52 tiles / 1 tile": publish["new season: 52 tiles / 1 tile"],
         "republish: 52 tiles / 1 tile": publish["republish: 52 tiles / 1 tile"],
         "peak RSS GB": max(raw[k]["maxrss_gb"] for k in ("one_core", "every_core", "incremental")),
