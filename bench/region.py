@@ -1,0 +1,398 @@
+"""Region benchmark: what one full-size tile-season costs, measured here, and what that gives for the
+seed's regional job (52 tiles x 2 seasons, 6,798 products, two 934 Mpx mosaics) and for catching up
+after a two-day outage, projected on 64 cores.
+
+Measured, on the cached full-size season (``bench/common.py``; 182 products, 5490 x 5490 px):
+
+- the decode floor, and one tile-season built in batch (``build_season``, one commit) into a fresh
+  store on one core (a pinned child, ``SNOWDAYS_THREADS=1``) and on every core (threads 0, unpinned),
+  then its full-size publish (the four COGs, quicklook, item; the static catalog part: the database's
+  part comes from ``bench/publish.py``);
+- the incremental path on one core: the first products ingested one by one (checkpoints every
+  ``pending_max`` included), then the three products a tile gets in a two-day outage, staged, and
+  their checkpoint;
+- a backfill of several tile-seasons on a local Dask cluster of 2 workers x 1 thread: the same
+  season's products built into as many separate store roots (identical work, one tile-season each),
+  ``build_season`` through ``Client.map`` (no Prefect); the scheduler's overhead per task (trivial
+  tasks through the same cluster), and Prefect's (trivial tasks through its ``DaskTaskRunner`` in a
+  flow, and a trivial flow run, on Prefect's test server);
+- publish time at 1 and 52 tiles in the catalog (``bench/publish.py``, run here); the mosaic's
+  throughput from the latest ``bench/mosaic.py`` results (not run again: minutes).
+
+The projections are computed by :func:`project` from those figures; their formulas are printed.
+Never run by the tests.
+
+    uv run python bench/region.py [--quick]      # --quick: the 1098 px season, 2 tile-seasons
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    RESULTS,
+    ROOT,
+    SEASON,
+    TILE,
+    Result,
+    bench_cpu,
+    dataset,
+    ensure_data,
+    figure_lines,
+    machine,
+    pin,
+    run_child,
+    save,
+    targets_met,
+)
+
+INCREMENTAL = 40
+"""Products ingested one by one from the start of the season (at full size the whole season would
+take many minutes)."""
+OUTAGE_PRODUCTS_PER_TILE = 3
+"""A two-day outage of 52 tiles: about 150 products, about three a tile."""
+TRIVIAL_DASK, TRIVIAL_PREFECT = 500, 100
+SEED = {"tile-seasons": 104, "products": 6_205 + 593, "mosaics": 2, "tiles": 52}
+CORES = 64
+MAX_RUNS = 16
+"""``max_runs`` assumed on 64 cores (a setting, ``SNOWDAYS_MAX_RUNS``; its default is 4)."""
+TASKS_PER_RUN = 2 * OUTAGE_PRODUCTS_PER_TILE + 2
+"""Prefect tasks of one outage run: read and stage each product, the checkpoint, the publish."""
+TARGETS = {"seed's job on 64 cores (min)": ("<=", 10.0),
+           "two-day outage current again (min)": ("<=", 15.0),
+           "publish new season: 52 tiles / 1 tile": ("<=", 1.5),
+           "republish: 52 tiles / 1 tile": ("<=", 1.5)}
+
+
+# --- measurements in children ----------------------------------------------------------------------
+
+def hrefs(folder: Path) -> list[str]:
+    from bench.state import products  # noqa: PLC0415 - the season's products in acquisition order
+    return [str(p) for p in products(folder)]
+
+
+def warm_kernels() -> None:
+    """Compile (or load) the fold's kernels outside any timing."""
+    import numpy as np  # noqa: PLC0415
+
+    from snowdays.duration import FoldState  # noqa: PLC0415
+    from snowdays.grid import merge_day  # noqa: PLC0415
+    tiny = np.zeros((2, 2), np.uint8)
+    FoldState.empty((2, 2), 3).advance(tiny, 0)
+    merge_day([tiny, tiny])
+
+
+def timed_build(store: str, products: list[str], threads: int) -> float:
+    """One tile-season built in batch into ``store`` (fresh): the seconds."""
+    from snowdays.backfill import build_season  # noqa: PLC0415
+    from snowdays.settings import get_settings  # noqa: PLC0415
+    started = time.perf_counter()
+    report = build_season(store, TILE, SEASON, products, get_settings(threads=threads))
+    seconds = time.perf_counter() - started
+    if report.rejected or not report.products:
+        raise SystemExit(f"build of {store} rejected products: {report.rejected}")
+    return seconds
+
+
+def timed_publish(store: str, catalog: str) -> float:
+    """The full-size publish of the built season: maps out of the store, COGs, item, static catalog.
+    The database is left unreachable (a closed port: refused at once, reported, not raised)."""
+    from bench.publish import free_port  # noqa: PLC0415
+    from snowdays.settings import get_settings  # noqa: PLC0415
+    from stac.publish import publish  # noqa: PLC0415
+    settings = get_settings(threads=1, stac_database_url=f"postgresql://x@127.0.0.1:{free_port()}/x")
+    started = time.perf_counter()
+    report = publish(store, TILE, SEASON, settings, catalog=catalog)
+    seconds = time.perf_counter() - started
+    if report.api_error is None:
+        raise SystemExit("the publish reached a database it should not have")
+    return seconds
+
+
+def batch_child(folder: Path, tmp: Path, every_core: bool) -> Result:
+    """Build one tile-season (one core, pinned; or every core), then (one core) publish it."""
+    warm_kernels()
+    if every_core:
+        store = str(tmp / "every-core")
+        return {"build": timed_build(store, hrefs(folder), 0), "cores": len(os.sched_getaffinity(0))}
+    pin()
+    store = str(tmp / "one-core")
+    return {"build": timed_build(store, hrefs(folder), 1),
+            "publish": timed_publish(store, str(tmp / "catalog"))}
+
+
+def incremental_child(folder: Path, tmp: Path) -> Result:
+    """Ingest the first products one by one (checkpoints included); then an outage's three products
+    staged without a checkpoint, and the checkpoint of those three alone."""
+    from snowdays.ingest import checkpoint, ingest  # noqa: PLC0415
+    from snowdays.settings import get_settings  # noqa: PLC0415
+    pin()
+    warm_kernels()
+    store, order = str(tmp / "incremental"), hrefs(folder)
+    settings, lazy = get_settings(threads=1), get_settings(threads=1, pending_max=10**6)
+    each = [_timed(lambda h=href: ingest(store, h, settings)) for href in order[:INCREMENTAL]]
+    checkpoint(store, TILE, get_settings(threads=1, pending_max=0))  # the outage starts from a fold
+    outage = order[INCREMENTAL:INCREMENTAL + OUTAGE_PRODUCTS_PER_TILE]
+    staged = [_timed(lambda h=href: ingest(store, h, lazy)) for href in outage]
+    last = _timed(lambda: checkpoint(store, TILE, get_settings(threads=1, pending_max=0)))
+    return {"ingest": each, "outage_stage": staged, "outage_checkpoint": last}
+
+
+def _timed(call: Any) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def decode_child(folder: Path) -> Result:
+    from bench.annual import decode_floor  # noqa: PLC0415
+    pin()
+    return {"seconds": decode_floor(folder)}
+
+
+def _noop(x: int) -> int:
+    return x
+
+
+def prefect_child() -> Result:
+    """Prefect's overhead on its test server: a trivial flow run, and trivial tasks through its
+    ``DaskTaskRunner`` on a local cluster of 2 workers x 1 thread (per task, the cluster started)."""
+    from prefect import flow, task  # noqa: PLC0415
+    from prefect.testing.utilities import prefect_test_harness  # noqa: PLC0415
+    from prefect_dask.task_runners import DaskTaskRunner  # noqa: PLC0415
+
+    noop = task(_noop)
+
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1,
+                                            "dashboard_address": None})
+
+    @flow(task_runner=runner)  # type: ignore[arg-type]  # a runner of Dask futures
+    def many() -> float:
+        noop.submit(-1).result()  # the workers up and the task known before timing
+        started = time.perf_counter()
+        futures = [noop.submit(k) for k in range(TRIVIAL_PREFECT)]
+        [f.result() for f in futures]
+        return (time.perf_counter() - started) / TRIVIAL_PREFECT
+
+    @flow
+    def nothing() -> None:
+        return None
+
+    with prefect_test_harness(server_startup_timeout=180):
+        nothing()
+        runs = [_timed(nothing) for _ in range(5)]
+        return {"per_task": many(), "flow_run": statistics.median(runs)}
+
+
+def child(kind: str, folder: Path, tmp: Path) -> None:
+    """Entry point of a measuring child: measure, print one JSON line."""
+    if kind == "prefect":
+        result = prefect_child()
+    elif kind == "decode":
+        result = decode_child(folder)
+    elif kind == "incremental":
+        result = incremental_child(folder, tmp)
+    else:
+        result = batch_child(folder, tmp, every_core=kind == "every-core")
+    result["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(json.dumps(result))
+
+
+def spawn(kind: str, folder: Path, tmp: Path) -> Result:
+    args = ["--child", kind, "--folder", str(folder), "--tmp", str(tmp)]
+    result = run_child(Path(__file__).resolve(), args, bench_cpu())
+    print(f"  {kind}: {json.dumps(result)[:200]}", file=sys.stderr)
+    return result
+
+
+# --- the backfill on Dask, here ----------------------------------------------------------------------
+
+def dask_backfill(folder: Path, tmp: Path, seasons: int) -> Result:
+    """``seasons`` tile-seasons (one store root each) built through ``Client.map`` on 2 workers x 1
+    thread; and the scheduler's overhead per task, trivial tasks through the same cluster."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    from flows.cluster import untrimmed  # noqa: PLC0415
+    untrimmed()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",  # type: ignore[no-untyped-call]
+                           dashboard_address=None)
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+        client.run(warm_kernels)
+        overhead = [_trivial(client) for _ in range(3)]
+        products = hrefs(folder)
+        roots = [str(tmp / f"dask-{k}") for k in range(seasons)]
+        started = time.perf_counter()
+        tasks = client.gather(client.map(timed_build, roots, [products] * seasons, [1] * seasons,
+                                         pure=False))
+        wall = time.perf_counter() - started
+    return {"workers": 2, "tile_seasons": seasons, "wall": wall, "tasks": tasks,
+            "trivial_per_task": statistics.median(overhead)}
+
+
+def _trivial(client: Any) -> float:
+    started = time.perf_counter()
+    client.gather(client.map(_noop, range(TRIVIAL_DASK), pure=False))
+    return (time.perf_counter() - started) / TRIVIAL_DASK
+
+
+def publish_bench() -> Result:
+    """Run ``bench/publish.py`` (1 and 52 tiles in the catalog and pgstac); its results."""
+    before = set(RESULTS.glob("publish-*.json"))
+    subprocess.run([sys.executable, str(ROOT / "bench" / "publish.py")], cwd=ROOT, check=True,
+                   stdout=sys.stderr)
+    (path,) = set(RESULTS.glob("publish-*.json")) - before
+    figures: Result = json.loads(path.read_text())["figures"]
+    return figures | {"file": path.name}
+
+
+def mosaic_figures() -> Result:
+    """The latest ``bench/mosaic.py`` results."""
+    path = max(RESULTS.glob("mosaic-*.json"))
+    figures: Result = json.loads(path.read_text())["figures"]
+    return figures | {"file": path.name}
+
+
+# --- the projection --------------------------------------------------------------------------------
+
+def project(m: dict[str, float]) -> dict[str, float]:
+    """The seed's job and the outage catch-up on ``CORES`` cores, from the measured figures ``m``
+    (seconds): the formulas are :data:`FORMULAS`, in the same order."""
+    per_product = m["dask core s per tile-season"] / m["products per tile-season"]
+    task = SEED["products"] / SEED["tile-seasons"] * per_product
+    waves = math.ceil(SEED["tile-seasons"] / CORES)
+    overhead = SEED["tile-seasons"] * (m["dask s per task"] + m["prefect s per task"])
+    publishes = SEED["tile-seasons"] * m["full-size publish s"]
+    fanned = math.ceil(SEED["tile-seasons"] / CORES) * m["full-size publish s"]
+    mosaic = (math.ceil(m["mosaic blocks"] / CORES) * m["mosaic slowest block s"]
+              + m["mosaic assembly s (4 maps)"] / 4)
+    mosaics = SEED["mosaics"] * mosaic
+    seed = waves * task + overhead + publishes + mosaics
+    run = (OUTAGE_PRODUCTS_PER_TILE * m["incremental stage s"] + m["outage checkpoint s"]
+           + m["full-size publish s"] + m["prefect flow run s"] + TASKS_PER_RUN * m["prefect s per task"])
+    outage = math.ceil(SEED["tiles"] / MAX_RUNS) * run + mosaic
+    return {"seed: per product core s": per_product, "seed: task s (one tile-season)": task,
+            "seed: backfill waves": waves, "seed: scheduling s": overhead,
+            "seed: publishes s (serial in the flow)": publishes, "seed: mosaics s": mosaics,
+            "seed's job on 64 cores (min)": seed / 60,
+            "seed's job, were the publishes tasks (min)": (seed - publishes + fanned) / 60,
+            "outage: one run s": run,
+            "two-day outage current again (min)": outage / 60}
+
+
+FORMULAS = [
+    "per product = dask core s per tile-season / products per tile-season",
+    "task = 6798 products / 104 tile-seasons * per product",
+    "waves = ceil(104 tile-seasons / 64 cores)",
+    "scheduling = 104 * (dask s per task + prefect s per task)",
+    "publishes = 104 * full-size publish (the backfill flow publishes one after another)",
+    "mosaic = ceil(blocks / 64) * slowest block + assembly of 4 maps / 4 (the maps are tasks)",
+    "mosaics = 2 * mosaic (one per season, the backfill flow makes them one after another)",
+    "seed = waves * task + scheduling + publishes + mosaics",
+    "were the publishes tasks: publishes = ceil(104 / 64) * full-size publish",
+    f"run = {OUTAGE_PRODUCTS_PER_TILE} * stage + checkpoint + publish + flow run + "
+    f"{TASKS_PER_RUN} * prefect s per task",
+    f"outage = ceil(52 tiles / max_runs {MAX_RUNS}) * run + mosaic (one season; every tile changed)",
+]
+
+
+def measured(raw: Result, size: int) -> dict[str, float]:
+    """The figures the projection takes, and those reported beside them."""
+    one, every, inc, dask = raw["one_core"], raw["every_core"], raw["incremental"], raw["dask"]
+    publish, mosaic, products = raw["publish"], raw["mosaic"], raw["products"]
+    core_s = dask["wall"] * dask["workers"] / dask["tile_seasons"]
+    scale = 5490 * 5490 / (size * size)  # the mosaic figures are full size; --quick scales them down
+    return {
+        "products per tile-season": products,
+        "decode floor s": raw["decode"]["seconds"],
+        "batch one core s": one["build"], "batch every core s": every["build"],
+        "batch one core / decode floor": one["build"] / raw["decode"]["seconds"],
+        "batch every core / decode floor": every["build"] / raw["decode"]["seconds"],
+        "batch one core s per product": one["build"] / products,
+        "incremental s per product": statistics.mean(inc["ingest"]),
+        "incremental / batch per product": statistics.mean(inc["ingest"]) / (one["build"] / products),
+        "incremental stage s": statistics.median(inc["outage_stage"]),
+        "outage checkpoint s": inc["outage_checkpoint"],
+        "full-size publish s": one["publish"] + publish["new season database 52 s"],
+        "dask wall s": dask["wall"], "dask core s per tile-season": core_s,
+        "tile-seasons per core-minute": 60 / core_s,
+        "dask s per task": dask["trivial_per_task"],
+        "prefect s per task": raw["prefect"]["per_task"], "prefect flow run s": raw["prefect"]["flow_run"],
+        "mosaic blocks": mosaic["934 Mpx: blocks (4096 px)"] / scale,
+        "mosaic slowest block s": mosaic["slowest block seconds"],
+        "mosaic assembly s (4 maps)": mosaic["934 Mpx: assembly minutes (4 maps)"] * 60 / scale,
+        "publish new season: 52 tiles / 1 tile": publish["new season: 52 tiles / 1 tile"],
+        "republish: 52 tiles / 1 tile": publish["republish: 52 tiles / 1 tile"],
+        "peak RSS GB": max(raw[k]["maxrss_gb"] for k in ("one_core", "every_core", "incremental")),
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+def measure(folder: Path, seasons: int) -> Result:
+    with tempfile.TemporaryDirectory(prefix="snowdays-bench-region-") as name:
+        tmp = Path(name)
+        spawn("decode", folder, tmp)  # warm the page cache, not recorded
+        raw: Result = {"decode": spawn("decode", folder, tmp),
+                       "one_core": spawn("one-core", folder, tmp),
+                       "every_core": spawn("every-core", folder, tmp),
+                       "incremental": spawn("incremental", folder, tmp)}
+        for store in tmp.iterdir():
+            shutil.rmtree(store)
+        raw["dask"] = dask_backfill(folder, tmp, seasons)
+        print(f"  dask: {raw['dask']}", file=sys.stderr)
+    raw["prefect"] = spawn("prefect", folder, Path(tempfile.gettempdir()))
+    raw["publish"] = publish_bench()
+    raw["mosaic"] = mosaic_figures()
+    raw["products"] = len(hrefs(folder))
+    return raw
+
+
+def table(report: Result) -> str:
+    lines = figure_lines(report["summary"], TARGETS, 44, ".3f")
+    lines += ["projection on 64 cores:", *(f"  {f}" for f in FORMULAS)]
+    load = report["load_average"]
+    lines.append(f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f}; "
+                 f"{report['machine']['cpu_count']} cores; one run of each")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="the 1098 px season, 2 tile-seasons")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.folder, args.tmp)
+    size, seasons = (1098, 2) if args.quick else (5490, 8)
+    folder = ensure_data(size)
+    load_before = os.getloadavg()
+    raw = measure(folder, seasons)
+    figures = measured(raw, size)
+    figures |= project(figures)
+    summary = {"figures": figures, "targets_met": targets_met(figures, TARGETS)}
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "size": size,
+              "machine": machine(), "data": dataset(folder), "max_runs": MAX_RUNS, "cores": CORES,
+              "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw,
+              "summary": summary, "formulas": FORMULAS}
+    save(report, "region-" + ("quick-" if args.quick else ""), table(report))
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    main()
