@@ -23,7 +23,7 @@ from snowdays.regions import load_region
 from snowdays.settings import for_workers, get_settings
 from tasks.backfill import Progress, build_tile_season
 from tasks.report import show_library_logs
-from tasks.tile import publish_season
+from tasks.tile import register_season, write_season
 
 
 def run_name() -> str:
@@ -66,10 +66,12 @@ def backfill(region: str, seasons: list[str]) -> dict[str, object]:
 
 def publish(reports: list[BuildReport]) -> int:
     """Publish every tile-season that holds products (those a killed run built and did not publish
-    too), one after another here: a publish rewrites the catalog, and only this process holds the
-    STAC database's address (the workers' settings do not); how many."""
+    too): their maps and items written on the cluster, all at once (publishes of different tiles
+    are safe together, :mod:`stac.catalog`), each then put in the STAC API from here, since only
+    this process holds the database's address (the workers' settings do not); how many."""
     settings = get_settings()
     chosen = [r for r in reports if r.held]
-    for r in chosen:
-        publish_season(r.tile, r.label, settings)
+    shipped = for_workers(settings)
+    for future in [write_season.submit(r.tile, r.label, shipped) for r in chosen]:
+        register_season(future.result(), settings)
     return len(chosen)

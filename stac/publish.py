@@ -47,12 +47,31 @@ class PublishReport:
     """Files of earlier maps of the item removed once the API pointed at the new ones."""
 
 
+@dataclass(frozen=True)
+class Written:
+    """A season's files and item in the static catalog, not yet in the STAC API."""
+
+    collection: pystac.Collection
+    item: pystac.Item
+    folder: str
+    """The item's folder (its maps, quicklook and product list)."""
+
+
 def publish(store: str, tile: str, label: str, settings: Settings, catalog: str | None = None,
             today: date | None = None) -> PublishReport:
-    """Publish the season ``label`` of ``tile`` from the stores under ``store``.
+    """Publish the season ``label`` of ``tile`` from the stores under ``store``: the static catalog,
+    then the STAC API.
 
     Unknown tile or season: :class:`~snowdays.errors.UsageError`, and nothing is written.
     """
+    written = write_static(store, tile, label, settings, catalog, today)
+    return update_api(written.collection, written.item, written.folder, settings)
+
+
+def write_static(store: str, tile: str, label: str, settings: Settings, catalog: str | None = None,
+                 today: date | None = None) -> Written:
+    """The season's maps, quicklook, product list and item in the static catalog (anywhere that reaches
+    the stores and the catalog: it needs no STAC database)."""
     root = catalog or settings.stac_catalog
     result = season_maps(store, normalise_tile(tile), label, settings)
     names = product_names(store, result.tile, label, settings)
@@ -62,8 +81,7 @@ def publish(store: str, tile: str, label: str, settings: Settings, catalog: str 
         folder = item_folder(root, item_id(result.tile, label_of(result)))
         hrefs = upload(files, folder, settings)
         item = make_item(Published(result, files, hrefs, final, observation_days(names), _now()))
-    written = write_catalog(root, item, settings)
-    return update_api(written, item, folder, settings)
+    return Written(write_catalog(root, item, settings), item, folder)
 
 
 def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,

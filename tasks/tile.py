@@ -19,7 +19,7 @@ from snowdays.errors import is_retryable
 from snowdays.ingest import Prepared, Report, prepare, stage
 from snowdays.settings import Settings
 from snowdays.state import Block
-from stac.publish import PublishReport, publish
+from stac.publish import PublishReport, Written, publish, update_api, write_static
 from tasks.report import show_library_logs
 
 RETRY_DELAYS = [2, 10, 30]
@@ -74,6 +74,18 @@ def on_cluster(work: Callable[[ForkSession, Block], ForkSession], forks: list[Fo
 @task(name="publish season", task_run_name="publish {tile} {label}", **RETRYING)
 def publish_season(tile: str, label: str, settings: Settings) -> PublishReport:
     return publish(settings.store, tile, label, settings)
+
+
+@task(name="write season", task_run_name="write {tile} {label}", **RETRYING)
+def write_season(tile: str, label: str, settings: Settings) -> Written:
+    """A publish's files and item in the static catalog: on a worker, with its settings (no STAC
+    database); :func:`register_season` then brings the STAC API up to date."""
+    return write_static(settings.store, tile, label, settings)
+
+
+@task(name="register season", task_run_name="register {written.item.id}", **RETRYING)
+def register_season(written: Written, settings: Settings) -> PublishReport:
+    return update_api(written.collection, written.item, written.folder, settings)
 
 
 def lock_name(tile: str) -> str:

@@ -15,10 +15,10 @@ import pytest
 
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
-from snowdays.settings import get_settings
 from tests.backfilldata import LABEL, TILES, assert_like_annual, assert_published, region_archive
-from tests.conftest import _free_port, console_script
+from tests.conftest import console_script
 from tests.stacdata import database
+from tests.stackenv import stack_settings
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -31,39 +31,33 @@ def served(api: str) -> None:
         time.sleep(1)
 
 
-def test_a_backfill_through_the_stack(postgres: LocalPostgres, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_backfill_through_the_stack(postgres: LocalPostgres, tmp_path: Path) -> None:
     env = {"ARCHIVE": tmp_path / "archive", "STORE": tmp_path / "stores",
            "STAC_CATALOG": tmp_path / "catalog", "STAC_DATABASE_URL": database(postgres, "backfillstack"),
-           "STAC_POSTGRES_DATA": "", "DASK_WORKERS": "2", "PREFECT_HOME": tmp_path / "prefect",
-           "PREFECT_PORT": _free_port(), "DASK_PORT": _free_port(), "STAC_API_PORT": _free_port(),
-           "FILES_PORT": _free_port(), "SWEEP_INTERVAL_SECONDS": "3600"}
-    for name, value in env.items():
-        monkeypatch.setenv(f"SNOWDAYS_{name}", str(value))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    settings = get_settings()
-    region = region_archive(tmp_path, settings)
-    with Stack(settings, tmp_path / "logs"):
-        at = urls(settings.ports)
-        child = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-        child["PREFECT_API_URL"] = f"{at['Prefect UI']}/api"
-        served(child["PREFECT_API_URL"])
-        done = subprocess.run([str(console_script()), "backfill", "--region", str(region), "--season",
-                               LABEL], env=child, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=600, check=False)
-        logs = (tmp_path / "logs" / "pipeline.log").read_text()[-3000:]
-        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{logs}"
-        assert ": Completed" in done.stdout
-        assert_like_annual(tmp_path, settings)
-        assert_published(region, settings)
-        stac = at["STAC API"]
-        for tile in TILES:
-            item = httpx.get(f"{stac}/collections/snow-cover-duration/items/scd-{tile.lower()}-{LABEL}",
-                             timeout=30)
-            assert item.status_code == 200, tile
-        mosaic = httpx.get(f"{stac}/collections/snow-cover-duration-mosaics/items/"
-                           f"scd-mosaic-three-{LABEL}", timeout=30)
-        assert mosaic.status_code == 200
-        assert mosaic.json()["assets"]["scd_display"]["href"]
-        config = httpx.get(f"{at['viewer']}config.json", timeout=30).raise_for_status().json()
-        assert config["stac_api"].rstrip("/") == stac.rstrip("/")
+           "STAC_POSTGRES_DATA": "", "DASK_WORKERS": "2", "SWEEP_INTERVAL_SECONDS": "3600"}
+    with stack_settings(tmp_path, **env) as settings:
+        region = region_archive(tmp_path, settings)
+        with Stack(settings, tmp_path / "logs"):
+            at = urls(settings.ports)
+            child = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            child["PREFECT_API_URL"] = f"{at['Prefect UI']}/api"
+            served(child["PREFECT_API_URL"])
+            done = subprocess.run([str(console_script()), "backfill", "--region", str(region),
+                                   "--season", LABEL], env=child, cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=600, check=False)
+            logs = (tmp_path / "logs" / "pipeline.log").read_text()[-3000:]
+            assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{logs}"
+            assert ": Completed" in done.stdout
+            assert_like_annual(tmp_path, settings)
+            assert_published(region, settings)
+            stac = at["STAC API"]
+            for tile in TILES:
+                item = httpx.get(f"{stac}/collections/snow-cover-duration/items/"
+                                 f"scd-{tile.lower()}-{LABEL}", timeout=30)
+                assert item.status_code == 200, tile
+            mosaic = httpx.get(f"{stac}/collections/snow-cover-duration-mosaics/items/"
+                               f"scd-mosaic-three-{LABEL}", timeout=30)
+            assert mosaic.status_code == 200
+            assert mosaic.json()["assets"]["scd_display"]["href"]
+            config = httpx.get(f"{at['viewer']}config.json", timeout=30).raise_for_status().json()
+            assert config["stac_api"].rstrip("/") == stac.rstrip("/")

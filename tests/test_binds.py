@@ -19,6 +19,7 @@ from flows.cluster import local_cluster
 from infra.stack import Stack, urls
 from snowdays.settings import Settings, get_settings
 from tests.conftest import _free_port, starts
+from tests.stackenv import stack_settings
 
 WORKERS = 2
 pytestmark = pytest.mark.timeout(600)
@@ -63,19 +64,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Set
     pg.chmod(0o755)
     env = {"ARCHIVE": base / "archive", "STORE": base / "stores", "STAC_CATALOG": base / "catalog",
            "STAC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/snowdays",
-           "STAC_POSTGRES_DATA": pg / "data", "DASK_WORKERS": WORKERS, "PREFECT_HOME": base / "prefect",
-           "PREFECT_PORT": _free_port(), "DASK_PORT": _free_port(), "STAC_API_PORT": _free_port(),
-           "FILES_PORT": _free_port()}
+           "STAC_POSTGRES_DATA": pg / "data", "DASK_WORKERS": WORKERS}
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in env.items():
-                mp.setenv(f"SNOWDAYS_{name}", str(value))
-            mp.delenv("PREFECT_API_URL", raising=False)
-            settings = get_settings()
-            with Stack(settings, base / "logs") as running:
-                with Client(urls(settings.ports)["Dask scheduler"], timeout=60) as client:  # type: ignore[no-untyped-call]
-                    client.wait_for_workers(WORKERS, timeout=120)
-                yield running, settings
+        with stack_settings(base, **env) as settings, Stack(settings, base / "logs") as running:
+            with Client(urls(settings.ports)["Dask scheduler"], timeout=60) as client:  # type: ignore[no-untyped-call]
+                client.wait_for_workers(WORKERS, timeout=120)
+            yield running, settings
     finally:
         shutil.rmtree(pg, ignore_errors=True)
 

@@ -24,9 +24,10 @@ from snowdays.export import season_maps, status
 from snowdays.names import parse_name
 from snowdays.sample import make_season
 from snowdays.season import parse_season
-from snowdays.settings import Settings, get_settings
-from tests.conftest import S3Server, _free_port
+from snowdays.settings import Settings
+from tests.conftest import S3Server
 from tests.stacdata import database
+from tests.stackenv import stack_settings
 
 TILE, LABEL = "T31TCH", "2017-2018"
 ITEM = "scd-t31tch-2017-2018"
@@ -100,13 +101,8 @@ def stack(s3_server: S3Server, postgres: LocalPostgres,
            "STAC_DATABASE_URL": database(postgres, "e2e"), "STAC_POSTGRES_DATA": "",
            "S3_ENDPOINT_URL": s3_server.endpoint_url, "SQS_QUEUE_URL": queue, "SQS_WAIT_SECONDS": "1",
            "SWEEP_INTERVAL_SECONDS": "20", "TRIGGER_WINDOW_SECONDS": "2", "MAX_RUNS": "2",
-           "DASK_WORKERS": "1", "PREFECT_HOME": base / "prefect", "PREFECT_PORT": _free_port(),
-           "DASK_PORT": _free_port(), "STAC_API_PORT": _free_port(), "FILES_PORT": _free_port()}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(f"SNOWDAYS_{name}", str(value))
-        mp.delenv("PREFECT_API_URL", raising=False)
-        settings = get_settings()
+           "DASK_WORKERS": "1"}
+    with stack_settings(base, **env) as settings:
         running = Running(settings, bucket, s3, arn, products)
         running.notify(on=True)
         with Stack(settings, base / "logs"):

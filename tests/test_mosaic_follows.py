@@ -44,6 +44,7 @@ from tests.conftest import _free_port
 from tests.mosaicdata import LABEL, UNTIL, make_tiles
 from tests.mosaicdata import update_tile as publish_more
 from tests.stacdata import database, pipeline_env, sample
+from tests.stackenv import stack_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = Settings.model_fields["mosaic_window_seconds"].default
@@ -300,15 +301,9 @@ def test_a_product_landing_brings_the_regional_mosaic_up_to_date(postgres: Local
     env = {"ARCHIVE": base / "archive", "STORE": tiles.store, "STAC_CATALOG": tiles.catalog,
            "STAC_DATABASE_URL": database(postgres, "follows"), "STAC_POSTGRES_DATA": "",
            "MOSAIC_REGIONS": json.dumps([str(region)]), "MOSAIC_WINDOW_SECONDS": "5", "MOSAIC_BLOCK": "32",
-           "TRIGGER_WINDOW_SECONDS": "2", "WATCH_POLL_SECONDS": "1", "DASK_WORKERS": "1",
-           "PREFECT_HOME": base / "prefect", "PREFECT_PORT": _free_port(), "DASK_PORT": _free_port(),
-           "STAC_API_PORT": _free_port(), "FILES_PORT": _free_port()}
+           "TRIGGER_WINDOW_SECONDS": "2", "WATCH_POLL_SECONDS": "1", "DASK_WORKERS": "1"}
     (base / "archive").mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(f"SNOWDAYS_{name}", str(value))
-        mp.delenv("PREFECT_API_URL", raising=False)
-        settings = get_settings()
+    with stack_settings(base, **env) as settings:
         published = publish_mosaic(build_region(region, settings), settings)
         assert published.api_error is None
         folder = tiles.catalog / "mosaics" / "boundary" / LABEL
