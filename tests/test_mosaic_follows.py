@@ -193,7 +193,7 @@ def test_a_burst_of_publishes_makes_one_run_per_region_and_season(prefect_api: s
     emit("T31TGL", "2017-2018", region_file)
     emit("T31TGL", "2018-2019", "alps")
     EventsWorker.instance().wait_until_empty()
-    runs = wait_for_runs(deployment, 3, 60)
+    runs = wait_for_runs(deployment, 3, 60, start)
     assert sorted((r.parameters["region"], r.parameters["season"]) for r in runs) == sorted([
         ("alps", "2017-2018"), ("alps", "2018-2019"), (region_file, "2017-2018")])
     assert all(type(v) is str for r in runs for v in r.parameters.values())
@@ -202,22 +202,24 @@ def test_a_burst_of_publishes_makes_one_run_per_region_and_season(prefect_api: s
     time.sleep(window + 1)
     emit("T32TLR", "2017-2018", "alps")
     EventsWorker.instance().wait_until_empty()
-    later = [r for r in wait_for_runs(deployment, 4, 60) if r.id not in {r.id for r in runs}]
+    later = [r for r in wait_for_runs(deployment, 4, 60, start) if r.id not in {r.id for r in runs}]
     assert [(r.parameters["region"], r.parameters["season"]) for r in later] == [("alps", "2017-2018")]
     time.sleep(window)
-    assert len(wait_for_runs(deployment, 4, 0)) == 4, "no run more"
+    assert len(wait_for_runs(deployment, 4, 0, start)) == 4, "no run more"
 
 
-def wait_for_runs(deployment: Any, count: int, seconds: float) -> list[Any]:
-    """The deployment's runs once there are ``count`` of them (or after ``seconds``)."""
+def wait_for_runs(deployment: Any, count: int, seconds: float, since: datetime) -> list[Any]:
+    """The deployment's runs made ``since`` (the session's server holds those of other tests' events
+    too), once there are ``count`` of them (or after ``seconds``)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId  # noqa: PLC0415
     from prefect.client.schemas.sorting import FlowRunSort  # noqa: PLC0415
 
     async def read() -> list[Any]:
         async with get_client() as client:
-            return list(await client.read_flow_runs(  # limit and sort given: the server refuses nulls
+            runs = await client.read_flow_runs(  # limit and sort given: the server refuses nulls
                 flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment])),
-                limit=50, sort=FlowRunSort.START_TIME_DESC))
+                limit=50, sort=FlowRunSort.START_TIME_DESC)
+        return [r for r in runs if r.created and r.created >= since]
 
     deadline = time.monotonic() + seconds
     runs = asyncio.run(read())

@@ -113,7 +113,11 @@ def outage(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
     env = {"ARCHIVE": base / "archive", "STORE": base / "stores", "STAC_CATALOG": base / "catalog",
            "STAC_DATABASE_URL": database(postgres, "outage"), "STAC_POSTGRES_DATA": "",
            "WATCH_POLL_SECONDS": "1", "SWEEP_INTERVAL_SECONDS": "60", "TRIGGER_WINDOW_SECONDS": "10",
-           "MAX_RUNS": str(MAX_RUNS), "DASK_WORKERS": "2"}
+           "MAX_RUNS": str(MAX_RUNS), "DASK_WORKERS": "2",
+           # the regions' mosaics follow each publish (tests/test_mosaic_follows.py), but here each
+           # spans the whole Alps or Pyrenees at 20 m over tiles of 16 pixels: their runs would hold
+           # the run slots for minutes, so they are set for after the test
+           "MOSAIC_WINDOW_SECONDS": "3600"}
     (base / "staging").mkdir()
     with stack_settings(base, **env) as settings, Stack(settings, base / "logs") as stack:
         yield Outage(settings, stack, products, base / "staging")
