@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.region import FORMULAS, MAX_RUNS, project
+from bench.projection import FORMULAS, MAX_RUNS, project
 
 MEASURED = {"products per tile-season": 100.0, "dask core s per tile-season": 200.0,
             "dask s per task": 0.01, "prefect s per task": 0.1, "full-size publish s": 5.0,
