@@ -14,6 +14,7 @@ tile-seasons it had not committed.
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +29,7 @@ from snowdays.decoding import decoded
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Grid
 from snowdays.ingest import Prepared, checksum, quarantine, stage_in
+from snowdays.names import strip_suffix
 from snowdays.packing import pack
 from snowdays.products import Product, open_product
 from snowdays.regions import Region
@@ -119,7 +121,7 @@ def build_season(store: str, tile: str, label: str, hrefs: list[str], settings: 
 
 def _names(hrefs: Iterable[str]) -> Iterator[tuple[str, str]]:
     for href in hrefs:
-        yield href.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zip").removesuffix(".tif"), href
+        yield strip_suffix(posixpath.basename(href.rstrip("/"))), href
 
 
 def _opened(hrefs: list[str], tile: str, settings: Settings) -> tuple[list[Product], list[ProductRejected]]:
