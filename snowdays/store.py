@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import icechunk
 import zarr
+from zarr.errors import GroupNotFoundError
+from zarr.storage import MemoryStore
 
 from snowdays.errors import StorageError
 from snowdays.settings import S3Endpoint, Settings
@@ -172,8 +174,12 @@ def _in_fork(job: Callable[[zarr.Group, J], None], fork: icechunk.ForkSession,
 
 
 def read(repo: icechunk.Repository) -> zarr.Group:
-    """A read-only view of the latest commit."""
-    return zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
+    """A read-only view of the latest commit; a store made but not yet given its root group (its
+    creator is in its first commit, or was killed there) reads as an empty tile."""
+    try:
+        return zarr.open_group(repo.readonly_session(branch=BRANCH).store, mode="r")
+    except GroupNotFoundError:
+        return zarr.group(store=MemoryStore())
 
 
 @dataclass(frozen=True)

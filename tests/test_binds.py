@@ -38,9 +38,11 @@ def listening(processes: Iterable[psutil.Process]) -> set[Listener]:
     """The TCP sockets the processes listen on."""
     found = set()
     for process in processes:
-        for conn in process.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN:
-                found.add((process.name(), conn.laddr.ip, conn.laddr.port))
+        try:  # a short-lived child (a helper command a part runs) may end while the tree is read
+            name, conns = process.name(), process.net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        found |= {(name, c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN}
     return found
 
 

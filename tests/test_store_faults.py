@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import icechunk
 import numpy as np
 import pytest
 import rasterio
@@ -36,7 +37,7 @@ from snowdays.sample import make_season
 from snowdays.season import Season, parse_season
 from snowdays.settings import Settings, get_settings
 from snowdays.state import STATE, Entry, ledger, recompute
-from snowdays.store import BACK_OFF_SECONDS, BRANCH, array, open_repo, read, subgroup, transact
+from snowdays.store import BACK_OFF_SECONDS, BRANCH, array, open_repo, read, storage, subgroup, transact
 from tests.conftest import S3Server, starts
 
 TILE = "T31TCH"
@@ -493,6 +494,18 @@ def test_a_writer_killed_before_its_commit_on_s3(
 
     assert ingest(root, str(product), settings).outcome == "folded"
     assert_same(look(root, settings).maps, batch(products[:4], tmp_path / "batch"))
+
+
+def test_a_store_whose_creator_died_before_its_root_group_reads_empty_and_takes_products(
+        products: list[Path], tmp_path: Path) -> None:
+    """Making a tile's store is two steps (the repository, then the commit of its root group): a
+    writer killed between them leaves a repository with no group, which reads as an empty tile and
+    takes its first product as a new one would."""
+    root = str(tmp_path / "stores")
+    icechunk.Repository.create(storage(root, TILE, SETTINGS.s3))
+    assert dict(read(open_repo(root, TILE, SETTINGS)).members()) == {}
+    assert ingest(root, str(products[0]), SETTINGS).outcome == "folded"
+    assert_same(look(root, SETTINGS).maps, batch(products[:1], tmp_path / "batch"))
 
 
 @pytest.mark.parametrize("kind", ["loop", "dangling", "file"])
