@@ -17,6 +17,8 @@ import logging
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import icechunk
 import zarr
@@ -28,10 +30,10 @@ from snowdays.archive import arrived, pending
 from snowdays.decoding import decoded
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Grid
-from snowdays.ingest import Prepared, checksum, quarantine, stage_in
+from snowdays.ingest import Prepared, quarantine, stage_in
 from snowdays.names import strip_suffix
 from snowdays.packing import pack
-from snowdays.products import Product, open_product
+from snowdays.products import Fetched, Product, fetch
 from snowdays.regions import Region
 from snowdays.season import Season
 from snowdays.settings import Settings
@@ -102,16 +104,20 @@ def held(store: str, tile: str, label: str, settings: Settings) -> int:
 
 def build_season(store: str, tile: str, label: str, hrefs: list[str], settings: Settings) -> BuildReport:
     """Read every product of ``hrefs`` (the tile's, in the season's window), stage them all and fold
-    the state, in one commit; the rejected are quarantined, as ingest does, once it is made."""
+    the state, in one commit; the rejected are quarantined, as ingest does, once it is made. Each
+    product is read from storage once (:func:`~snowdays.products.fetch`; a copy of those on
+    ``s3://`` is held in a temporary folder until the commit: the tile-season's products)."""
     season = settings.season(label)
     repo = open_repo(store, tile, settings, create=True)
-    products, rejected = _opened(hrefs, tile, settings)
-    chosen = select(products, season)
-    grid, wrong = _grid(repo, chosen, tile)
-    bad = {e.product for e in wrong}
-    chosen = [p for p in chosen if p.id.name not in bad]
-    staged, failed = transact(repo, lambda root: _build(root, label, season, chosen, grid, settings))
-    where = {p.id.name: p.source.href for p in products} | dict(_names(hrefs))
+    with TemporaryDirectory(prefix="snowdays-fetch-") as spool:
+        fetched, rejected = _fetched(hrefs, tile, settings, Path(spool))
+        of = {id(f.product): f for f in fetched}
+        chosen = select([f.product for f in fetched], season)
+        grid, wrong = _grid(repo, chosen, tile)
+        bad = {e.product for e in wrong}
+        ready = [of[id(p)] for p in chosen if p.id.name not in bad]
+        staged, failed = transact(repo, lambda root: _build(root, label, season, ready, grid, settings))
+    where = dict(_names(hrefs)) | {f.id.name: f.href for f in fetched}
     for e in rejected + wrong + failed:
         quarantine(store, where.get(e.product, e.product), e, settings)
     log.info("%s %s: %d products built in one commit, %d rejected", tile, label, staged,
@@ -124,15 +130,16 @@ def _names(hrefs: Iterable[str]) -> Iterator[tuple[str, str]]:
         yield strip_suffix(posixpath.basename(href.rstrip("/"))), href
 
 
-def _opened(hrefs: list[str], tile: str, settings: Settings) -> tuple[list[Product], list[ProductRejected]]:
-    """The products that open and pass their checks, and the rejected."""
-    products, rejected = [], []
+def _fetched(hrefs: list[str], tile: str, settings: Settings,
+             spool: Path) -> tuple[list[Fetched], list[ProductRejected]]:
+    """The products that open and pass their checks, each read once, and the rejected."""
+    fetched, rejected = [], []
     for href in hrefs:
         try:
-            products.append(open_product(href, settings, tile))
+            fetched.append(fetch(href, settings, spool, tile))
         except ProductRejected as e:
             rejected.append(e)
-    return products, rejected
+    return fetched, rejected
 
 
 def _grid(repo: icechunk.Repository, products: list[Product],
@@ -158,15 +165,15 @@ def _grid(repo: icechunk.Repository, products: list[Product],
     return grid, rejected
 
 
-def _build(root: zarr.Group, label: str, season: Season, products: list[Product], grid: Grid,
+def _build(root: zarr.Group, label: str, season: Season, products: list[Fetched], grid: Grid,
            settings: Settings) -> tuple[tuple[int, list[ProductRejected]], str | None]:
     """Stage every product, then fold the season's state (in the open session)."""
     staged, failed = 0, []
-    for product, codes in decoded(products, grid, settings):
+    for got, codes in decoded(products, grid, settings):
         if isinstance(codes, ProductRejected):
             failed.append(codes)
             continue
-        ready = Prepared(product.source.href, product.id, grid, pack(codes), checksum(product))
+        ready = Prepared(got.href, got.id, grid, pack(codes), got.checksum)
         outcomes, _ = stage_in(root, ready, settings)
         staged += outcomes.get(label) in (Outcome.FOLDED, Outcome.RECOMPUTED)
     if staged:

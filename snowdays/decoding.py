@@ -13,12 +13,25 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, TypeVar
 
 from snowdays.errors import ProductRejected
 from snowdays.grid import Codes, Grid
+from snowdays.names import ProductId
 from snowdays.products import Product
 from snowdays.settings import Settings
 
+
+class Readable(Protocol):
+    """A product to decode: a :class:`~snowdays.products.Product`, or one fetched for folding."""
+
+    @property
+    def id(self) -> ProductId: ...
+
+    def read(self, grid: Grid, settings: Settings) -> Codes: ...
+
+
+R = TypeVar("R", bound=Readable)
 Decoded = tuple[Product, Codes | ProductRejected]
 """A product and its codes on the grid, or the rejection its decoding raised."""
 AHEAD = 2
@@ -26,8 +39,8 @@ AHEAD = 2
 
 
 def decoded(
-    products: Iterable[Product], grid: Grid, settings: Settings
-) -> Generator[Decoded, None, None]:
+    products: Iterable[R], grid: Grid, settings: Settings
+) -> Generator[tuple[R, Codes | ProductRejected], None, None]:
     """Each product with its codes on ``grid``, or the rejection its decoding raised, in the order
     given, while ``settings.cores`` threads decode the next ones.
 
@@ -50,10 +63,10 @@ def decoded(
 
 
 def _ahead(
-    pool: ThreadPoolExecutor, products: Iterator[Product], depth: int, grid: Grid, settings: Settings
-) -> Iterator[Decoded]:
+    pool: ThreadPoolExecutor, products: Iterator[R], depth: int, grid: Grid, settings: Settings
+) -> Iterator[tuple[R, Codes | ProductRejected]]:
     """Keep ``depth`` products submitted; yield the oldest when it is decoded."""
-    flight: deque[tuple[Product, Future[Codes | ProductRejected]]] = deque()
+    flight: deque[tuple[R, Future[Codes | ProductRejected]]] = deque()
     for p in products:
         flight.append((p, pool.submit(_decode, p, grid, settings)))
         if len(flight) == depth:
@@ -64,7 +77,7 @@ def _ahead(
         yield oldest, future.result()
 
 
-def _decode(product: Product, grid: Grid, settings: Settings) -> Codes | ProductRejected:
+def _decode(product: Readable, grid: Grid, settings: Settings) -> Codes | ProductRejected:
     try:
         return product.read(grid, settings)
     except ProductRejected as e:

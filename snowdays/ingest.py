@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import icechunk
 import zarr
@@ -16,7 +16,7 @@ from snowdays.errors import ProductRejected, WrongGrid
 from snowdays.grid import Codes, Grid
 from snowdays.names import ProductId, parse_name
 from snowdays.packing import pack
-from snowdays.products import Product, open_product
+from snowdays.products import Product, fetch
 from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.state import (
@@ -87,16 +87,6 @@ def seasons_of(when: date, settings: Settings) -> list[tuple[str, Season]]:
     return found
 
 
-def checksum(product: Product) -> str:
-    digest = hashlib.sha256()
-    for member in sorted(product.source.members) if product.source.kind == "dir" else [""]:
-        path = product.source.href.rstrip("/") + (f"/{member}" if member else "")
-        with product.source.fs.open(path.removeprefix("s3://"), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A product read, checked and put on its tile's grid: all a fold needs (and a worker returns)."""
@@ -140,9 +130,10 @@ def prepare(root: str, href: str, settings: Settings) -> Prepared | Report:
     """Read a product onto its tile's grid (reading the store only); a bad one is quarantined, with
     its report."""
     try:
-        product = open_product(href, settings)
-        grid = _grid_for(open_repo(root, product.id.tile, settings, create=True), product)
-        return Prepared(href, product.id, grid, pack(product.read(grid, settings)), checksum(product))
+        with TemporaryDirectory(prefix="snowdays-fetch-") as spool:
+            got = fetch(href, settings, Path(spool))
+            grid = _grid_for(open_repo(root, got.product.id.tile, settings, create=True), got.product)
+            return Prepared(href, got.product.id, grid, pack(got.read(grid, settings)), got.checksum)
     except ProductRejected as e:
         quarantine(root, href, e, settings)
         return Report(e.product, Status.REJECTED, e.reason)

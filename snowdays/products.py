@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import posixpath
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from xml.etree.ElementTree import Element
 
 import rasterio
@@ -32,7 +35,7 @@ from snowdays.grid import Codes, Grid, put_on_grid, read_on_grid
 from snowdays.l2a import BANDS, LABELS, LAYERS, Layers, member_name, quantification, snow
 from snowdays.names import Family, ProductId, check_tile, normalise_tile, parse_name
 from snowdays.settings import Settings
-from snowdays.storage import Source, gdal_env, open_source, raster_error
+from snowdays.storage import Source, checksum, download, gdal_env, is_s3, open_source, raster_error
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,7 @@ class Product:
 
 def open_product(href: str, settings: Settings, tile: str | None = None) -> Product:
     """Identify and check a product; raise a ProductRejected subclass naming it and the reason."""
-    pid = parse_name(posixpath.basename(href.rstrip("/")))
-    check_tile(pid, tile)
-    check_acquired(pid, settings)
+    pid = identify(href, settings, tile)
     source = open_source(href, settings)
     stem, pid = _content(pid, source)
     source = replace(source, folder=f"{stem}/" if source.top == stem else "")
@@ -90,6 +91,60 @@ def open_product(href: str, settings: Settings, tile: str | None = None) -> Prod
     grid = _check_raster(pid, source.gdal(raster), settings)
     return Product(pid, source, source.gdal(raster), grid, sum(source.members.values()),
                    water=pid.family == Family.HRSI)
+
+
+def identify(href: str, settings: Settings, tile: str | None = None) -> ProductId:
+    """The product's id from its name, checked against ``tile`` and the plausible dates."""
+    pid = parse_name(posixpath.basename(href.rstrip("/")))
+    check_tile(pid, tile)
+    check_acquired(pid, settings)
+    return pid
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A product opened for folding: checked, with its checksum and where it is stored."""
+
+    product: Product
+    checksum: str
+    href: str
+    """Where the product is stored (``product`` may read a copy of it)."""
+
+    @property
+    def id(self) -> ProductId:
+        return self.product.id
+
+    def read(self, grid: Grid, settings: Settings) -> Codes:
+        """:meth:`Product.read`, its rejections naming the product where it is stored."""
+        with where_stored(self.product.source.href, self.href):
+            return self.product.read(grid, settings)
+
+
+def fetch(href: str, settings: Settings, spool: Path, tile: str | None = None) -> Fetched:
+    """Open a product as :func:`open_product` does, its bytes read from storage once: an ``s3://``
+    product is downloaded into ``spool`` (hashed as it streams) and its checks and decode read the
+    copy; a local one is hashed in place, after which the page cache serves its decode."""
+    if not is_s3(href):
+        product = open_product(href, settings, tile)
+        return Fetched(product, checksum(product.source), href)
+    identify(href, settings, tile)  # nothing is copied of a product its name rejects
+    local, digest = download(href, settings, spool)
+    with where_stored(local, href):
+        return Fetched(open_product(local, settings, tile), digest, href)
+
+
+@contextmanager
+def where_stored(local: str, href: str) -> Iterator[None]:
+    """Rejections raised inside name the product at ``href`` rather than at its copy ``local``."""
+    try:
+        yield
+    except ProductRejected as e:
+        raise renamed(e, local, href) from e
+
+
+def renamed(error: ProductRejected, local: str, href: str) -> ProductRejected:
+    """The rejection with the product's copy ``local`` named where it is stored, ``href``."""
+    return error if local == href else type(error)(error.product, error.reason.replace(local, href))
 
 
 EARLIEST = datetime(2013, 2, 11, tzinfo=UTC)

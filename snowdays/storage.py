@@ -1,18 +1,22 @@
 """Where products live: a local path or ``s3://``, as a directory, a ``.zip`` or a ``.tif``.
 
 fsspec lists and reads small members; GDAL reads rasters in place through ``/vsizip/`` and ``/vsis3/``.
-Archives are checked before anything inside them is read (zip-slip paths, zip bombs).
+Archives are checked before anything inside them is read (zip-slip paths, zip bombs). A product that
+is folded (ingest, backfill) is first copied from ``s3://`` once, hashed as it streams
+(:func:`download`), so that its checks, its checksum and its decode read it from storage once.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import posixpath
 import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,6 +171,48 @@ def open_source(href: str, settings: Settings) -> Source:
         raise UnsafeArchive(strip_suffix(posixpath.basename(path)),
                             f"member {links[0]!r} is a symbolic link")
     return Source(href, "dir", members, fs)
+
+
+def download(href: str, settings: Settings, spool: Path) -> tuple[str, str]:
+    """Copy the ``s3://`` product ``href`` (an object, or a folder's objects) into ``spool`` under
+    its own name, reading each byte once and hashing it on the way: (the copy's path, the SHA-256 of
+    the product's bytes, a folder's in the order of its members' names). A product larger than
+    ``zip_max_total_bytes`` is rejected before anything is copied."""
+    fs = filesystem(href, settings.s3)
+    path = _local(href).rstrip("/")
+    name = posixpath.basename(path)
+    try:
+        found = fs.find(path, detail=True)  # an object finds itself; a folder, its objects
+        if not found:
+            raise FileNotFoundError(errno.ENOENT, "No such object or prefix", href)
+        size = sum(int(v["size"]) for v in found.values())
+        if size > settings.zip_max_total_bytes:
+            raise UnsafeArchive(strip_suffix(name), f"{size} bytes stored, over the "
+                                                    f"{settings.zip_max_total_bytes} limit")
+        digest = hashlib.sha256()
+        for key in sorted(found):
+            target = spool / name / key[len(path) + 1:] if key != path else spool / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with fs.open(key, "rb") as f, target.open("wb") as out:
+                for block in iter(partial(f.read, _MIB), b""):
+                    digest.update(block)
+                    out.write(block)
+    except FileNotFoundError as e:
+        raise CorruptProduct(strip_suffix(name), f"not found at {href}") from e
+    except (OSError, BotoCoreError) as e:
+        raise _storage_error(href, e) from e
+    return str(spool / name), digest.hexdigest()
+
+
+def checksum(source: Source) -> str:
+    """The SHA-256 of a product's bytes as stored (a folder's: of its members in name order)."""
+    digest = hashlib.sha256()
+    for member in sorted(source.members) if source.kind == "dir" else [""]:
+        path = source.href.rstrip("/") + (f"/{member}" if member else "")
+        with source.fs.open(_local(path), "rb") as f:
+            for block in iter(partial(f.read, _MIB), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _check_readable(folder: Path) -> None:

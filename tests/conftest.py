@@ -119,6 +119,9 @@ def _free_port() -> int:
 @starts("server")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server on 127.0.0.1 for the whole session, stopped at the end."""
+    # moto's request recorder (tests/test_s3.py counts the bytes a product is read) writes where this
+    # says, read once when moto is first imported (here: no other module imports it)
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(tmp_path_factory.mktemp("moto") / "requests"))
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only S3 tests need it
 
     port = _free_port()

@@ -6,17 +6,27 @@ Listing and small members go through fsspec/s3fs, rasters through GDAL's ``/vsis
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import socket
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+import httpx
 import numpy as np
 import pytest
+import zarr
 
 from snowdays.annual import run_annual
+from snowdays.backfill import build_season
 from snowdays.errors import CorruptProduct, RejectedProducts, StorageError, UnsafeArchive, is_retryable
+from snowdays.ingest import ingest
+from snowdays.names import strip_suffix
 from snowdays.products import open_product
 from snowdays.settings import get_settings
+from snowdays.state import STATE, ledger
+from snowdays.store import open_repo, read
 from tests.badproducts import (
     SEASON,
     START,
@@ -154,3 +164,89 @@ def test_an_unreachable_store_is_a_storage_fault_not_a_bad_product(
     assert is_retryable(caught.value) and product.id.name in str(caught.value)
     with pytest.raises(StorageError):
         run_annual(url, TILE, SEASON, dead)
+
+
+def requested_bytes(recording: str, bucket: str, sizes: dict[str, int]) -> dict[str, int]:
+    """Bytes the server was asked for, per object of ``sizes``, from moto's recording of every
+    request it answered (a GET without a range asks for the whole object)."""
+    asked = dict.fromkeys(sizes, 0)
+    for line in filter(None, recording.splitlines()):
+        entry = json.loads(line)
+        key = unquote(urlsplit(entry["url"]).path).removeprefix(f"/{bucket}/")
+        if entry["method"] != "GET" or key not in sizes:
+            continue
+        span = re.fullmatch(r"bytes=(\d+)-(\d*)", entry["headers"].get("Range", ""))
+        first, last = (int(span[1]), int(span[2] or sizes[key] - 1)) if span else (0, sizes[key] - 1)
+        asked[key] += min(last, sizes[key] - 1) - first + 1
+    return asked
+
+
+@pytest.mark.parametrize("as_zip", [True, False], ids=["zips", "dirs"])
+def test_ingest_reads_a_product_on_s3_once(as_zip: bool, s3_server: S3Server, tmp_path: Path) -> None:
+    """Ingesting a product from S3 asks the server for each of its bytes once: its listing, its
+    checks, its checksum and its decode all read one copy. The ledger's checksum is the SHA-256 of
+    the bytes stored (a folder's: of its members in name order), and the state is the one local
+    products give."""
+    folder = tmp_path / "products"
+    good_season(folder, "muscate", as_zip)
+    bucket = f"snow-once-{'zips' if as_zip else 'dirs'}"
+    url = s3_server.upload(folder, bucket, "theia")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    entries = sorted(folder.iterdir())
+    sizes = {f"theia/{f.relative_to(folder)}": f.stat().st_size for f in folder.rglob("*") if f.is_file()}
+    moto = f"{s3_server.endpoint_url}/moto-api/recorder"
+    httpx.post(f"{moto}/reset-recording").raise_for_status()
+    httpx.post(f"{moto}/start-recording").raise_for_status()
+    try:
+        reports = [ingest(str(tmp_path / "s3-store"), f"{url}/{e.name}", settings) for e in entries]
+    finally:
+        httpx.post(f"{moto}/stop-recording").raise_for_status()
+    recording = httpx.get(f"{moto}/download-recording").text
+    assert all(r.changed for r in reports), [r.outcome for r in reports]
+    assert requested_bytes(recording, bucket, sizes) == sizes  # every byte once, none twice
+
+    for e in entries:
+        ingest(str(tmp_path / "local-store"), str(e), settings)
+    digests = {}
+    for e in entries:
+        stored = [e] if e.is_file() else sorted(f for f in e.rglob("*") if f.is_file())
+        digests[strip_suffix(e.name)] = hashlib.sha256(b"".join(f.read_bytes() for f in stored)).hexdigest()
+    remote = read(open_repo(str(tmp_path / "s3-store"), TILE, settings))["seasons"]
+    local = read(open_repo(str(tmp_path / "local-store"), TILE, settings))["seasons"]
+    assert sorted(remote.group_keys()) == sorted(local.group_keys())
+    for label in remote.group_keys():
+        held = ledger(remote[label])
+        assert held == ledger(local[label])
+        assert {x.name: x.checksum for x in held} == {x.name: digests[x.name] for x in held}
+        np.testing.assert_array_equal(remote[label]["cube"][:], local[label]["cube"][:])
+
+
+def test_a_backfill_reads_each_product_on_s3_once(s3_server: S3Server, tmp_path: Path) -> None:
+    """A tile-season built from S3 in one commit asks for each byte of its products once too, and
+    holds the state and the ledger (in its own slot order) that the same products ingested from
+    disk one by one give."""
+    folder = tmp_path / "products"
+    good_season(folder, "muscate", True)
+    url = s3_server.upload(folder, "snow-once-backfill", "theia")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url, pending_max=0)
+    sizes = {f"theia/{f.name}": f.stat().st_size for f in folder.iterdir()}
+    moto = f"{s3_server.endpoint_url}/moto-api/recorder"
+    httpx.post(f"{moto}/reset-recording").raise_for_status()
+    httpx.post(f"{moto}/start-recording").raise_for_status()
+    try:
+        report = build_season(str(tmp_path / "built"), TILE, "2017-2018",
+                              [f"{url}/{f.name}" for f in sorted(folder.iterdir())], settings)
+    finally:
+        httpx.post(f"{moto}/stop-recording").raise_for_status()
+    assert report.products == len(sizes) and not report.rejected
+    assert requested_bytes(httpx.get(f"{moto}/download-recording").text, "snow-once-backfill", sizes) == sizes
+    for f in sorted(folder.iterdir()):
+        ingest(str(tmp_path / "one-by-one"), str(f), settings)
+    built = read(open_repo(str(tmp_path / "built"), TILE, settings))["seasons/2017-2018"]
+    one = read(open_repo(str(tmp_path / "one-by-one"), TILE, settings))["seasons/2017-2018"]
+    def held(group: zarr.Group) -> list[tuple[str, str, int]]:  # slots follow the order of staging
+        return sorted((e.name, e.checksum, e.day) for e in ledger(group))
+
+    assert held(built) == held(one)
+    for name in STATE:
+        np.testing.assert_array_equal(built[name][:], one[name][:], err_msg=name)
