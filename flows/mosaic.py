@@ -47,7 +47,7 @@ def update_mosaic(loaded: Region, season: str, settings: Settings) -> dict[str, 
     """The mosaic flow's work, in the running flow (a backfill brings its regions' mosaics up to date
     on its own cluster)."""
     logger = get_run_logger()
-    with held(f"snowdays-mosaic-{loaded.name}-{season}"):
+    with held(f"snowdays-mosaic-{loaded.name}-{season}", settings):
         report = build_on_cluster(loaded, season, for_workers(settings))
         published = publish(report, settings)
     if report.plan.missing:

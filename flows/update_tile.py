@@ -46,7 +46,7 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     tile = normalise_tile(tile)
     regions = regions_holding(tile, settings.mosaic_regions)  # a bad region file: before any change
     logger = get_run_logger()
-    with tile_lock(tile):
+    with tile_lock(tile, settings):
         reports = drain(tile)
         if any(r.changed for r in reports):
             for label in checkpoint(settings.store, tile, settings, on_cluster):

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     """An arrival starts a run of its tile at most once in this many seconds (the run folds the burst)."""
     max_runs: int = Field(4, ge=1)
     """Flow runs the pipeline runs at once (one per tile at most)."""
+    lock_lease_seconds: float = Field(300, ge=60)
+    """A tile's lock (and a mosaic's) is a lease its holder renews while it lives: a run that dies
+    holding it (its process or node killed) blocks that tile's next writer this long at most (Prefect's
+    server takes no lease shorter than a minute)."""
     watch_poll_seconds: float = Field(5, gt=0)
     """Seconds between two looks at a local archive for new products (``snowdays up``)."""
 

@@ -22,7 +22,7 @@ from tasks.tile import RETRYING, tile_lock
 def build_tile_season(tile: str, label: str, settings: Settings) -> BuildReport:
     """Build one tile-season in batch (skipped when complete), while no update of the tile writes."""
     show_library_logs(settings)  # on a Dask worker: its own process, its own loggers
-    with tile_lock(tile):
+    with tile_lock(tile, settings):
         return backfill_season(settings.store, tile, label, settings)
 
 

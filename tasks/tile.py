@@ -93,20 +93,21 @@ def lock_name(tile: str) -> str:
 
 
 @contextmanager
-def tile_lock(tile: str) -> Iterator[None]:
+def tile_lock(tile: str, settings: Settings) -> Iterator[None]:
     """One update of a tile at a time, whichever worker runs it."""
-    with held(lock_name(tile)):
+    with held(lock_name(tile), settings):
         yield
 
 
 @contextmanager
-def held(name: str) -> Iterator[None]:
-    """Hold the global concurrency limit ``name`` (one slot; made on first use)."""
+def held(name: str, settings: Settings) -> Iterator[None]:
+    """Hold the global concurrency limit ``name`` (one slot; made on first use), as a lease of
+    ``lock_lease_seconds`` renewed while this process lives."""
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
             with suppress(ObjectAlreadyExists):  # another run made it first
                 client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    with concurrency(name, occupy=1, strict=True):
+    with concurrency(name, occupy=1, strict=True, lease_duration=settings.lock_lease_seconds):
         yield

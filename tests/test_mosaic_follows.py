@@ -248,7 +248,7 @@ def test_a_mosaic_run_waiting_for_another_of_its_region_builds_what_was_publishe
     first = mosaic(region=str(region), season=LABEL)
     assert len(first["rebuilt"]) == first["blocks"]  # type: ignore[arg-type]
     with ThreadPoolExecutor(1) as pool:
-        with held(f"snowdays-mosaic-boundary-{LABEL}"):  # the earlier run
+        with held(f"snowdays-mosaic-boundary-{LABEL}", get_settings()):  # the earlier run
             later = pool.submit(mosaic, region=str(region), season=LABEL)
             time.sleep(10)
             assert not later.done(), "the later run waits for the lock"
