@@ -13,6 +13,7 @@ from snowdays.errors import UsageError
 from snowdays.grid import Grid
 from snowdays.names import normalise_tile
 from snowdays.outputs import write_maps
+from snowdays.quality import Quality, quality
 from snowdays.season import Season
 from snowdays.settings import Settings
 from snowdays.state import ledger, state_at
@@ -48,6 +49,16 @@ def season_maps(root: str, tile: str, label: str, settings: Settings,
     maps = state.maps(max(stop_day, 0) + 1)
     return SeasonMaps(tile, season, grid, maps, season.start + timedelta(max(stop_day, 0)),
                       any(e.landsat for e in entries), len(entries))
+
+
+def season_quality(root: str, tile: str, label: str, settings: Settings,
+                   as_of: date | None = None) -> Quality:
+    """The quality layers of a stored season (:mod:`snowdays.quality`), closed as its maps are."""
+    result = season_maps(root, tile, label, settings, as_of)
+    season = result.season
+    group = _season(root, result.tile, label, settings)
+    until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
+    return quality(group, result.maps, (result.as_of - season.start).days + 1, until)
 
 
 def export(root: str, tile: str, label: str, out: Path, settings: Settings,

@@ -67,6 +67,35 @@ def pixel_maps(series: Series, n_days: int) -> tuple[int, int, int, int]:
     return scd, 0, 0, nobs
 
 
+def pixel_quality(series: Series, n_days: int) -> tuple[int, int, int, int]:
+    """(NSP, QCOD, QCMD, QC) of one pixel, written as LIS 1.11 and HR-WSI compute them over the daily
+    series (``compute_NSP.py``; ``lis_sps1s2_post_processing.py``, mean input QC taken as 0); QCOD and
+    QCMD 65535 where SOD and SMOD are not given (SCD of 10 or less) or no day of the season saw snow."""
+    days = daily_snow(series, n_days)
+    nsp = int((np.diff(np.array(days, dtype=np.int64)) > 0).sum()) if n_days > 1 else 0
+    scd, sod, smod, nobs = pixel_maps(series, n_days)
+    snowy = [t for t, v in series if 1 <= v <= 100 and 0 <= t <= n_days - 1]
+    qcod = min((abs(sod - t) for t in snowy), default=65535) if scd > 10 else 65535
+    qcmd = min((abs(smod - t) for t in snowy), default=65535) if scd > 10 else 65535
+    mean_qc = 0
+    by_nobs = (nobs < 40) * (mean_qc + 2) + (40 <= nobs < 80) * (mean_qc + 1) + (nobs >= 80) * mean_qc
+    qc = min(3, (scd < 60) * 3 + (scd >= 60) * by_nobs)
+    return nsp, qcod, qcmd, qc
+
+
+def cube_quality(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> dict[str, np.ndarray]:
+    """Quality layers of a cube of merged observations (days x rows x cols)."""
+    order = np.argsort(days, kind="stable")
+    _, rows, cols = cube.shape
+    out = {k: np.zeros((rows, cols), np.uint16) for k in ("NSP", "QCOD", "QCMD", "QC")}
+    for i in range(rows):
+        for j in range(cols):
+            series = [(int(days[k]), int(cube[k, i, j])) for k in order]
+            for key, value in zip(("NSP", "QCOD", "QCMD", "QC"), pixel_quality(series, n_days), strict=True):
+                out[key][i, j] = value
+    return out
+
+
 def cube_maps(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> dict[str, np.ndarray]:
     """Maps of a cube of merged observations (days x rows x cols)."""
     order = np.argsort(days, kind="stable")

@@ -169,7 +169,7 @@ def due(group: zarr.Group, pending_max: int) -> int | None:
 def blocks(group: zarr.Group, path: str, n_days: int, until: int) -> list[Block]:
     """The chunks of the season's state, each with the days after ``folded`` up to ``until``."""
     since = folded_day(group)
-    days = _days(ledger(group), since, until)
+    days = observation_days(ledger(group), since, until)
     (height, width), (rows, cols) = array(group, STATE[0]).shape, array(group, STATE[0]).chunks
     return [Block(path, n_days, days, since, until, (r, min(r + rows, height)), (c, min(c + cols, width)))
             for r in range(0, height, rows) for c in range(0, width, cols)]
@@ -219,7 +219,7 @@ def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:
     return array(group, name).with_config({"write_empty_chunks": True})
 
 
-def _days(entries: list[Entry], since: int, until: int) -> list[tuple[int, list[int]]]:
+def observation_days(entries: list[Entry], since: int, until: int) -> list[tuple[int, list[int]]]:
     """The days after ``since`` up to ``until`` and, for each, its products' slots in merge order."""
     chosen = sorted((e for e in entries if since < e.day <= until), key=lambda e: (e.day, e.order))
     return [(day, [e.slot for e in same_day])
@@ -237,7 +237,7 @@ def state_at(group: zarr.Group, n_days: int, until: int | None = None) -> FoldSt
         return recompute(group, n_days, entries, stop)
     state = load(group, n_days)
     height, width = state.scd.shape
-    _fold_days(state, array(group, "cube"), _days(entries, folded, stop), (0, height), (0, width))
+    _fold_days(state, array(group, "cube"), observation_days(entries, folded, stop), (0, height), (0, width))
     return state
 
 
@@ -246,7 +246,7 @@ def recompute(group: zarr.Group, n_days: int, entries: list[Entry], until: int) 
     cube = array(group, "cube")
     height, width = cube.shape[1], array(group, STATE[0]).shape[1]
     state = FoldState.empty((height, width), n_days)
-    _fold_days(state, cube, _days(entries, NONE, until), (0, height), (0, width))
+    _fold_days(state, cube, observation_days(entries, NONE, until), (0, height), (0, width))
     return state
 
 

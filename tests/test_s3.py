@@ -26,7 +26,7 @@ from snowdays.names import strip_suffix
 from snowdays.products import open_product
 from snowdays.settings import get_settings
 from snowdays.state import STATE, ledger
-from snowdays.store import open_repo, read
+from snowdays.store import array, open_repo, read, subgroup
 from tests.badproducts import (
     SEASON,
     START,
@@ -211,14 +211,14 @@ def test_ingest_reads_a_product_on_s3_once(as_zip: bool, s3_server: S3Server, tm
     for e in entries:
         stored = [e] if e.is_file() else sorted(f for f in e.rglob("*") if f.is_file())
         digests[strip_suffix(e.name)] = hashlib.sha256(b"".join(f.read_bytes() for f in stored)).hexdigest()
-    remote = read(open_repo(str(tmp_path / "s3-store"), TILE, settings))["seasons"]
-    local = read(open_repo(str(tmp_path / "local-store"), TILE, settings))["seasons"]
+    remote = subgroup(read(open_repo(str(tmp_path / "s3-store"), TILE, settings)), "seasons")
+    local = subgroup(read(open_repo(str(tmp_path / "local-store"), TILE, settings)), "seasons")
     assert sorted(remote.group_keys()) == sorted(local.group_keys())
     for label in remote.group_keys():
-        held = ledger(remote[label])
-        assert held == ledger(local[label])
+        held = ledger(subgroup(remote, label))
+        assert held == ledger(subgroup(local, label))
         assert {x.name: x.checksum for x in held} == {x.name: digests[x.name] for x in held}
-        np.testing.assert_array_equal(remote[label]["cube"][:], local[label]["cube"][:])
+        np.testing.assert_array_equal(array(remote, f"{label}/cube")[:], array(local, f"{label}/cube")[:])
 
 
 def test_a_backfill_reads_each_product_on_s3_once(s3_server: S3Server, tmp_path: Path) -> None:
@@ -242,11 +242,12 @@ def test_a_backfill_reads_each_product_on_s3_once(s3_server: S3Server, tmp_path:
     assert requested_bytes(httpx.get(f"{moto}/download-recording").text, "snow-once-backfill", sizes) == sizes
     for f in sorted(folder.iterdir()):
         ingest(str(tmp_path / "one-by-one"), str(f), settings)
-    built = read(open_repo(str(tmp_path / "built"), TILE, settings))["seasons/2017-2018"]
-    one = read(open_repo(str(tmp_path / "one-by-one"), TILE, settings))["seasons/2017-2018"]
+    built = subgroup(read(open_repo(str(tmp_path / "built"), TILE, settings)), "seasons/2017-2018")
+    one = subgroup(read(open_repo(str(tmp_path / "one-by-one"), TILE, settings)), "seasons/2017-2018")
+
     def held(group: zarr.Group) -> list[tuple[str, str, int]]:  # slots follow the order of staging
         return sorted((e.name, e.checksum, e.day) for e in ledger(group))
 
     assert held(built) == held(one)
     for name in STATE:
-        np.testing.assert_array_equal(built[name][:], one[name][:], err_msg=name)
+        np.testing.assert_array_equal(array(built, name)[:], array(one, name)[:], err_msg=name)
