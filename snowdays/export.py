@@ -51,14 +51,15 @@ def season_maps(root: str, tile: str, label: str, settings: Settings,
                       any(e.landsat for e in entries), len(entries))
 
 
-def season_quality(root: str, tile: str, label: str, settings: Settings,
-                   as_of: date | None = None) -> Quality:
-    """The quality layers of a stored season (:mod:`snowdays.quality`), closed as its maps are."""
+def season_layers(root: str, tile: str, label: str, settings: Settings,
+                  as_of: date | None = None) -> tuple[SeasonMaps, Quality]:
+    """The four maps of a stored season and its quality layers (:mod:`snowdays.quality`), closed at
+    the same day."""
     result = season_maps(root, tile, label, settings, as_of)
     season = result.season
     group = _season(root, result.tile, label, settings)
     until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
-    return quality(group, result.maps, (result.as_of - season.start).days + 1, until)
+    return result, quality(group, result.maps, (result.as_of - season.start).days + 1, until)
 
 
 def export(root: str, tile: str, label: str, out: Path, settings: Settings,

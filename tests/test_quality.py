@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from snowdays.codes import INVALID
 from snowdays.duration import annual_maps
-from snowdays.export import season_maps, season_quality
+from snowdays.export import season_layers
 from snowdays.ingest import ingest
 from snowdays.quality import NO_DATA, Quality, _quality
 from snowdays.reference import cube_quality, season_cube
@@ -91,12 +91,12 @@ def test_a_store_filled_in_any_order_gives_the_reference(archive: Path, tmp_path
     for p in products:
         ingest(store, str(p), SETTINGS)
     cube, days, n_days = season_cube(archive, SEASON.start, SEASON.stop, SEASON.margin)
-    assert_layers(season_quality(store, "T31TCH", "2017-2018", SETTINGS), cube_quality(cube, days, n_days))
+    assert_layers(season_layers(store, "T31TCH", "2017-2018", SETTINGS)[1], cube_quality(cube, days, n_days))
 
     as_of = SEASON.start + timedelta(days=150)
     cut = [k for k, d in enumerate(days) if d <= 150]
-    got = season_quality(store, "T31TCH", "2017-2018", SETTINGS, as_of=as_of)
-    assert season_maps(store, "T31TCH", "2017-2018", SETTINGS, as_of=as_of).as_of == as_of
+    maps, got = season_layers(store, "T31TCH", "2017-2018", SETTINGS, as_of=as_of)
+    assert maps.as_of == as_of
     assert_layers(got, cube_quality(cube[cut], [days[k] for k in cut], 151))
 
 
