@@ -164,5 +164,5 @@ def run_annual(
 
 def write(annual: Annual, out: Path, settings: Settings) -> list[Path]:
     s = annual.season
-    return write_maps(annual.maps, annual.grid, out, tile=annual.tile, start=s.start, stop=s.stop,
+    return write_maps(annual.maps.items(), annual.grid, out, tile=annual.tile, start=s.start, stop=s.stop,
                       landsat=annual.landsat, settings=settings)

@@ -59,18 +59,20 @@ def season_layers(root: str, tile: str, label: str, settings: Settings,
     season = result.season
     group = _season(root, result.tile, label, settings)
     until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
-    return result, quality(group, result.maps, (result.as_of - season.start).days + 1, until)
+    return result, quality(group, result.maps, (result.as_of - season.start).days + 1, until,
+                           settings.cores)
 
 
 def export(root: str, tile: str, label: str, out: Path, settings: Settings,
            as_of: date | None = None, annual: bool | None = None,
            today: date | None = None) -> list[Path]:
-    """Write the maps; named as annual once the season's window is over (or when asked)."""
-    result = season_maps(root, tile, label, settings, as_of)
+    """Write the maps and the quality layers; named as annual once the season's window is over (or
+    when asked)."""
+    result, layers = season_layers(root, tile, label, settings, as_of)
     s = result.season
     stop = s.stop if (annual if annual is not None else s.closed(today) and as_of is None) else result.as_of
-    return write_maps(result.maps, result.grid, out, tile=result.tile, start=s.start, stop=stop,
-                      landsat=result.landsat, settings=settings)
+    return write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile,
+                      start=s.start, stop=stop, landsat=result.landsat, settings=settings)
 
 
 def _season(root: str, tile: str, label: str, settings: Settings) -> zarr.Group:

@@ -1,9 +1,10 @@
-"""The four maps as Cloud-Optimized GeoTIFFs, named as LIS names them."""
+"""The four maps and the quality layers as Cloud-Optimized GeoTIFFs, named as LIS names them."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -12,17 +13,25 @@ import rasterio.shutil
 from rasterio.io import MemoryFile
 
 from snowdays import __version__
-from snowdays.duration import U16, Maps
+from snowdays.duration import U16
 from snowdays.grid import Grid
+from snowdays.quality import NO_DATA
 from snowdays.settings import Settings
 
-_RESAMPLING = {"SCD": "AVERAGE", "NOBS": "AVERAGE", "SOD": "NEAREST", "SMOD": "NEAREST"}
+_RESAMPLING = {"SCD": "AVERAGE", "NOBS": "AVERAGE", "SOD": "NEAREST", "SMOD": "NEAREST",
+               "NSP": "NEAREST", "QCOD": "NEAREST", "QCMD": "NEAREST", "QC": "NEAREST"}
 _DESCRIPTION = {
     "SCD": "snow cover duration (days)",
     "SOD": "snow onset date (day index from the season start)",
     "SMOD": "snow melt-out date (day index from the season start)",
     "NOBS": "number of valid observations",
+    "NSP": "number of snow periods",
+    "QCOD": "days between the snow onset date and the nearest observation of snow",
+    "QCMD": "days between the snow melt-out date and the nearest observation of snow",
+    "QC": "quality of the season's maps, 0 (best) to 3",
 }
+NODATA = {"QCOD": NO_DATA, "QCMD": NO_DATA}
+"""The layers with a no-data value; the others are defined on every pixel."""
 
 
 def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, counter: int) -> str:
@@ -32,15 +41,16 @@ def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, co
 
 
 def write_maps(
-    maps: Maps, grid: Grid, out: Path, *, tile: str, start: date, stop: date, landsat: bool,
-    settings: Settings,
+    layers: Iterable[tuple[str, U16]], grid: Grid, out: Path, *, tile: str, start: date, stop: date,
+    landsat: bool, settings: Settings,
 ) -> list[Path]:
-    """Write the four COGs into ``out``; all appear together or none does."""
+    """Write a COG of each layer (``Maps.items()``, ``Quality.items()``) into ``out``; all appear
+    together or none does."""
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".snowdays-", dir=out))
     try:
         staged = []
-        for kind, array in maps.items():
+        for kind, array in layers:
             path = staging / output_name(kind, tile, start, stop, landsat, settings.output_counter)
             write_cog(array, grid, path, kind, settings)
             staged.append(path)
@@ -54,7 +64,7 @@ def write_cog(array: U16, grid: Grid, path: Path, kind: str, settings: Settings)
         raise ValueError(f"{kind} map has shape {array.shape}, the grid {grid.shape}")
     profile = {
         "driver": "GTiff", "dtype": "uint16", "count": 1, "width": grid.width,
-        "height": grid.height, "crs": grid.crs, "transform": grid.affine,
+        "height": grid.height, "crs": grid.crs, "transform": grid.affine, "nodata": NODATA.get(kind),
     }
     with MemoryFile() as memory, memory.open(**profile) as ds:
         ds.write(array, 1)

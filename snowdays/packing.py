@@ -11,6 +11,8 @@ from snowdays.grid import Codes
 
 PER_BYTE = 4
 """Pixels packed in one byte of the cube (two bits each: 0 no snow, 1 snow, 2 invalid)."""
+INVALID_CLASS = 2
+"""The class of an invalid pixel in the cube."""
 ALL_INVALID = 0b10101010
 """A byte of four invalid pixels: the cube's fill value."""
 
@@ -33,7 +35,7 @@ def unpack(packed: Codes, cols: int) -> Codes:
 
 @njit(cache=True, nogil=True)
 def _class(v):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    return 0 if v == NO_SNOW else (1 if v <= VALID_MAX else 2)
+    return 0 if v == NO_SNOW else (1 if v <= VALID_MAX else INVALID_CLASS)
 
 
 @njit(cache=True, nogil=True)
@@ -49,7 +51,7 @@ def _pack(raw, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compi
             byte = 0
             for k in range(PER_BYTE):
                 j = full * PER_BYTE + k
-                byte |= (_class(raw[i, j]) if j < cols else 2) << (2 * k)
+                byte |= (_class(raw[i, j]) if j < cols else INVALID_CLASS) << (2 * k)
             out[i, full] = byte
 
 
@@ -62,7 +64,7 @@ def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - 
             byte = packed[i, b]
             for k in range(PER_BYTE):
                 c = (byte >> (2 * k)) & 3
-                out[i, b * PER_BYTE + k] = INVALID if c == 2 else c
+                out[i, b * PER_BYTE + k] = INVALID if c == INVALID_CLASS else c
         for j in range(full * PER_BYTE, cols):
             c = (packed[i, full] >> (2 * (j - full * PER_BYTE))) & 3
-            out[i, j] = INVALID if c == 2 else c
+            out[i, j] = INVALID if c == INVALID_CLASS else c

@@ -11,27 +11,26 @@
   FSC products; Theia's snow products carry none, so it is taken as 0.
 
 They are computed from the stored cube of a season, one band of rows at a time, by one compiled pass
-over each pixel's observations, beside the four maps the state gives.
+over each pixel's observations that reads the packed cube as stored (the same-day merge included),
+beside the four maps the state gives.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import zarr
 from numba import njit
 
-from snowdays.codes import NO_SNOW, VALID_MAX
-from snowdays.duration import MIN_SCD_FOR_DATES, NONE, Maps
-from snowdays.grid import merge_day
-from snowdays.packing import unpack
+from snowdays.duration import MIN_SCD_FOR_DATES, NONE, U16, Maps
+from snowdays.packing import ALL_INVALID, INVALID_CLASS, PER_BYTE
 from snowdays.state import CHUNK, ledger, observation_days
 from snowdays.store import array
 
-U16 = npt.NDArray[np.uint16]
+I64 = npt.NDArray[np.int64]
 NO_DATA = 65535
 """QCOD and QCMD where they are not defined."""
 QC_SCD_MIN = 60
@@ -53,60 +52,98 @@ class Quality:
         return [("NSP", self.nsp), ("QCOD", self.qcod), ("QCMD", self.qcmd), ("QC", self.qc)]
 
 
-def quality(group: zarr.Group, maps: Maps, n_days: int, until: int) -> Quality:
+def quality(group: zarr.Group, maps: Maps, n_days: int, until: int, threads: int = 1) -> Quality:
     """The quality layers of a stored season over its products up to day ``until``, closed at day
-    ``n_days - 1`` as ``maps`` (the season's maps over the same products) are."""
+    ``n_days - 1`` as ``maps`` (the season's maps over the same products) are; bands of rows in
+    ``threads`` threads (the kernel releases the GIL)."""
     days = observation_days(ledger(group), NONE, until)
     cube = array(group, "cube")
     height, width = maps.scd.shape
     out = Quality(*(np.full((height, width), 0, np.uint16) for _ in range(4)))
-    for r0 in range(0, height, CHUNK):
+    slots = [s for _, day_slots in days for s in day_slots]
+    first, last = (min(slots), max(slots) + 1) if slots else (0, 0)
+    order = _order(days, first)
+
+    def band(r0: int) -> None:
         r1 = min(r0 + CHUNK, height)
-        observed, when = _observations(cube, days, r0, r1, width)
-        _quality(observed, when, n_days, *(a[r0:r1] for a in (maps.scd, maps.sod, maps.smod, maps.nobs)),
+        _quality(np.asarray(cube[first:last, r0:r1, :]), *order, n_days, *(a[r0:r1] for _, a in maps.items()),
                  *(a[r0:r1] for _, a in out.items()))
+
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="snowdays-quality") as pool:
+        list(pool.map(band, range(0, height, CHUNK)))
     return out
 
 
-def _observations(cube: zarr.Array[Any], days: list[tuple[int, list[int]]], r0: int, r1: int,
-                  width: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """A band's merged observations (days x rows x cols: 0 no snow, 1 snow, invalid) and their days."""
-    observed = np.empty((len(days), r1 - r0, width), np.uint8)
-    slots = sorted({s for _, day_slots in days for s in day_slots})
-    if slots:
-        packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(None))))
-        where = {s: k for k, s in enumerate(slots)}
-        for k, (_, day_slots) in enumerate(days):
-            observed[k] = merge_day([unpack(packed[where[s]], width) for s in day_slots])
-    return observed, np.array([d for d, _ in days], np.int64)
+def _order(days: list[tuple[int, list[int]]], first: int) -> tuple[I64, I64, I64]:
+    """Where each day's products are in the slots read (from slot ``first`` on: one range of slots
+    reads several times faster than a selection of them), in merge order (``at[starts[k]:
+    starts[k + 1]]`` for day k), and the days."""
+    at = np.array([s - first for _, day_slots in days for s in day_slots], np.int64)
+    starts = np.cumsum([0] + [len(day_slots) for _, day_slots in days], dtype=np.int64)
+    return at, starts, np.array([d for d, _ in days], np.int64)
+
+
+# A pixel's running values in the kernel (a row of its small state array, one row per pixel of a byte).
+_PERIODS, _NEAR_ONSET, _NEAR_MELT, _SEEN, _LAST_DAY, _LAST_SNOW, _ONSET, _MELT, _DATED = range(9)
 
 
 @njit(cache=True, nogil=True)
-def _quality(observed, days, n, scd, sod, smod, nobs, nsp, qcod, qcmd, qc):  # type: ignore[no-untyped-def]  # pragma: no cover
-    _, rows, cols = observed.shape
+def _quality(packed, at, starts, days, n, scd, sod, smod, nobs, nsp, qcod, qcmd, qc):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """One pass over the packed cube (slots x rows x bytes) as stored: for each byte (four pixels),
+    its days in order, each day's products merged on the way."""
+    rows, cols = scd.shape
+    state = np.empty((PER_BYTE, 9), np.int64)
     for i in range(rows):
-        for j in range(cols):
-            dated = scd[i, j] > MIN_SCD_FOR_DATES
-            onset, melt = np.int64(sod[i, j]), np.int64(smod[i, j])
-            periods, near_onset, near_melt = 0, NO_DATA, NO_DATA
-            first, ta, was_snow = True, np.int64(0), False
+        for j0 in range(0, cols, PER_BYTE):
+            width = min(PER_BYTE, cols - j0)
+            for q in range(width):
+                _start(state[q], scd[i, j0 + q], sod[i, j0 + q], smod[i, j0 + q])
             for k in range(days.shape[0]):
-                v = observed[k, i, j]
-                if v > VALID_MAX:
-                    continue
-                t = days[k]
-                snow = v != NO_SNOW
-                if snow and not first and not was_snow:  # a snow period opens at t - floor(L / 2)
-                    start = t - ((t - ta) >> 1)
-                    periods += 1 if 1 <= start <= n - 1 else 0
-                if snow and dated and 0 <= t <= n - 1:
-                    near_onset = min(near_onset, abs(t - onset))
-                    near_melt = min(near_melt, abs(t - melt))
-                first, ta, was_snow = False, t, snow
-            nsp[i, j] = periods
-            qcod[i, j] = near_onset
-            qcmd[i, j] = near_melt
-            qc[i, j] = _qc(np.int64(scd[i, j]), np.int64(nobs[i, j]))
+                byte = _day_byte(packed, at, starts[k], starts[k + 1], i, j0 // PER_BYTE)
+                if byte != ALL_INVALID:
+                    for q in range(width):
+                        _advance(state[q], (byte >> (2 * q)) & 3, days[k], n)
+            for q in range(width):
+                j = j0 + q
+                nsp[i, j] = state[q, _PERIODS]
+                qcod[i, j] = state[q, _NEAR_ONSET]
+                qcmd[i, j] = state[q, _NEAR_MELT]
+                qc[i, j] = _qc(np.int64(scd[i, j]), np.int64(nobs[i, j]))
+
+
+@njit(cache=True, nogil=True)
+def _start(state, scd, sod, smod):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    state[_PERIODS], state[_NEAR_ONSET], state[_NEAR_MELT] = 0, NO_DATA, NO_DATA
+    state[_SEEN], state[_LAST_DAY], state[_LAST_SNOW] = 0, 0, 0
+    state[_ONSET], state[_MELT], state[_DATED] = sod, smod, scd > MIN_SCD_FOR_DATES
+
+
+@njit(cache=True, nogil=True)
+def _advance(state, c, t, n):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """One day's class ``c`` (0 no snow, 1 snow, invalid) of a pixel on day ``t``."""
+    if c == INVALID_CLASS:
+        return
+    if c == 1 and state[_SEEN] and not state[_LAST_SNOW]:  # a snow period opens at t - floor(L / 2)
+        start = t - ((t - state[_LAST_DAY]) >> 1)
+        state[_PERIODS] += 1 if 1 <= start <= n - 1 else 0
+    if c == 1 and state[_DATED] and 0 <= t <= n - 1:
+        state[_NEAR_ONSET] = min(state[_NEAR_ONSET], abs(t - state[_ONSET]))
+        state[_NEAR_MELT] = min(state[_NEAR_MELT], abs(t - state[_MELT]))
+    state[_SEEN], state[_LAST_DAY], state[_LAST_SNOW] = 1, t, c
+
+
+@njit(cache=True, nogil=True)
+def _day_byte(packed, at, first, last, i, b):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Byte ``b`` of row ``i`` on one day: each pixel's class from the day's first product where it is
+    valid (its products are ``at[first:last]``, in merge order)."""
+    out = np.int64(packed[at[first], i, b])
+    for s in range(first + 1, last):
+        other = np.int64(packed[at[s], i, b])
+        for q in range(PER_BYTE):
+            mask = 3 << (2 * q)
+            if out & mask == INVALID_CLASS << (2 * q):
+                out = (out & ~mask) | (other & mask)
+    return out
 
 
 @njit(cache=True, nogil=True)

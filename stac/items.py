@@ -1,8 +1,8 @@
 """The STAC collection ``snow-cover-duration`` and its items: one per tile and season.
 
 An item describes the four maps of a season as of its latest folded product (year to date while the
-season's window is open, ``provisional``; annual once it is over, ``final``), their quicklook and the
-products they were computed from.
+season's window is open, ``provisional``; annual once it is over, ``final``), its quality layers, their
+quicklook and the products they were computed from.
 """
 
 from __future__ import annotations
@@ -30,17 +30,24 @@ from snowdays import __version__
 from snowdays.duration import U16
 from snowdays.export import SeasonMaps
 from snowdays.grid import Grid
+from snowdays.outputs import NODATA
+from snowdays.quality import Quality
 
 COLLECTION = "snow-cover-duration"
 SEMANTICS = "lis-1.11"
 """The definitions the maps follow: LIS 1.11's snow annual map, made exact (``SEMANTICS.md``)."""
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 KINDS = ("SCD", "SOD", "SMOD", "NOBS")
+QUALITY = ("NSP", "QCOD", "QCMD", "QC")
 _TITLES = {
     "SCD": "Snow cover duration",
     "SOD": "Snow onset date",
     "SMOD": "Snow melt-out date",
     "NOBS": "Number of clear observations",
+    "NSP": "Number of snow periods",
+    "QCOD": "Days from the snow onset date to the nearest snow observation",
+    "QCMD": "Days from the snow melt-out date to the nearest snow observation",
+    "QC": "Quality of the season's maps",
 }
 _DESCRIPTIONS = {
     "SCD": "Days with snow in the season after daily linear gap-filling between clear observations.",
@@ -49,7 +56,17 @@ _DESCRIPTIONS = {
     "SMOD": "Last day of the longest snow period, as a day index from the season start (0 when the "
             "season has 10 snow days or fewer).",
     "NOBS": "Clear (valid) observation days in the season's window.",
+    "NSP": "Snow periods of the gap-filled daily series: how many times it turns from no snow to "
+           "snow after the season's first day (LIS 1.11).",
+    "QCOD": "Days between the snow onset date and the nearest day of the season with an observation "
+            "of snow (no data where SOD is not given).",
+    "QCMD": "Days between the snow melt-out date and the nearest day of the season with an "
+            "observation of snow (no data where SMOD is not given).",
+    "QC": "0 (best) to 3: 3 where SCD is under 60 days, else 2 where NOBS is under 40, 1 where it "
+          "is under 80, 0 otherwise (HR-WSI snow phenology).",
 }
+
+
 COLORMAP = "blues"
 """Colour map of the render hints and of the quicklook (ColorBrewer Blues)."""
 
@@ -59,8 +76,9 @@ class Published:
     """What an item describes: the season's maps, the files written, and where they are."""
 
     result: SeasonMaps
+    quality: Quality
     files: dict[str, Path]
-    """Asset key (``SCD``.., ``quicklook``, ``products``) -> the local file written."""
+    """Asset key (``SCD``.., ``QC``.., ``quicklook``, ``products``) -> the local file written."""
     hrefs: dict[str, str]
     """Asset key -> where the file is published (relative to the item, or absolute)."""
     final: bool
@@ -96,7 +114,7 @@ def make_item(p: Published) -> pystac.Item:
     item.common_metadata.updated = p.updated
     GridExtension.ext(item, add_if_missing=True).apply(f"MGRS-{r.tile.removeprefix('T')}")
     item.stac_extensions.append(PROCESSING)
-    for kind, array in r.maps.items():
+    for kind, array in r.maps.items() + p.quality.items():
         _add_map(item, kind, array, r.grid, s.start, p.files[kind], p.hrefs[kind])
     _add_file(item, "quicklook", pystac.Asset(
         p.hrefs["quicklook"], "Quicklook of the snow cover duration, with its colour scale",
@@ -134,7 +152,7 @@ def _properties(p: Published) -> dict[str, Any]:
 def _add_map(item: pystac.Item, kind: str, array: U16, grid: Grid, start: date, path: Path,
              href: str) -> None:
     asset = pystac.Asset(href, _TITLES[kind], _DESCRIPTIONS[kind],
-                         media_type=pystac.MediaType.COG, roles=["data"])
+                         media_type=pystac.MediaType.COG, roles=_roles(kind))
     _add_file(item, kind, asset, path)
     proj = ProjectionExtension.ext(asset, add_if_missing=True)
     proj.apply(shape=list(grid.shape), transform=[*grid.transform, 0.0, 0.0, 1.0], **_crs(grid))
@@ -147,6 +165,10 @@ def _add_file(item: pystac.Item, key: str, asset: pystac.Asset, path: Path) -> N
                                                         checksum=multihash(path))
 
 
+def _roles(kind: str) -> list[str]:
+    return ["quality"] if kind in QUALITY else ["data"]
+
+
 def _crs(grid: Grid) -> dict[str, Any]:
     crs = CRS.from_user_input(grid.crs)
     epsg = crs.to_epsg()
@@ -154,14 +176,19 @@ def _crs(grid: Grid) -> dict[str, Any]:
 
 
 def _unit(kind: str, start: date) -> str | None:
-    return {"SCD": "days", "SOD": f"days since {start}", "SMOD": f"days since {start}"}.get(kind)
+    return {"SCD": "days", "SOD": f"days since {start}", "SMOD": f"days since {start}",
+            "QCOD": "days", "QCMD": "days"}.get(kind)
 
 
 def _band(kind: str, array: U16, grid: Grid, start: date) -> RasterBand:
-    stats = Statistics.create(minimum=int(array.min()), maximum=int(array.max()),
-                              mean=round(float(np.mean(array, dtype=np.float64)), 3))
+    """The band of a layer, its statistics over the pixels with data (none where no pixel has)."""
+    nodata = NODATA.get(kind)
+    values = array[array != nodata] if nodata is not None else array
+    stats = None if not values.size else Statistics.create(
+        minimum=int(values.min()), maximum=int(values.max()),
+        mean=round(float(np.mean(values, dtype=np.float64)), 3))
     return RasterBand.create(data_type=DataType.UINT16, spatial_resolution=abs(grid.transform[0]),
-                             sampling=None, unit=_unit(kind, start), statistics=stats)
+                             nodata=nodata, sampling=None, unit=_unit(kind, start), statistics=stats)
 
 
 def renders(n_days: int) -> dict[str, Render]:
@@ -247,8 +274,10 @@ def _summaries(items: Sequence[pystac.Item]) -> pystac.Summaries:
 def item_assets() -> dict[str, ItemAssetDefinition | dict[str, Any]]:
     """What every item's assets are, for clients that read the collection only."""
     defs: dict[str, ItemAssetDefinition | dict[str, Any]] = {kind: ItemAssetDefinition.create(
-        _TITLES[kind], _DESCRIPTIONS[kind], pystac.MediaType.COG, ["data"],
-        {"raster:bands": [{"data_type": "uint16", "spatial_resolution": 20}]}) for kind in KINDS}
+        _TITLES[kind], _DESCRIPTIONS[kind], pystac.MediaType.COG, _roles(kind),
+        {"raster:bands": [{"data_type": "uint16", "spatial_resolution": 20}
+                          | ({"nodata": NODATA[kind]} if kind in NODATA else {})]})
+        for kind in KINDS + QUALITY}
     defs["quicklook"] = ItemAssetDefinition.create(
         "Quicklook of the snow cover duration, with its colour scale", None, pystac.MediaType.PNG,
         ["overview"])

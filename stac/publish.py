@@ -19,9 +19,10 @@ from pathlib import Path
 import pystac
 
 from snowdays.errors import StorageError
-from snowdays.export import SeasonMaps, season_maps
+from snowdays.export import SeasonMaps, season_layers
 from snowdays.names import normalise_tile, parse_name
 from snowdays.outputs import write_maps
+from snowdays.quality import Quality
 from snowdays.settings import Settings
 from snowdays.state import ledger
 from snowdays.store import open_repo, read
@@ -73,14 +74,14 @@ def write_static(store: str, tile: str, label: str, settings: Settings, catalog:
     """The season's maps, quicklook, product list and item in the static catalog (anywhere that reaches
     the stores and the catalog: it needs no STAC database)."""
     root = catalog or settings.stac_catalog
-    result = season_maps(store, normalise_tile(tile), label, settings)
+    result, layers = season_layers(store, normalise_tile(tile), label, settings)
     names = product_names(store, result.tile, label, settings)
     final = result.season.closed(today)
     with tempfile.TemporaryDirectory(prefix="snowdays-publish-") as tmp:
-        files = write_files(result, names, final, Path(tmp), settings)
+        files = write_files(result, layers, names, final, Path(tmp), settings)
         folder = item_folder(root, item_id(result.tile, label_of(result)))
         hrefs = upload(files, folder, settings)
-        item = make_item(Published(result, files, hrefs, final, observation_days(names), _now()))
+        item = make_item(Published(result, layers, files, hrefs, final, observation_days(names), _now()))
     return Written(write_catalog(root, item, settings), item, folder)
 
 
@@ -100,11 +101,12 @@ def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
     return PublishReport(item, item.get_self_href() or "", catalog, 0 if error else 1, error, removed)
 
 
-def write_files(result: SeasonMaps, names: list[str], final: bool, out: Path,
+def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bool, out: Path,
                 settings: Settings) -> dict[str, Path]:
-    """The four COGs (named as annual maps once final), the quicklook and the product list."""
+    """The COGs of the four maps and of the quality layers (named as annual maps once final), the
+    quicklook and the product list."""
     s = result.season
-    maps = write_maps(result.maps, result.grid, out, tile=result.tile, start=s.start,
+    maps = write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile, start=s.start,
                       stop=s.stop if final else result.as_of, landsat=result.landsat, settings=settings)
     files = {path.name.split("_")[1].rsplit("-", 1)[1]: path for path in maps}
     files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, s.n_days,

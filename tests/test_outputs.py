@@ -26,7 +26,7 @@ def maps() -> Maps:
 @pytest.mark.parametrize("compress", ["DEFLATE", "ZSTD"])
 def test_cogs_have_overviews_and_compression(tmp_path: Path, compress: str) -> None:
     settings = get_settings(cog_compress=compress)
-    written = write_maps(maps(), GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
+    written = write_maps(maps().items(), GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
                          stop=date(2018, 1, 15), landsat=False, settings=settings)
     assert [p.name.split("_")[1] for p in written] == [
         "S2-SNOW-SCD", "S2-SNOW-SOD", "S2-SNOW-SMOD", "S2-SNOW-NOBS"]
@@ -44,6 +44,6 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     good = maps()
     broken = Maps(good.scd, good.sod, good.smod, np.zeros((3, 3), np.uint16))  # the last one fails
     with pytest.raises(ValueError, match="shape"):
-        write_maps(broken, GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
+        write_maps(broken.items(), GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
                    stop=date(2018, 8, 31), landsat=True, settings=get_settings())
     assert list(tmp_path.iterdir()) == []

@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snowdays.codes import INVALID
 from snowdays.duration import annual_maps
-from snowdays.export import season_layers
+from snowdays.export import export, season_layers
 from snowdays.ingest import ingest
+from snowdays.packing import pack
 from snowdays.quality import NO_DATA, Quality, _quality
 from snowdays.reference import cube_quality, season_cube
 from snowdays.sample import make_season
@@ -29,33 +31,57 @@ SEASON = parse_season("2017-2018")
 SETTINGS = get_settings()
 
 
-def kernel(cube: npt.NDArray[np.uint8], days: list[int], n_days: int) -> Quality:
-    """The compiled pass on merged observations in day order (as the store gives them)."""
-    order = np.argsort(days, kind="stable")
-    maps = annual_maps(cube, days, n_days)
+def kernel(products: npt.NDArray[np.uint8], days: list[int], n_days: int,
+           per_day: list[int] | None = None) -> Quality:
+    """The compiled pass on the packed products (``per_day[k]`` of them on ``days[k]``, in merge order;
+    one a day by default) given in a shuffled slot order, as a store holds them."""
+    per_day = per_day or [1] * len(days)
+    slots = np.random.default_rng(len(days)).permutation(len(products))
+    packed = np.empty((len(products), *pack(products[0]).shape), np.uint8) if len(products) else (
+        np.zeros((0, 3, 1), np.uint8))
+    for k, product in enumerate(products):
+        packed[slots[k]] = pack(product)
+    maps = annual_maps(merged(products, per_day), days, n_days)
     out = Quality(*(np.zeros(maps.scd.shape, np.uint16) for _ in range(4)))
-    _quality(np.ascontiguousarray(cube[order]), np.array(days, np.int64)[order], n_days,
-             maps.scd, maps.sod, maps.smod, maps.nobs, *(a for _, a in out.items()))
+    _quality(packed, slots.astype(np.int64), np.cumsum([0, *per_day], dtype=np.int64),
+             np.array(days, np.int64), n_days, *(a for _, a in maps.items()), *(a for _, a in out.items()))
     return out
 
 
+def merged(products: npt.NDArray[np.uint8], per_day: list[int]) -> npt.NDArray[np.uint8]:
+    """Each day's products merged, naively: the first valid value (<= 100) of the day, else invalid."""
+    days, first = [], 0
+    for count in per_day:
+        day = np.full(products.shape[1:], INVALID, np.uint8)
+        for product in products[first:first + count][::-1]:
+            day = np.where(product <= 100, product, day)
+        days.append(day)
+        first += count
+    return np.array(days, np.uint8).reshape(len(per_day), *products.shape[1:])
+
+
+CODES = st.sampled_from([0, 0, 0, 1, 40, 100, 100, 100, 205, INVALID])
+
+
 @st.composite
-def cubes(draw: st.DrawFn) -> tuple[npt.NDArray[np.uint8], list[int], int]:
-    """Merged observations on distinct days, some in the margins (before day 0, after the last)."""
+def cubes(draw: st.DrawFn) -> tuple[npt.NDArray[np.uint8], list[int], int, list[int]]:
+    """Products on distinct days, one or two a day, some in the margins (before day 0, after the
+    last)."""
     n_days = draw(st.integers(1, 120))
     days = sorted(draw(st.sets(st.integers(-15, n_days + 14), min_size=0, max_size=40)))
-    codes = st.sampled_from([0, 0, 0, 1, 40, 100, 100, 100, INVALID])
-    cube = np.array(draw(st.lists(st.lists(codes, min_size=12, max_size=12), min_size=len(days),
-                                  max_size=len(days))), np.uint8).reshape(len(days), 3, 4)
-    return cube, days, n_days
+    per_day = [draw(st.integers(1, 2)) for _ in days]
+    cube = np.array(draw(st.lists(st.lists(CODES, min_size=12, max_size=12), min_size=sum(per_day),
+                                  max_size=sum(per_day))), np.uint8).reshape(sum(per_day), 3, 4)
+    return cube, days, n_days, per_day
 
 
 @settings(max_examples=300, deadline=None)
 @given(cubes())
-def test_the_kernel_equals_the_reference(drawn: tuple[npt.NDArray[np.uint8], list[int], int]) -> None:
-    cube, days, n_days = drawn
-    got = kernel(cube, days, n_days)
-    expected = cube_quality(cube, days, n_days)
+def test_the_kernel_equals_the_reference(drawn: tuple[npt.NDArray[np.uint8], list[int], int, list[int]],
+                                         ) -> None:
+    products, days, n_days, per_day = drawn
+    got = kernel(products, days, n_days, per_day)
+    expected = cube_quality(merged(products, per_day), days, n_days)
     for name, layer in got.items():
         np.testing.assert_array_equal(layer, expected[name], err_msg=name)
 
@@ -91,7 +117,9 @@ def test_a_store_filled_in_any_order_gives_the_reference(archive: Path, tmp_path
     for p in products:
         ingest(store, str(p), SETTINGS)
     cube, days, n_days = season_cube(archive, SEASON.start, SEASON.stop, SEASON.margin)
-    assert_layers(season_layers(store, "T31TCH", "2017-2018", SETTINGS)[1], cube_quality(cube, days, n_days))
+    expected = cube_quality(cube, days, n_days)
+    assert_layers(season_layers(store, "T31TCH", "2017-2018", SETTINGS)[1], expected)
+    assert_written(export(store, "T31TCH", "2017-2018", tmp_path / "out", SETTINGS), expected)
 
     as_of = SEASON.start + timedelta(days=150)
     cut = [k for k, d in enumerate(days) if d <= 150]
@@ -104,3 +132,14 @@ def assert_layers(got: Quality, expected: dict[str, npt.NDArray[np.uint16]]) -> 
     for name, layer in got.items():
         np.testing.assert_array_equal(layer, expected[name], err_msg=name)
     assert got.nsp.any() and (got.qcod < NO_DATA).any()
+
+
+def assert_written(paths: list[Path], expected: dict[str, npt.NDArray[np.uint16]]) -> None:
+    """The quality layers are COGs beside the four maps, read back by GDAL as computed."""
+    written = {p.name.split("_")[1].rsplit("-", 1)[1]: p for p in paths}
+    assert set(written) == {"SCD", "SOD", "SMOD", "NOBS", *expected}
+    for name, layer in expected.items():
+        with rasterio.open(written[name]) as ds:
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+            assert ds.nodata == (NO_DATA if name in ("QCOD", "QCMD") else None)
+            np.testing.assert_array_equal(ds.read(1), layer, err_msg=name)

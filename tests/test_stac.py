@@ -21,7 +21,7 @@ import rasterio
 from PIL import Image
 
 from snowdays.errors import UsageError
-from snowdays.export import season_maps
+from snowdays.export import season_layers, season_maps
 from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
 from stac.items import COLLECTION
@@ -90,14 +90,17 @@ def test_collection_and_catalog_validate(published: PublishReport) -> None:
     collection = json.loads((root.parent / COLLECTION / "collection.json").read_text())
     validate(collection)
     validate(json.loads(root.read_text()))
-    assert set(collection["item_assets"]) == {"SCD", "SOD", "SMOD", "NOBS", "quicklook", "products"}
+    assert set(collection["item_assets"]) == {"SCD", "SOD", "SMOD", "NOBS", "NSP", "QCOD", "QCMD", "QC",
+                                              "quicklook", "products"}
     assert collection["summaries"]["grid:code"] == ["MGRS-31TCH"]
     assert collection["renders"]["scd"]["colormap_name"] == "blues"
 
 
 def test_assets_describe_their_files(published: PublishReport, store: Path) -> None:
     item = pystac.Item.from_file(published.item_href)
-    maps = dict(season_maps(str(store), "T31TCH", LABEL, offline()).maps.items())
+    result, layers = season_layers(str(store), "T31TCH", LABEL, offline())
+    maps = dict(result.maps.items() + layers.items())
+    assert set(item.assets) == {*maps, "quicklook", "products"}
     for key, asset in item.assets.items():
         path = Path(asset.get_absolute_href() or "")
         data = path.read_bytes()
@@ -105,14 +108,18 @@ def test_assets_describe_their_files(published: PublishReport, store: Path) -> N
         assert asset.extra_fields["file:checksum"] == "1220" + hashlib.sha256(data).hexdigest()
         if key not in maps:
             continue
-        assert asset.media_type == pystac.MediaType.COG and asset.roles == ["data"]
+        assert asset.media_type == pystac.MediaType.COG
+        assert asset.roles == (["quality"] if key in ("NSP", "QCOD", "QCMD", "QC") else ["data"])
+        band = asset.extra_fields["raster:bands"][0]
         with rasterio.open(path) as ds:
+            assert ds.nodata == band.get("nodata") == (65535 if key in ("QCOD", "QCMD") else None)
             assert asset.extra_fields["proj:shape"] == list(ds.shape)
             assert asset.extra_fields["proj:transform"] == list(ds.transform)
             assert asset.extra_fields["proj:code"] == ds.crs.to_string()
             assert asset.extra_fields["raster:bands"][0]["data_type"] == ds.dtypes[0] == "uint16"
             assert np.array_equal(ds.read(1), maps[key])
-        assert asset.extra_fields["raster:bands"][0]["statistics"]["maximum"] == int(maps[key].max())
+        defined = maps[key][maps[key] != 65535] if key in ("QCOD", "QCMD") else maps[key]
+        assert band["statistics"]["maximum"] == int(defined.max())
     products = json.loads(Path(item.assets["products"].get_absolute_href() or "").read_text())
     assert len(products["products"]) == item.properties["snowdays:products"]
 

@@ -16,6 +16,7 @@ import rasterio
 from infra.postgres import LocalPostgres
 from snowdays.export import season_maps
 from snowdays.settings import Settings, get_settings
+from stac.items import KINDS, QUALITY
 from stac.publish import publish
 from stac.search import open_client, search
 from tests.conftest import _free_port
@@ -124,7 +125,7 @@ def test_publish_twice_gives_one_newer_item(postgres: LocalPostgres, tmp_path: P
     new = Path(second.item.assets["SCD"].get_absolute_href() or "")
     assert old != new and new.is_file() and not old.exists()
     assert sorted(second.removed) == sorted(Path(first.item.assets[k].href).name
-                                            for k in ("SCD", "SOD", "SMOD", "NOBS"))
+                                            for k in KINDS + QUALITY)
 
 
 def test_database_down_then_next_publish_catches_up(postgres: LocalPostgres, tmp_path: Path) -> None:
