@@ -16,7 +16,7 @@ from snowdays.outputs import write_maps
 from snowdays.quality import Quality, quality
 from snowdays.season import Season
 from snowdays.settings import Settings
-from snowdays.state import ledger, state_at
+from snowdays.state import Entry, ledger, state_at
 from snowdays.store import Commit, attr, last_commit, open_repo, read, subgroup, tiles
 
 
@@ -32,35 +32,61 @@ class SeasonMaps:
     products: int
 
 
+@dataclass(frozen=True)
+class StoredSeason:
+    """A season as its store holds it, read at one commit, up to a day."""
+
+    tile: str
+    season: Season
+    group: zarr.Group
+    grid: Grid
+    until: int
+    """The last day of the products taken (``latest``, or the day asked for)."""
+    entries: list[Entry]
+
+    @property
+    def stop_day(self) -> int:
+        """The day the maps close at: ``until``, at most the season's last day."""
+        return max(min(self.until, self.season.n_days - 1), 0)
+
+    @property
+    def as_of(self) -> date:
+        return self.season.start + timedelta(self.stop_day)
+
+
+def stored_season(root: str, tile: str, label: str, settings: Settings,
+                  as_of: date | None = None) -> StoredSeason:
+    """A stored season, as of its latest product or of ``as_of``."""
+    tile = normalise_tile(tile)
+    season = settings.season(label)
+    repo_group = _tile_group(root, tile, label, settings)
+    group = subgroup(repo_group, f"seasons/{label}")
+    until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
+    entries = [e for e in ledger(group) if e.day <= until]
+    if not entries:
+        raise UsageError(f"{tile} {label} has no product on or before {as_of}")
+    return StoredSeason(tile, season, group, Grid.from_json(attr(repo_group, "grid")), until, entries)
+
+
 def season_maps(root: str, tile: str, label: str, settings: Settings,
                 as_of: date | None = None) -> SeasonMaps:
     """The four maps of a stored season, as of its latest product or of ``as_of``."""
-    tile = normalise_tile(tile)
-    season = settings.season(label)
-    group = _season(root, tile, label, settings)
-    entries = ledger(group)
-    until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
-    entries = [e for e in entries if e.day <= until]
-    if not entries:
-        raise UsageError(f"{tile} {label} has no product on or before {as_of}")
-    state = state_at(group, season.n_days, until)
-    stop_day = min(until, season.n_days - 1)
-    grid = Grid.from_json(attr(read(open_repo(root, tile, settings)), "grid"))
-    maps = state.maps(max(stop_day, 0) + 1)
-    return SeasonMaps(tile, season, grid, maps, season.start + timedelta(max(stop_day, 0)),
-                      any(e.landsat for e in entries), len(entries))
+    return _maps(stored_season(root, tile, label, settings, as_of))
+
+
+def _maps(stored: StoredSeason) -> SeasonMaps:
+    state = state_at(stored.group, stored.season.n_days, stored.until)
+    return SeasonMaps(stored.tile, stored.season, stored.grid, state.maps(stored.stop_day + 1), stored.as_of,
+                      any(e.landsat for e in stored.entries), len(stored.entries))
 
 
 def season_layers(root: str, tile: str, label: str, settings: Settings,
                   as_of: date | None = None) -> tuple[SeasonMaps, Quality]:
     """The four maps of a stored season and its quality layers (:mod:`snowdays.quality`), closed at
     the same day."""
-    result = season_maps(root, tile, label, settings, as_of)
-    season = result.season
-    group = _season(root, result.tile, label, settings)
-    until = int(attr(group, "latest")) if as_of is None else season.day(as_of)
-    return result, quality(group, result.maps, (result.as_of - season.start).days + 1, until,
-                           settings.cores)
+    stored = stored_season(root, tile, label, settings, as_of)
+    result = _maps(stored)
+    return result, quality(stored.group, result.maps, stored.stop_day + 1, stored.until, settings.cores)
 
 
 def export(root: str, tile: str, label: str, out: Path, settings: Settings,
@@ -75,13 +101,14 @@ def export(root: str, tile: str, label: str, out: Path, settings: Settings,
                       start=s.start, stop=stop, landsat=result.landsat, settings=settings)
 
 
-def _season(root: str, tile: str, label: str, settings: Settings) -> zarr.Group:
+def _tile_group(root: str, tile: str, label: str, settings: Settings) -> zarr.Group:
+    """The tile's root group at its latest commit, checked to hold the season."""
     if tile not in tiles(root, settings):
         raise UsageError(f"no store for tile {tile} under {root}")
     group = read(open_repo(root, tile, settings))
     if f"seasons/{label}" not in group:
         raise UsageError(f"tile {tile} has no season {label} under {root}")
-    return subgroup(group, f"seasons/{label}")
+    return group
 
 
 @dataclass(frozen=True)

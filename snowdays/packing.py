@@ -68,3 +68,17 @@ def _unpack(packed, out):  # type: ignore[no-untyped-def]  # pragma: no cover - 
         for j in range(full * PER_BYTE, cols):
             c = (packed[i, full] >> (2 * (j - full * PER_BYTE))) & 3
             out[i, j] = INVALID if c == INVALID_CLASS else c
+
+
+@njit(cache=True, nogil=True)
+def day_byte(packed, at, first, last, i, b):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Byte ``b`` of row ``i`` on one day: each pixel's class from the day's first product where it is
+    valid (its products are ``at[first:last]``, in merge order)."""
+    out = np.int64(packed[at[first], i, b])
+    for s in range(first + 1, last):
+        other = np.int64(packed[at[s], i, b])
+        for q in range(PER_BYTE):
+            mask = 3 << (2 * q)
+            if out & mask == INVALID_CLASS << (2 * q):
+                out = (out & ~mask) | (other & mask)
+    return out

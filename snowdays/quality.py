@@ -21,16 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import zarr
 from numba import njit
 
-from snowdays.duration import MIN_SCD_FOR_DATES, NONE, U16, Maps
-from snowdays.packing import ALL_INVALID, INVALID_CLASS, PER_BYTE
-from snowdays.state import CHUNK, ledger, observation_days
+from snowdays.duration import MIN_SCD_FOR_DATES, U16, Maps
+from snowdays.packing import ALL_INVALID, INVALID_CLASS, PER_BYTE, day_byte
+from snowdays.state import CHUNK, Slots
 from snowdays.store import array
 
-I64 = npt.NDArray[np.int64]
 NO_DATA = 65535
 """QCOD and QCMD where they are not defined."""
 QC_SCD_MIN = 60
@@ -56,31 +54,19 @@ def quality(group: zarr.Group, maps: Maps, n_days: int, until: int, threads: int
     """The quality layers of a stored season over its products up to day ``until``, closed at day
     ``n_days - 1`` as ``maps`` (the season's maps over the same products) are; bands of rows in
     ``threads`` threads (the kernel releases the GIL)."""
-    days = observation_days(ledger(group), NONE, until)
+    slots = Slots.of(group, until)
     cube = array(group, "cube")
     height, width = maps.scd.shape
     out = Quality(*(np.full((height, width), 0, np.uint16) for _ in range(4)))
-    slots = [s for _, day_slots in days for s in day_slots]
-    first, last = (min(slots), max(slots) + 1) if slots else (0, 0)
-    order = _order(days, first)
 
     def band(r0: int) -> None:
         r1 = min(r0 + CHUNK, height)
-        _quality(np.asarray(cube[first:last, r0:r1, :]), *order, n_days, *(a[r0:r1] for _, a in maps.items()),
-                 *(a[r0:r1] for _, a in out.items()))
+        _quality(slots.read(cube, (r0, r1), (0, width)), *slots.kernel_args(), n_days,
+                 *(a[r0:r1] for _, a in maps.items()), *(a[r0:r1] for _, a in out.items()))
 
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="snowdays-quality") as pool:
         list(pool.map(band, range(0, height, CHUNK)))
     return out
-
-
-def _order(days: list[tuple[int, list[int]]], first: int) -> tuple[I64, I64, I64]:
-    """Where each day's products are in the slots read (from slot ``first`` on: one range of slots
-    reads several times faster than a selection of them), in merge order (``at[starts[k]:
-    starts[k + 1]]`` for day k), and the days."""
-    at = np.array([s - first for _, day_slots in days for s in day_slots], np.int64)
-    starts = np.cumsum([0] + [len(day_slots) for _, day_slots in days], dtype=np.int64)
-    return at, starts, np.array([d for d, _ in days], np.int64)
 
 
 # A pixel's running values in the kernel (a row of its small state array, one row per pixel of a byte).
@@ -99,7 +85,7 @@ def _quality(packed, at, starts, days, n, scd, sod, smod, nobs, nsp, qcod, qcmd,
             for q in range(width):
                 _start(state[q], scd[i, j0 + q], sod[i, j0 + q], smod[i, j0 + q])
             for k in range(days.shape[0]):
-                byte = _day_byte(packed, at, starts[k], starts[k + 1], i, j0 // PER_BYTE)
+                byte = day_byte(packed, at, starts[k], starts[k + 1], i, j0 // PER_BYTE)
                 if byte != ALL_INVALID:
                     for q in range(width):
                         _advance(state[q], (byte >> (2 * q)) & 3, days[k], n)
@@ -130,20 +116,6 @@ def _advance(state, c, t, n):  # type: ignore[no-untyped-def]  # pragma: no cove
         state[_NEAR_ONSET] = min(state[_NEAR_ONSET], abs(t - state[_ONSET]))
         state[_NEAR_MELT] = min(state[_NEAR_MELT], abs(t - state[_MELT]))
     state[_SEEN], state[_LAST_DAY], state[_LAST_SNOW] = 1, t, c
-
-
-@njit(cache=True, nogil=True)
-def _day_byte(packed, at, first, last, i, b):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Byte ``b`` of row ``i`` on one day: each pixel's class from the day's first product where it is
-    valid (its products are ``at[first:last]``, in merge order)."""
-    out = np.int64(packed[at[first], i, b])
-    for s in range(first + 1, last):
-        other = np.int64(packed[at[s], i, b])
-        for q in range(PER_BYTE):
-            mask = 3 << (2 * q)
-            if out & mask == INVALID_CLASS << (2 * q):
-                out = (out & ~mask) | (other & mask)
-    return out
 
 
 @njit(cache=True, nogil=True)

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
@@ -224,6 +225,38 @@ def observation_days(entries: list[Entry], since: int, until: int) -> list[tuple
     chosen = sorted((e for e in entries if since < e.day <= until), key=lambda e: (e.day, e.order))
     return [(day, [e.slot for e in same_day])
             for day, same_day in itertools.groupby(chosen, key=lambda e: e.day)]
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Where a season's days are in its cube, to read them as one range of slots (one range reads
+    several times faster than a selection of them): ``cube[first:last]``, day ``days[k]`` being the
+    products ``at[starts[k]:starts[k + 1]]`` of that range, in merge order."""
+
+    first: int
+    last: int
+    at: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    days: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, group: zarr.Group, until: int) -> Slots:
+        """Every product of the season up to day ``until`` (margin days included)."""
+        days = observation_days(ledger(group), NONE, until)
+        slots = [s for _, day_slots in days for s in day_slots]
+        first, last = (min(slots), max(slots) + 1) if slots else (0, 0)
+        return cls(first, last, np.array([s - first for s in slots], np.int64),
+                   np.cumsum([0] + [len(day_slots) for _, day_slots in days], dtype=np.int64),
+                   np.array([d for d, _ in days], np.int64))
+
+    def read(self, cube: zarr.Array[Any], rows: tuple[int, int], cols: tuple[int, int]) -> Codes:
+        """The packed cube over the range of slots, rows ``rows`` and the bytes of pixel columns
+        ``cols`` (starting on a byte)."""
+        (r0, r1), (c0, c1) = rows, cols
+        return np.asarray(cube[self.first:self.last, r0:r1, c0 // PER_BYTE:-(-c1 // PER_BYTE)])
+
+    def kernel_args(self) -> tuple[npt.NDArray[np.int64], ...]:
+        return self.at, self.starts, self.days
 
 
 def state_at(group: zarr.Group, n_days: int, until: int | None = None) -> FoldState:

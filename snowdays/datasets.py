@@ -1,0 +1,149 @@
+"""A stored season for notebook users, as xarray (the ``notebook`` extra): its maps and quality layers
+(:func:`open_season`) and its daily gap-filled snow cube (:func:`open_daily`), from a tile's store in a
+local folder or under ``s3://``, with the tile's CRS and transform (rioxarray's ``.rio``).
+
+The daily cube is lazy: each dask chunk reads its part of the packed observation cube, at the commit
+the cube was opened at, and gap-fills it in one compiled pass (:func:`_daily`), as the maps count
+days (``docs/SEMANTICS.md``). Summed over time it is SCD.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, TypeVar, cast
+
+import dask.array as da
+import numpy as np
+import numpy.typing as npt
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import xarray as xr
+import zarr
+from dask.delayed import delayed
+from numba import njit
+
+from snowdays.export import StoredSeason, season_layers, stored_season
+from snowdays.grid import Grid
+from snowdays.outputs import NODATA
+from snowdays.packing import ALL_INVALID, INVALID_CLASS, PER_BYTE, day_byte
+from snowdays.settings import Settings, get_settings
+from snowdays.state import CHUNK, CHUNK_COLS, Slots
+from snowdays.store import array
+
+UNITS = {"SCD": "days", "SOD": "day of season", "SMOD": "day of season", "NOBS": "observations",
+         "NSP": "snow periods", "QCOD": "days", "QCMD": "days", "QC": "0 best .. 3"}
+
+
+def open_season(store: str, tile: str, season: str, as_of: date | None = None,
+                settings: Settings | None = None) -> xr.Dataset:
+    """SCD, SOD, SMOD, NOBS and the quality layers of a stored season (year to date, or as of a day),
+    on the tile's grid."""
+    settings = settings or get_settings()
+    maps, quality = season_layers(store, tile, season, settings, as_of)
+    layers = {name: xr.DataArray(a, dims=("y", "x"), attrs={"units": UNITS[name]})
+              for name, a in maps.maps.items() + quality.items()}
+    ds = xr.Dataset(layers, coords=_coords(maps.grid), attrs=_attrs(maps.tile, season, maps.as_of) | {
+        "products": maps.products, "landsat": int(maps.landsat)})
+    for name, value in NODATA.items():
+        ds[name] = ds[name].rio.write_nodata(value)
+    return _georeferenced(ds, maps.grid)
+
+
+def open_daily(store: str, tile: str, season: str, as_of: date | None = None,
+               settings: Settings | None = None,
+               chunks: tuple[int, int] = (CHUNK, CHUNK_COLS)) -> xr.DataArray:
+    """The daily snow series of a stored season, 1 snow and 0 no snow (days 0 .. as of), as a lazy
+    dask-backed DataArray (time, y, x) in chunks of ``chunks`` rows x columns (columns a multiple of
+    4, the pixels of a byte of the cube)."""
+    rows, cols = chunks
+    if rows < 1 or cols < 1 or cols % PER_BYTE:
+        raise ValueError(f"chunks must be positive, the columns a multiple of {PER_BYTE}: {chunks}")
+    stored = stored_season(store, tile, season, settings or get_settings(), as_of)
+    snow = _lazy(stored, rows, cols)
+    times = [stored.season.start + timedelta(d) for d in range(stored.stop_day + 1)]
+    coords = {"time": np.array(times, "datetime64[ns]"), **_coords(stored.grid)}
+    attrs = _attrs(stored.tile, season, stored.as_of) | {
+        "description": "1 snow, 0 no snow: each day of the gap-filled series SCD counts"}
+    return _georeferenced(xr.DataArray(snow, dims=("time", "y", "x"), coords=coords, name="snow",
+                                       attrs=attrs), stored.grid)
+
+
+def _lazy(stored: StoredSeason, rows: int, cols: int) -> da.Array:
+    """One delayed chunk per block of the grid, each reading the cube at the commit opened."""
+    cube, slots, n = array(stored.group, "cube"), Slots.of(stored.group, stored.until), stored.stop_day + 1
+    height, width = stored.grid.shape
+    block = delayed(_daily_block, pure=False)
+
+    def chunk(r0: int, c0: int) -> da.Array:
+        r1, c1 = min(r0 + rows, height), min(c0 + cols, width)
+        return da.from_delayed(block(cube, slots, n, (r0, r1), (c0, c1)),  # type: ignore[no-untyped-call,no-any-return]
+                               (n, r1 - r0, c1 - c0), np.uint8)
+
+    return da.block([[chunk(r0, c0) for c0 in range(0, width, cols)]  # type: ignore[no-untyped-call,no-any-return]
+                     for r0 in range(0, height, rows)])
+
+
+def _daily_block(cube: zarr.Array[Any], slots: Slots, n: int, rows: tuple[int, int],
+                 cols: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    out = np.zeros((n, rows[1] - rows[0], cols[1] - cols[0]), np.uint8)
+    _daily(slots.read(cube, rows, cols), *slots.kernel_args(), out)
+    return out
+
+
+def _coords(grid: Grid) -> dict[str, npt.NDArray[np.floating[Any]]]:
+    """Pixel centres of the grid."""
+    a, _, c, _, e, f = grid.transform
+    return {"y": f + (np.arange(grid.height) + 0.5) * e, "x": c + (np.arange(grid.width) + 0.5) * a}
+
+
+def _attrs(tile: str, season: str, as_of: date) -> dict[str, Any]:
+    return {"tile": tile, "season": season, "as_of": as_of.isoformat()}
+
+
+X = TypeVar("X", xr.Dataset, xr.DataArray)
+
+
+def _georeferenced(obj: X, grid: Grid) -> X:
+    return cast(X, obj.rio.write_crs(grid.crs).rio.write_transform(grid.affine))
+
+
+@njit(cache=True, nogil=True)
+def _daily(packed, at, starts, days, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Gap-fill each pixel's merged observations (the packed cube as stored, read a byte of four
+    pixels at a time) into ``out`` (days x rows x cols, zero: no snow where nothing is seen)."""
+    n, rows, cols = out.shape
+    seen = np.zeros(PER_BYTE, np.bool_)
+    last_t = np.zeros(PER_BYTE, np.int64)
+    last_s = np.zeros(PER_BYTE, np.int64)
+    for i in range(rows):
+        for j0 in range(0, cols, PER_BYTE):
+            width = min(PER_BYTE, cols - j0)
+            seen[:] = False
+            for k in range(days.shape[0]):
+                byte = day_byte(packed, at, starts[k], starts[k + 1], i, j0 // PER_BYTE)
+                if byte == ALL_INVALID:
+                    continue
+                t = days[k]
+                for q in range(width):
+                    c = (byte >> (2 * q)) & 3
+                    if c != INVALID_CLASS:
+                        _fill(out, i, j0 + q, seen[q], last_t[q], last_s[q], t, c)
+                        seen[q], last_t[q], last_s[q] = True, t, c
+            for q in range(width):
+                if seen[q]:
+                    for d in range(max(last_t[q] + 1, 0), n):
+                        out[d, i, j0 + q] = last_s[q]
+
+
+@njit(cache=True, nogil=True)
+def _fill(out, i, j, seen, ta, sa, t, c):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The days from the previous observation (``ta``, ``sa``; before the first, its class) up to an
+    observation of class ``c`` on day ``t``, and that day."""
+    n = out.shape[0]
+    if not seen:
+        for d in range(0, min(t, n)):
+            out[d, i, j] = c
+    else:
+        for d in range(max(ta + 1, 0), min(t, n)):
+            out[d, i, j] = 1 if 2 * (sa * (t - d) + c * (d - ta)) >= t - ta else 0
+    if 0 <= t < n:
+        out[t, i, j] = c

@@ -1,0 +1,136 @@
+"""A stored season as xarray (``snowdays.open_season``, ``snowdays.open_daily``): every layer and every
+day of every pixel equals the naive reference (``snowdays.reference``, written from SEMANTICS.md), on
+a local store and on one in S3 (moto server on 127.0.0.1), annual and as of a day inside the season."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import numpy.typing as npt
+import pytest
+import xarray as xr
+
+import snowdays
+from snowdays.ingest import ingest
+from snowdays.reference import cube_maps, cube_quality, daily_snow, season_cube
+from snowdays.sample import make_season
+from snowdays.season import parse_season
+from snowdays.settings import Settings, get_settings
+from tests.conftest import S3Server
+
+SEASON = parse_season("2017-2018")
+TILE, LABEL = "T31TCH", "2017-2018"
+AS_OF = SEASON.start + timedelta(days=150)
+SETTINGS = get_settings()
+Cube = tuple[npt.NDArray[np.uint8], list[int], int]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("datasets")
+    make_season(folder, TILE, SEASON, 24, "muscate", True, seed=7)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def truth(archive: Path) -> Cube:
+    return season_cube(archive, SEASON.start, SEASON.stop, SEASON.margin)
+
+
+def fill(store: str, archive: Path, settings: Settings) -> str:
+    """Every product folded into ``store``, in a shuffled order."""
+    products = sorted(archive.iterdir())
+    random.Random(4).shuffle(products)
+    for p in products:
+        ingest(store, str(p), settings)
+    return store
+
+
+@pytest.fixture(scope="module")
+def store(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return fill(str(tmp_path_factory.mktemp("datasets-store") / "store"), archive, SETTINGS)
+
+
+def cut(truth: Cube, day: int) -> Cube:
+    """The observations up to ``day``, closed there."""
+    cube, days, _ = truth
+    keep = [k for k, d in enumerate(days) if d <= day]
+    return cube[keep], [days[k] for k in keep], day + 1
+
+
+def naive_daily(truth: Cube) -> npt.NDArray[np.uint8]:
+    """Every pixel's daily series, one pixel at a time, by the reference."""
+    cube, days, n_days = truth
+    out = np.zeros((n_days, *cube.shape[1:]), np.uint8)
+    for i in range(cube.shape[1]):
+        for j in range(cube.shape[2]):
+            out[:, i, j] = daily_snow([(d, int(cube[k, i, j])) for k, d in enumerate(days)], n_days)
+    return out
+
+
+def assert_season(ds: xr.Dataset, truth: Cube) -> None:
+    expected = cube_maps(*truth) | cube_quality(*truth)
+    assert set(ds.data_vars) == set(expected)
+    for name, layer in expected.items():
+        assert ds[name].dtype == np.uint16 and ds[name].dims == ("y", "x")
+        np.testing.assert_array_equal(ds[name].values, layer, err_msg=name)
+    assert ds.SCD.values.any() and ds.NSP.values.any()
+
+
+@pytest.mark.parametrize("as_of", [None, AS_OF])
+def test_open_season_equals_the_reference(store: str, truth: Cube, as_of: date | None) -> None:
+    ds = snowdays.open_season(store, TILE, LABEL, as_of=as_of)
+    assert_season(ds, truth if as_of is None else cut(truth, 150))
+    assert ds.attrs["tile"] == TILE and ds.attrs["as_of"] == (as_of or SEASON.stop).isoformat()
+    assert ds.rio.crs.to_epsg() == 32631 and ds.rio.shape == (24, 24)
+    x0, y0 = ds.x.values[0], ds.y.values[0]
+    transform = ds.rio.transform()
+    assert (transform.a, transform.e) == (20.0, -20.0)
+    assert (transform.c + 10, transform.f - 10) == (x0, y0)  # coordinates are pixel centres
+    assert ds.QCOD.rio.nodata == 65535 and ds.SCD.rio.nodata is None
+
+
+@pytest.mark.parametrize("as_of", [None, AS_OF])
+def test_open_daily_equals_the_reference_on_every_pixel_and_day(store: str, truth: Cube,
+                                                                 as_of: date | None) -> None:
+    daily = snowdays.open_daily(store, TILE, LABEL, as_of=as_of, chunks=(10, 16))
+    expected = truth if as_of is None else cut(truth, 150)
+    assert isinstance(daily.data, da.Array)
+    assert daily.chunks == ((expected[2],), (10, 10, 4), (16, 8))
+    assert daily.time.values[0] == np.datetime64(SEASON.start)
+    assert daily.time.values[-1] == np.datetime64(as_of or SEASON.stop)
+    values = daily.values
+    np.testing.assert_array_equal(values, naive_daily(expected))
+    assert 0 < values.mean() < 1
+    scd = snowdays.open_season(store, TILE, LABEL, as_of=as_of).SCD
+    np.testing.assert_array_equal(daily.sum("time").values, scd.values)  # SCD counts these days
+    assert daily.rio.crs.to_epsg() == 32631
+
+
+def test_the_daily_cube_computes_in_other_processes(store: str, truth: Cube) -> None:
+    """Its chunks carry the commit they read, as a distributed cluster's workers would get them."""
+    daily = snowdays.open_daily(store, TILE, LABEL, chunks=(12, 12))
+    got = daily.isel(time=slice(100, 140)).compute(scheduler="processes", num_workers=2)
+    np.testing.assert_array_equal(got.values, naive_daily(truth)[100:140])
+
+
+def test_a_store_in_s3_opens_as_a_local_one(store: str, s3_server: S3Server) -> None:
+    """The local store's objects copied to a bucket (the store's layout is the same on both)."""
+    remote = s3_server.upload(Path(store), "datasets", "stores")
+    settings = get_settings(s3_endpoint_url=s3_server.endpoint_url)
+    local, got = snowdays.open_season(store, TILE, LABEL), snowdays.open_season(remote, TILE, LABEL,
+                                                                               settings=settings)
+    xr.testing.assert_identical(got, local)
+    daily = snowdays.open_daily(remote, TILE, LABEL, settings=settings, chunks=(24, 12))
+    xr.testing.assert_identical(daily.compute(), snowdays.open_daily(store, TILE, LABEL).compute())
+
+
+def test_chunks_split_the_cube_on_its_bytes(store: str) -> None:
+    with pytest.raises(ValueError, match="multiple of 4"):
+        snowdays.open_daily(store, TILE, LABEL, chunks=(10, 10))
+    with pytest.raises(AttributeError, match="open_everything"):
+        snowdays.open_everything  # noqa: B018 - the lazy attributes name only what exists
