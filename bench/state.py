@@ -8,6 +8,8 @@ the whole cached season is ingested into a new store in acquisition order, timin
   arrays (one arrival in about ``pending_max``) over all; against the median time to merely decode
   the same products (``Product.read`` onto the tile grid);
 - the maps: the time to read the season's maps at the end (the state plus the pending products);
+  beside them, the maps with the quality layers (``season_layers``), and the daily cube of
+  ``open_daily`` summed over the season (checked equal to SCD), against the maps alone;
 - out-of-order fold: one early product is held back and ingested last, onto the store holding the
   rest of the season, which recomputes the season from the cube; against the batch ``annual`` run
   (``run_annual`` + ``write``, bench/annual.py's child) measured in the same run;
@@ -33,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,8 +61,9 @@ from bench.common import (
     save,
     targets_met,
 )
+from snowdays.datasets import open_daily
 from snowdays.duration import FoldState
-from snowdays.export import season_maps
+from snowdays.export import season_layers, season_maps
 from snowdays.grid import Grid, merge_day
 from snowdays.ingest import ingest, seasons_of
 from snowdays.names import parse_name
@@ -207,6 +211,20 @@ def agrees_with_annual(root: str, annual_out: Path, settings: Settings) -> bool:
     return same
 
 
+def _timed(work: Callable[[], object], times: int = 3) -> list[float]:
+    seconds = []
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def daily_scd(root: str, settings: Settings) -> np.ndarray:
+    """The season's daily snow cube (``open_daily``) summed over its days, chunk by chunk."""
+    return np.asarray(open_daily(root, TILE, SEASON, settings=settings).sum("time").values)
+
+
 def ingest_child(folder: Path, store: Path, annual_out: Path) -> Result:
     settings = get_settings()
     tiny = np.zeros((2, 2), np.uint8)
@@ -226,14 +244,15 @@ def ingest_child(folder: Path, store: Path, annual_out: Path) -> Result:
                     "cpu_seconds": time.process_time() - cpu,
                     "outcome": report.outcome, "seasons": report.seasons,
                     "maxrss_gb_before": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
-    maps = []
-    for _ in range(3):
-        started = time.perf_counter()
-        season_maps(root, TILE, SEASON, settings)
-        maps.append(time.perf_counter() - started)
+    maps = _timed(lambda: season_maps(root, TILE, SEASON, settings))
+    layers = _timed(lambda: season_layers(root, TILE, SEASON, settings))
+    daily = _timed(lambda: daily_scd(root, settings), 1)
     with tempfile.TemporaryDirectory(prefix="snowdays-bench-", dir=store.parent) as scratch:
         sizes = store_sizes(root, settings, Path(scratch))
     return {"records": records, "out_of_order": out_of_order, "sizes": sizes, "maps_seconds": maps,
+            "layers_seconds": layers, "daily_seconds": daily,
+            "daily_equals_scd": bool(np.array_equal(daily_scd(root, settings),
+                                                    season_maps(root, TILE, SEASON, settings).maps.scd)),
             "pending_max": settings.pending_max,
             "input_bytes": input_bytes(folder, settings),
             "agrees_with_annual": agrees_with_annual(root, annual_out, settings),
@@ -297,6 +316,10 @@ def summarise(raw: Result) -> Result:
         "out-of-order / annual": ing["out_of_order"]["seconds"] / raw["annual"]["seconds"],
         "whole season ingested (s)": sum(r["seconds"] for r in records),
         "maps, state + pending (s)": _median(ing["maps_seconds"]),
+        "maps and quality layers (s)": _median(ing["layers_seconds"]),
+        "  layers / maps": _median(ing["layers_seconds"]) / _median(ing["maps_seconds"]),
+        "daily cube, summed (s)": _median(ing["daily_seconds"]),
+        "  daily / maps": _median(ing["daily_seconds"]) / _median(ing["maps_seconds"]),
         "inputs of the window (MB)": inputs / 1e6,
         "repository, compacted (MB)": repo / 1e6,
         "  seasons held": len(seasons),
@@ -330,7 +353,8 @@ def table(report: Result) -> str:
                  f"after a warm-up of {WARM_UP}; out-of-order product "
                  f"{report['raw']['ingest']['out_of_order']['product']}")
     lines.append(summary["size_note"])
-    lines.append(f"stored maps agree with annual: {summary['agrees_with_annual']}")
+    lines.append(f"stored maps agree with annual: {summary['agrees_with_annual']}; "
+                 f"the daily cube summed equals SCD: {report['raw']['ingest']['daily_equals_scd']}")
     lines.append(conditions(report))
     return "\n".join(lines)
 

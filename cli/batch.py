@@ -16,6 +16,7 @@ from cli.terminal import err, parse_date, progress
 
 if TYPE_CHECKING:
     from snowdays.ingest import Status
+    from snowdays.point import PointSeason
     from snowdays.settings import Settings
 
 commands = typer.Typer()
@@ -195,6 +196,50 @@ def status(
     for t in found:
         for q in t.quarantined:
             out.print(f"quarantined in {t.tile}: {escape(q['product'])}: {escape(q['reason'])} ({q['at']})")
+
+
+@commands.command()
+def point(
+    lon: Annotated[float, typer.Option(help="Longitude, degrees east.")],
+    lat: Annotated[float, typer.Option(help="Latitude, degrees north.")],
+    season: SeasonLabel,
+    store: Store,
+    tile: Annotated[str | None, typer.Option(help="Tile (default: the stored one holding it).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As of this date, YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """A point's season: each day's observation, the gap-filled series, SCD, SOD, SMOD and NOBS."""
+    import json
+
+    from snowdays.point import point_season
+    from snowdays.settings import get_settings
+
+    found = point_season(store, lon, lat, season, get_settings(), tile, parse_date(as_of) if as_of else None)
+    if as_json:
+        typer.echo(json.dumps(found.to_json()))
+        return
+    for line in _point_lines(found):
+        typer.echo(line)
+
+
+def _point_lines(found: PointSeason) -> list[str]:
+    from snowdays.duration import MIN_SCD_FOR_DATES
+
+    def dated(day: int) -> str:
+        if found.scd <= MIN_SCD_FOR_DATES:
+            return f"none ({MIN_SCD_FOR_DATES} snow days or fewer)"
+        return f"{found.start + timedelta(day)} (day {day})"
+
+    seen = {o.day: o.seen for o in found.observations}
+    lines = [f"{found.tile} {found.season} at {found.lat:.5f} N, {found.lon:.5f} E: row {found.row}, "
+             f"column {found.col}; as of {found.as_of}",
+             f"SCD {found.scd} days  SOD {dated(found.sod)}  SMOD {dated(found.smod)}  NOBS {found.nobs}",
+             "date        seen      snow (gap-filled)"]
+    lines += [f"{o.date}  {o.seen:<8}  (margin)" for o in found.observations if o.day < 0]
+    lines += [f"{found.start + timedelta(d)}  {seen.get(d, ''):<8}  {'snow' if s else '-'}"
+              for d, s in enumerate(found.snow)]
+    lines += [f"{o.date}  {o.seen:<8}  (margin)" for o in found.observations if o.day >= len(found.snow)]
+    return lines
 
 
 def _no_stores(store: str) -> None:

@@ -3,7 +3,7 @@
 local folder or under ``s3://``, with the tile's CRS and transform (rioxarray's ``.rio``).
 
 The daily cube is lazy: each dask chunk reads its part of the packed observation cube, at the commit
-the cube was opened at, and gap-fills it in one compiled pass (:func:`_daily`), as the maps count
+the cube was opened at, and gap-fills it in one compiled pass (:mod:`snowdays.daily`), as the maps count
 days (``docs/SEMANTICS.md``). Summed over time it is SCD.
 """
 
@@ -17,14 +17,13 @@ import numpy as np
 import numpy.typing as npt
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
-import zarr
 from dask.delayed import delayed
-from numba import njit
 
+from snowdays.daily import daily_block
 from snowdays.export import StoredSeason, season_layers, stored_season
 from snowdays.grid import Grid
 from snowdays.outputs import NODATA
-from snowdays.packing import ALL_INVALID, INVALID_CLASS, PER_BYTE, day_byte
+from snowdays.packing import PER_BYTE
 from snowdays.settings import Settings, get_settings
 from snowdays.state import CHUNK, CHUNK_COLS, Slots
 from snowdays.store import array
@@ -71,7 +70,7 @@ def _lazy(stored: StoredSeason, rows: int, cols: int) -> da.Array:
     """One delayed chunk per block of the grid, each reading the cube at the commit opened."""
     cube, slots, n = array(stored.group, "cube"), Slots.of(stored.group, stored.until), stored.stop_day + 1
     height, width = stored.grid.shape
-    block = delayed(_daily_block, pure=False)
+    block = delayed(daily_block, pure=False)
 
     def chunk(r0: int, c0: int) -> da.Array:
         r1, c1 = min(r0 + rows, height), min(c0 + cols, width)
@@ -80,13 +79,6 @@ def _lazy(stored: StoredSeason, rows: int, cols: int) -> da.Array:
 
     return da.block([[chunk(r0, c0) for c0 in range(0, width, cols)]  # type: ignore[no-untyped-call,no-any-return]
                      for r0 in range(0, height, rows)])
-
-
-def _daily_block(cube: zarr.Array[Any], slots: Slots, n: int, rows: tuple[int, int],
-                 cols: tuple[int, int]) -> npt.NDArray[np.uint8]:
-    out = np.zeros((n, rows[1] - rows[0], cols[1] - cols[0]), np.uint8)
-    _daily(slots.read(cube, rows, cols), *slots.kernel_args(), out)
-    return out
 
 
 def _coords(grid: Grid) -> dict[str, npt.NDArray[np.floating[Any]]]:
@@ -104,46 +96,3 @@ X = TypeVar("X", xr.Dataset, xr.DataArray)
 
 def _georeferenced(obj: X, grid: Grid) -> X:
     return cast(X, obj.rio.write_crs(grid.crs).rio.write_transform(grid.affine))
-
-
-@njit(cache=True, nogil=True)
-def _daily(packed, at, starts, days, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """Gap-fill each pixel's merged observations (the packed cube as stored, read a byte of four
-    pixels at a time) into ``out`` (days x rows x cols, zero: no snow where nothing is seen)."""
-    n, rows, cols = out.shape
-    seen = np.zeros(PER_BYTE, np.bool_)
-    last_t = np.zeros(PER_BYTE, np.int64)
-    last_s = np.zeros(PER_BYTE, np.int64)
-    for i in range(rows):
-        for j0 in range(0, cols, PER_BYTE):
-            width = min(PER_BYTE, cols - j0)
-            seen[:] = False
-            for k in range(days.shape[0]):
-                byte = day_byte(packed, at, starts[k], starts[k + 1], i, j0 // PER_BYTE)
-                if byte == ALL_INVALID:
-                    continue
-                t = days[k]
-                for q in range(width):
-                    c = (byte >> (2 * q)) & 3
-                    if c != INVALID_CLASS:
-                        _fill(out, i, j0 + q, seen[q], last_t[q], last_s[q], t, c)
-                        seen[q], last_t[q], last_s[q] = True, t, c
-            for q in range(width):
-                if seen[q]:
-                    for d in range(max(last_t[q] + 1, 0), n):
-                        out[d, i, j0 + q] = last_s[q]
-
-
-@njit(cache=True, nogil=True)
-def _fill(out, i, j, seen, ta, sa, t, c):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """The days from the previous observation (``ta``, ``sa``; before the first, its class) up to an
-    observation of class ``c`` on day ``t``, and that day."""
-    n = out.shape[0]
-    if not seen:
-        for d in range(0, min(t, n)):
-            out[d, i, j] = c
-    else:
-        for d in range(max(ta + 1, 0), min(t, n)):
-            out[d, i, j] = 1 if 2 * (sa * (t - d) + c * (d - ta)) >= t - ta else 0
-    if 0 <= t < n:
-        out[t, i, j] = c

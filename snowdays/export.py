@@ -37,6 +37,7 @@ class StoredSeason:
     """A season as its store holds it, read at one commit, up to a day."""
 
     tile: str
+    label: str
     season: Season
     group: zarr.Group
     grid: Grid
@@ -65,7 +66,7 @@ def stored_season(root: str, tile: str, label: str, settings: Settings,
     entries = [e for e in ledger(group) if e.day <= until]
     if not entries:
         raise UsageError(f"{tile} {label} has no product on or before {as_of}")
-    return StoredSeason(tile, season, group, Grid.from_json(attr(repo_group, "grid")), until, entries)
+    return StoredSeason(tile, label, season, group, Grid.from_json(attr(repo_group, "grid")), until, entries)
 
 
 def season_maps(root: str, tile: str, label: str, settings: Settings,

@@ -4,8 +4,7 @@ a local store and on one in S3 (moto server on 127.0.0.1), annual and as of a da
 
 from __future__ import annotations
 
-import random
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import dask.array as da
@@ -15,60 +14,30 @@ import pytest
 import xarray as xr
 
 import snowdays
-from snowdays.ingest import ingest
-from snowdays.reference import cube_maps, cube_quality, daily_snow, season_cube
-from snowdays.sample import make_season
-from snowdays.season import parse_season
-from snowdays.settings import Settings, get_settings
+from snowdays.reference import cube_maps, cube_quality
+from snowdays.settings import get_settings
 from tests.conftest import S3Server
-
-SEASON = parse_season("2017-2018")
-TILE, LABEL = "T31TCH", "2017-2018"
-AS_OF = SEASON.start + timedelta(days=150)
-SETTINGS = get_settings()
-Cube = tuple[npt.NDArray[np.uint8], list[int], int]
+from tests.seasondata import AS_OF, AS_OF_DAY, LABEL, SEASON, TILE, Cube, cut, naive_series, stored
+from tests.seasondata import truth as season_truth
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("datasets")
-    make_season(folder, TILE, SEASON, 24, "muscate", True, seed=7)
-    return folder
+def store() -> str:
+    return stored()[1]
 
 
 @pytest.fixture(scope="module")
-def truth(archive: Path) -> Cube:
-    return season_cube(archive, SEASON.start, SEASON.stop, SEASON.margin)
-
-
-def fill(store: str, archive: Path, settings: Settings) -> str:
-    """Every product folded into ``store``, in a shuffled order."""
-    products = sorted(archive.iterdir())
-    random.Random(4).shuffle(products)
-    for p in products:
-        ingest(store, str(p), settings)
-    return store
-
-
-@pytest.fixture(scope="module")
-def store(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return fill(str(tmp_path_factory.mktemp("datasets-store") / "store"), archive, SETTINGS)
-
-
-def cut(truth: Cube, day: int) -> Cube:
-    """The observations up to ``day``, closed there."""
-    cube, days, _ = truth
-    keep = [k for k, d in enumerate(days) if d <= day]
-    return cube[keep], [days[k] for k in keep], day + 1
+def truth() -> Cube:
+    return season_truth(stored()[0])
 
 
 def naive_daily(truth: Cube) -> npt.NDArray[np.uint8]:
     """Every pixel's daily series, one pixel at a time, by the reference."""
-    cube, days, n_days = truth
+    cube, _, n_days = truth
     out = np.zeros((n_days, *cube.shape[1:]), np.uint8)
     for i in range(cube.shape[1]):
         for j in range(cube.shape[2]):
-            out[:, i, j] = daily_snow([(d, int(cube[k, i, j])) for k, d in enumerate(days)], n_days)
+            out[:, i, j] = naive_series(truth, i, j)
     return out
 
 
@@ -84,7 +53,7 @@ def assert_season(ds: xr.Dataset, truth: Cube) -> None:
 @pytest.mark.parametrize("as_of", [None, AS_OF])
 def test_open_season_equals_the_reference(store: str, truth: Cube, as_of: date | None) -> None:
     ds = snowdays.open_season(store, TILE, LABEL, as_of=as_of)
-    assert_season(ds, truth if as_of is None else cut(truth, 150))
+    assert_season(ds, truth if as_of is None else cut(truth, AS_OF_DAY))
     assert ds.attrs["tile"] == TILE and ds.attrs["as_of"] == (as_of or SEASON.stop).isoformat()
     assert ds.rio.crs.to_epsg() == 32631 and ds.rio.shape == (24, 24)
     x0, y0 = ds.x.values[0], ds.y.values[0]
@@ -98,7 +67,7 @@ def test_open_season_equals_the_reference(store: str, truth: Cube, as_of: date |
 def test_open_daily_equals_the_reference_on_every_pixel_and_day(store: str, truth: Cube,
                                                                  as_of: date | None) -> None:
     daily = snowdays.open_daily(store, TILE, LABEL, as_of=as_of, chunks=(10, 16))
-    expected = truth if as_of is None else cut(truth, 150)
+    expected = truth if as_of is None else cut(truth, AS_OF_DAY)
     assert isinstance(daily.data, da.Array)
     assert daily.chunks == ((expected[2],), (10, 10, 4), (16, 8))
     assert daily.time.values[0] == np.datetime64(SEASON.start)

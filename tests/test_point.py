@@ -1,0 +1,95 @@
+"""A point's season (``snowdays point``, ``snowdays.point``): at pixels all over a stored tile, what
+each day's products saw, the gap-filled series and the four values equal the naive reference read
+from the products themselves (``snowdays.reference``) and the stored season's maps."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from rasterio.warp import transform
+
+from snowdays.errors import UsageError
+from snowdays.export import season_maps
+from snowdays.grid import Grid
+from snowdays.point import point_season
+from snowdays.settings import get_settings
+from snowdays.store import attr, open_repo, read
+from tests.conftest import RunCli
+from tests.seasondata import AS_OF, AS_OF_DAY, LABEL, SEASON, TILE, Cube, cut, naive_series, stored
+from tests.seasondata import truth as season_truth
+
+SETTINGS = get_settings()
+
+
+@pytest.fixture(scope="module")
+def store() -> str:
+    return stored()[1]
+
+
+@pytest.fixture(scope="module")
+def truth() -> Cube:
+    return season_truth(stored()[0])
+
+
+def lon_lat(store: str, row: int, col: int) -> tuple[float, float]:
+    """The centre of a pixel of the stored grid, in degrees."""
+    grid = Grid.from_json(attr(read(open_repo(store, TILE, SETTINGS)), "grid"))
+    x, y = grid.affine @ (col + 0.5, row + 0.5)
+    (lon,), (lat,) = transform(grid.crs, "EPSG:4326", [x], [y])
+    return lon, lat
+
+
+def seen(value: int) -> str:
+    return "no snow" if value == 0 else "snow" if value <= 100 else "cloud"
+
+
+PIXELS = [(0, 0), (23, 23), (0, 23), (23, 0), *random.Random(1).sample(
+    [(r, c) for r in range(24) for c in range(24)], 24)]
+
+
+@pytest.mark.parametrize("as_of", [None, AS_OF])
+def test_a_point_equals_the_reference_and_the_maps(store: str, truth: Cube, as_of: date | None) -> None:
+    expected = truth if as_of is None else cut(truth, AS_OF_DAY)
+    maps = season_maps(store, TILE, LABEL, SETTINGS, as_of).maps
+    cube, days, n_days = expected
+    for row, col in PIXELS:
+        got = point_season(store, *lon_lat(store, row, col), LABEL, SETTINGS, as_of=as_of)
+        assert (got.tile, got.row, got.col) == (TILE, row, col)
+        assert got.as_of == (as_of or SEASON.stop) and len(got.snow) == n_days
+        assert got.snow == [int(s) for s in naive_series(expected, row, col)]
+        assert [(o.day, o.seen) for o in got.observations] == [
+            (d, seen(int(cube[k, row, col]))) for k, d in enumerate(days)]
+        assert (got.scd, got.sod, got.smod, got.nobs) == tuple(
+            int(a[row, col]) for _, a in maps.items())
+        assert got.scd == sum(got.snow)
+    assert {o.seen for o in got.observations} == {"snow", "no snow", "cloud"}
+
+
+def test_a_point_off_the_stored_tiles_is_a_usage_error(store: str) -> None:
+    with pytest.raises(UsageError, match=r"2.00000, 40.00000 is not on any tile stored under"):
+        point_season(store, 2.0, 40.0, LABEL, SETTINGS)
+    with pytest.raises(UsageError, match="is not on tile T31TCH"):
+        point_season(store, 2.0, 40.0, LABEL, SETTINGS, tile="T31TCH")
+    with pytest.raises(UsageError, match="has no season 2015-2016"):
+        point_season(store, *lon_lat(store, 3, 3), "2015-2016", SETTINGS)
+
+
+def test_the_command_prints_the_series_and_its_json(store: str, snowdays_cli: RunCli,
+                                                    tmp_path: Path) -> None:
+    lon, lat = lon_lat(store, 5, 7)
+    expected = point_season(store, lon, lat, LABEL, SETTINGS)
+    args = ["point", "--lon", str(lon), "--lat", str(lat), "--season", LABEL, "--store", store]
+    shown = snowdays_cli(args, {}, tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"SCD {expected.scd} days" in shown.stdout and f"NOBS {expected.nobs}" in shown.stdout
+    day = next(o for o in expected.observations if o.seen == "snow" and o.day >= 0)
+    assert f"{day.date}  snow" in shown.stdout
+    as_json = snowdays_cli([*args, "--json"], {}, tmp_path)
+    assert json.loads(as_json.stdout) == expected.to_json()
+    off = snowdays_cli(["point", "--lon", "2", "--lat", "40", "--season", LABEL, "--store", store], {},
+                       tmp_path)
+    assert off.returncode == 2 and "is not on any tile stored" in off.stderr
