@@ -85,7 +85,8 @@ def test_a_missing_file_is_404(served: Served) -> None:
 def test_the_viewer_and_its_config_are_served(served: Served) -> None:
     config = httpx.get(f"{served.url}/viewer/config.json").json()
     assert config == {"stac_api": f"http://127.0.0.1:{served.settings.stac_api_port}", "catalog_url": "/",
-                      "catalog_root": str(served.catalog.resolve()), "season_start": "09-01"}
+                      "catalog_root": str(served.catalog.resolve()), "season_start": "09-01",
+                      "point_url": "/point"}
     page = httpx.get(f"{served.url}/viewer/")
     assert page.status_code == 200 and '<div id="map">' in page.text
     assert httpx.get(f"{served.url}/viewer/viewer.js").status_code == 200

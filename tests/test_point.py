@@ -9,16 +9,18 @@ import random
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from rasterio.warp import transform
 
+from infra.stack import Stack, urls
 from snowdays.errors import UsageError
 from snowdays.export import season_maps
 from snowdays.grid import Grid
 from snowdays.point import point_season
 from snowdays.settings import get_settings
 from snowdays.store import attr, open_repo, read
-from tests.conftest import RunCli
+from tests.conftest import RunCli, _free_port
 from tests.seasondata import AS_OF, AS_OF_DAY, LABEL, SEASON, TILE, Cube, cut, naive_series, stored
 from tests.seasondata import truth as season_truth
 
@@ -93,3 +95,30 @@ def test_the_command_prints_the_series_and_its_json(store: str, snowdays_cli: Ru
     off = snowdays_cli(["point", "--lon", "2", "--lat", "40", "--season", LABEL, "--store", store], {},
                        tmp_path)
     assert off.returncode == 2 and "is not on any tile stored" in off.stderr
+
+
+def test_the_file_server_answers_a_point_as_json(store: str, tmp_path: Path) -> None:
+    """``/point`` of the file server, as ``snowdays up`` starts it on 127.0.0.1."""
+    env = {"STORE": store, "STAC_CATALOG": tmp_path / "catalog", "FILES_PORT": _free_port(),
+           "STAC_API_PORT": _free_port(), "ARCHIVE": tmp_path / "archive"}
+    lon, lat = lon_lat(store, 11, 2)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(f"SNOWDAYS_{name}", str(value))
+        settings = get_settings()
+        with Stack(settings, tmp_path / "logs", only={"files"}):
+            url = f"{urls(settings.ports)['files']}/point"
+            asked: dict[str, str | float] = {"lon": lon, "lat": lat, "season": LABEL}
+            answer = httpx.get(url, params=asked, timeout=60)
+            as_of = httpx.get(url, params={**asked, "as_of": AS_OF.isoformat()}, timeout=60)
+            off = httpx.get(url, params={"lon": 2, "lat": 40, "season": LABEL}, timeout=60)
+            wrong: list[dict[str, str | float]] = [
+                {**asked, "lon": "east"}, {"lon": lon, "lat": lat}, {**asked, "season": "2017"},
+                {**asked, "as_of": "yesterday"}]
+            bad = [httpx.get(url, params=p, timeout=60) for p in wrong]
+    assert answer.status_code == 200
+    assert answer.json() == point_season(store, lon, lat, LABEL, SETTINGS).to_json()
+    assert as_of.json() == point_season(store, lon, lat, LABEL, SETTINGS, as_of=AS_OF).to_json()
+    assert off.status_code == 404 and "is not on any tile stored" in off.json()["error"]
+    assert [b.status_code for b in bad] == [400] * 4
+    assert all("/point?lon=" in b.json()["error"] for b in bad)
