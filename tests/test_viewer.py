@@ -22,6 +22,7 @@ from rasterio.warp import transform
 
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
+from snowdays.point import point_season
 from snowdays.settings import get_settings
 from tests.browser import Page
 from tests.conftest import Chromium, _free_port
@@ -54,6 +55,15 @@ RDBU = [(-120, "#b2182b"), (-60, "#ef8a62"), (-20, "#fddbc7"), (0, "#f7f7f7"), (
         (60, "#67a9cf"), (120, "#2166ac")]
 DASH = "\u2013"
 """The en dash of ranges and missing dates in the ranking."""
+CHART = """(() => {
+  const c = document.querySelector('#season-at-point svg.season-chart');
+  const numbers = (r) => [Number(r.dataset.first), Number(r.dataset.last)];
+  return c && {days: Number(c.dataset.days), snow: Number(c.dataset.snowDays),
+    seen: [...c.querySelectorAll('[data-seen]')].map((m) => m.dataset.seen),
+    runs: [...c.querySelectorAll('rect.snow')].map(numbers),
+    dates: [...c.querySelectorAll('[data-date]')].map((l) => l.dataset.date)};
+})()"""
+"""What the point's season chart shows, once drawn."""
 BACKGROUND = (217, 217, 217)
 """The map's background (#d9d9d9), where nothing is drawn."""
 
@@ -73,6 +83,8 @@ class Viewer:
     """The COGs (``SCD``..) of ``TILE_ONLY``, a season without mosaic."""
     tile_point: tuple[float, float]
     """The centre of one of its pixels with more than 10 snow days (in the tile's CRS)."""
+    stores: str
+    """The tile stores the file server answers ``/point`` from."""
 
 
 def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
@@ -110,7 +122,7 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
     catalog = base / "catalog"
     env = {"STAC_CATALOG": catalog, "STAC_DATABASE_URL": database(postgres, "viewer"),
            "STAC_POSTGRES_DATA": "", "STAC_API_PORT": _free_port(), "FILES_PORT": _free_port(),
-           "ARCHIVE": base / "archive"}
+           "ARCHIVE": base / "archive", "STORE": base / "stores"}
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(f"SNOWDAYS_{name}", str(value))
@@ -129,7 +141,7 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
         with Stack(settings, base / "logs", only={"stac-api", "files"}):
             at = urls(settings.ports)
             yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
-                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]))
+                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]), str(base / "stores"))
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -145,7 +157,12 @@ def on_scale(stops: list[tuple[int, str]], value: float) -> np.ndarray[Any, np.d
 
 def map_image(tab: Page) -> tuple[Image.Image, dict[str, float]]:
     """The screenshot cropped to the map, and the map's box in the page."""
-    box = tab.evaluate("(() => { const r = document.getElementById('map').getBoundingClientRect(); "
+    return element_image(tab, "#map")
+
+
+def element_image(tab: Page, selector: str) -> tuple[Image.Image, dict[str, float]]:
+    """The screenshot cropped to an element, and its box in the page."""
+    box = tab.evaluate(f"(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect(); "
                        "return {x: r.x, y: r.y, width: r.width, height: r.height}; })()")
     shot = Image.open(io.BytesIO(tab.screenshot())).convert("RGB")
     crop = shot.crop((round(box["x"]), round(box["y"]), round(box["x"] + box["width"]),
@@ -253,7 +270,15 @@ def test_a_season_of_tiles_only(viewer: Viewer, chromium: Chromium) -> None:
         keep(image, "tiles.png")
         click_centre(tab, box)
         scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
+        chart = tab.wait_for(CHART, 60)
+        keep(element_image(tab, "#point")[0], "point-season.png")
     expected = {k: pixel_at(path, viewer.tile_point) for k, path in viewer.tile.items()}
+    point = point_season(viewer.stores, lon, lat, TILE_ONLY, get_settings())
+    assert chart["days"] == len(point.snow) and chart["snow"] == point.scd == expected["SCD"]
+    assert chart["seen"] == [o.seen for o in point.observations if 0 <= o.day < len(point.snow)]
+    assert sum(last - first + 1 for first, last in chart["runs"]) == point.scd
+    assert all(point.snow[d] for first, last in chart["runs"] for d in range(first, last + 1))
+    assert chart["dates"] == ["SOD", "SMOD"] and {"snow", "no snow"} <= set(chart["seen"])
     assert expected["SCD"] > 10
     assert scd == f"{expected['SCD']} days"
     assert (sod, smod) == (season_day(TILE_ONLY, expected["SOD"]).isoformat(),

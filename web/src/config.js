@@ -6,6 +6,7 @@ const DEFAULTS = {
   catalog_url: '/',
   catalog_root: '',
   season_start: '09-01',
+  point_url: '',
 };
 
 /** Settings from config.json's object and the page's query string (URLSearchParams); URLs are made
@@ -21,6 +22,7 @@ export function readConfig(file, params, base) {
   config.stac_api = absoluteUrl(config.stac_api, base);
   config.catalog_url = absoluteUrl(config.catalog_url, base);
   config.catalog_root = config.catalog_root.replace(/\/+$/, '');
+  config.point_url = config.point_url ? absoluteUrl(config.point_url, base) : '';
   config.season = params.get('season');
   config.compare = params.get('compare');
   config.mode = params.get('mode') === 'difference' ? 'difference' : 'season';

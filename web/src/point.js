@@ -7,6 +7,7 @@ import { VIEW } from './projections.js';
 import { dayToDate, place, seasonStart, shown } from './season.js';
 import { asset } from './stac.js';
 import { valueAt } from './values.js';
+import { chartLegend, seasonChart } from './chart.js';
 
 /** Longest-run dates are defined only when the season has more than this many snow days. */
 const DATED_ABOVE = 10;
@@ -77,13 +78,36 @@ async function rowsAt(state, coordinate) {
   return rows;
 }
 
-/** Show in ``element`` the values at ``coordinate`` (a later click supersedes an earlier one). */
+/** The point's season from the file server's /point (the tile stores), or a line saying why not. */
+async function seasonAt(state, coordinate) {
+  const { config } = state;
+  if (!config.point_url) return null;
+  const [lon, lat] = toLonLat(coordinate, VIEW);
+  const query = new URLSearchParams({ lon: String(lon), lat: String(lat), season: state.season.season });
+  const section = document.createElement('div');
+  section.id = 'season-at-point';
+  try {
+    const answer = await fetch(`${config.point_url}?${query}`);
+    const body = await answer.json();
+    if (!answer.ok) {
+      section.textContent = `No daily series here: ${body.error ?? answer.status}`;
+      return section;
+    }
+    section.append(seasonChart(body), chartLegend());
+  } catch (e) {
+    section.textContent = `No daily series here: ${e.message}`;
+  }
+  return section;
+}
+
+/** Show in ``element`` the values at ``coordinate`` and the point's season beside them (a later click
+ * supersedes an earlier one). */
 export async function showValues(state, coordinate, element) {
   const click = ++clicks;
   element.textContent = 'reading…';
   try {
-    const rows = await rowsAt(state, coordinate);
-    if (click === clicks) element.replaceChildren(list(rows));
+    const [rows, season] = await Promise.all([rowsAt(state, coordinate), seasonAt(state, coordinate)]);
+    if (click === clicks) element.replaceChildren(...[list(rows), season].filter(Boolean));
   } catch (e) {
     if (click === clicks) element.textContent = `cannot read the maps here: ${e.message}`;
   }

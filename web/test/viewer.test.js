@@ -100,3 +100,28 @@ test('a ski runs file that is missing, refused or not GeoJSON is told apart', as
   await assert.rejects(readOverlay(url, read, answer(200, '{"type": "Point"}')),
     { message: `cannot read the ski runs ${url}: not a FeatureCollection` });
 });
+
+test("a point's season: runs of snow days, observations inside the season, dates only past 10 days", async () => {
+  const { chartModel, snowRuns, WIDTH } = await import('../src/chart.js');
+  assert.deepEqual(snowRuns([0, 1, 1, 0, 1]), [{ first: 1, last: 2 }, { first: 4, last: 4 }]);
+  assert.deepEqual(snowRuns([1, 1]), [{ first: 0, last: 1 }]);
+  assert.deepEqual(snowRuns([0, 0]), []);
+  const snow = Array.from({ length: 40 }, (_, d) => (d >= 10 && d < 30 ? 1 : 0));
+  const point = { snow, scd: 20, sod: 10, smod: 29, start: '2017-09-01', as_of: '2017-10-10',
+    observations: [{ day: -3, seen: 'snow', date: '2017-08-29' }, { day: 12, seen: 'snow', date: '2017-09-13' },
+      { day: 35, seen: 'cloud', date: '2017-10-06' }, { day: 40, seen: 'no snow', date: '2017-10-11' }] };
+  const model = chartModel(point);
+  assert.equal(model.snowDays, 20);
+  assert.equal(model.scale, WIDTH / 40);
+  assert.deepEqual(model.marks.map((m) => m.seen), ['snow', 'cloud']);
+  assert.deepEqual(model.runs.map((r) => [r.first, r.last, r.width]), [[10, 29, 20 * WIDTH / 40]]);
+  assert.deepEqual(model.dates.map((d) => d.name), ['SOD', 'SMOD']);
+  assert.deepEqual(chartModel({ ...point, scd: 10 }).dates, []);
+});
+
+test("the point's season is asked of config.json's point_url, made absolute; none without it", () => {
+  const page = 'http://127.0.0.1:8082/viewer/';
+  assert.equal(readConfig({ point_url: '/point' }, new URLSearchParams(), page).point_url,
+    'http://127.0.0.1:8082/point');
+  assert.equal(readConfig(null, new URLSearchParams(), page).point_url, '');
+});
