@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from snowdays.ingest import Status
     from snowdays.point import PointSeason
     from snowdays.settings import Settings
+    from snowdays.validation import Validation
 
 commands = typer.Typer()
 
@@ -239,6 +240,46 @@ def _point_lines(found: PointSeason) -> list[str]:
     lines += [f"{found.start + timedelta(d)}  {seen.get(d, ''):<8}  {'snow' if s else '-'}"
               for d, s in enumerate(found.snow)]
     lines += [f"{o.date}  {o.seen:<8}  (margin)" for o in found.observations if o.day >= len(found.snow)]
+    return lines
+
+
+@commands.command()
+def validate(
+    stations: Annotated[Path, typer.Option(help="CSV: station_id,lon,lat,elevation,date,snow_depth (m).")],
+    season: Annotated[list[str], typer.Option(help="Season, e.g. 2017-2018 (again for more).")],
+    store: Store,
+    as_of: Annotated[str | None, typer.Option(help="Maps as of this date, YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """The maps against snow-depth stations: SCD, SOD and SMOD errors (map - station), RMSE, bias and
+    median by station and overall."""
+    import json
+
+    from snowdays.settings import get_settings
+    from snowdays.validation import read_stations
+    from snowdays.validation import validate as compare
+
+    day = parse_date(as_of) if as_of else None
+    found = compare(store, read_stations(stations), season, get_settings(), day)
+    if as_json:
+        typer.echo(json.dumps(found.to_json()))
+        return
+    for line in _validation_lines(found):
+        typer.echo(line)
+
+
+def _validation_lines(found: Validation) -> list[str]:
+    def cell(pair: tuple[int, int] | None) -> str:
+        return "-" if pair is None else f"{pair[0]}/{pair[1]} ({pair[0] - pair[1]:+d})"
+
+    lines = ["station  season  tile  days  SCD map/station (error)  SOD  SMOD"]
+    lines += [f"{c.station.id}  {c.season}  {c.tile}  {c.days}  "
+              + "  ".join(cell(c.values[m]) for m in ("scd", "sod", "smod")) for c in found.compared]
+    for measure in ("scd", "sod", "smod"):
+        s, name = found.overall(measure), measure.upper()
+        lines.append(f"{name}  no station" if s is None else
+                     f"{name}  n {s.n}  RMSE {s.rmse:.1f}  bias {s.bias:+.1f}  median {s.median:+.1f}")
+    lines += [f"skipped {name} {label}: {why}" for name, label, why in found.skipped]
     return lines
 
 

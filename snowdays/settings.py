@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     lis_fsnow_total_lim: float = Field(0.001, ge=0, le=1)
     """LIS pass 2 runs only where pass 1 found snow on more than this fraction of the image."""
 
+    station_snow_depth: float = Field(0.1, gt=0)
+    """``snowdays validate``: a station's day is a snow day where its snow depth (metres) is at least
+    this."""
+
     threads: int = Field(0, ge=0)
     """Threads decoding products at once in a batch (``snowdays annual``, a backfill), ahead of the
     fold; 0: one per core this process may run on. 1 decodes each product in turn, on one core."""
