@@ -283,6 +283,30 @@ def _validation_lines(found: Validation) -> list[str]:
     return lines
 
 
+@commands.command()
+def anomaly(
+    store: Store,
+    tile: Tile,
+    season: SeasonLabel,
+    out: Annotated[Path, typer.Option(help="Folder the COGs are written to.")],
+    as_of: Annotated[str | None, typer.Option(help="As of this date, YYYY-MM-DD (default: the latest "
+                                              "product).")] = None,
+) -> None:
+    """A season as of a day against the tile's past seasons as of the same day: SCD and SMOD anomalies
+    and their climatology, as COGs."""
+    from snowdays.anomaly import anomaly as compute
+    from snowdays.anomaly import write as write_anomaly
+    from snowdays.settings import get_settings
+
+    settings = get_settings()
+    found = compute(store, tile, season, settings, parse_date(as_of) if as_of else None)
+    mean = float(found.scd_anomaly.mean())
+    typer.echo(f"{found.tile} {season} as of {found.as_of} (day {found.day}) against "
+               f"{', '.join(found.past)}: SCD {mean:+.1f} days on average")
+    for path in write_anomaly(found, out, settings):
+        typer.echo(path)
+
+
 def _no_stores(store: str) -> None:
     """A store folder that is not there is a mistake; one with no tile yet is said so, and not one."""
     from snowdays.errors import UsageError

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import rasterio
 import rasterio.shutil
 from rasterio.io import MemoryFile
@@ -19,7 +21,10 @@ from snowdays.quality import NO_DATA
 from snowdays.settings import Settings
 
 _RESAMPLING = {"SCD": "AVERAGE", "NOBS": "AVERAGE", "SOD": "NEAREST", "SMOD": "NEAREST",
-               "NSP": "NEAREST", "QCOD": "NEAREST", "QCMD": "NEAREST", "QC": "NEAREST"}
+               "NSP": "NEAREST", "QCOD": "NEAREST", "QCMD": "NEAREST", "QC": "NEAREST",
+               "SCD-ANOMALY": "AVERAGE", "SMOD-ANOMALY": "NEAREST", "SCD-MEAN": "AVERAGE",
+               "SCD-MEDIAN": "AVERAGE", "SMOD-MEAN": "NEAREST", "SMOD-MEDIAN": "NEAREST",
+               "SEASONS": "NEAREST", "SMOD-SEASONS": "NEAREST"}
 _DESCRIPTION = {
     "SCD": "snow cover duration (days)",
     "SOD": "snow onset date (day index from the season start)",
@@ -29,9 +34,18 @@ _DESCRIPTION = {
     "QCOD": "days between the snow onset date and the nearest observation of snow",
     "QCMD": "days between the snow melt-out date and the nearest observation of snow",
     "QC": "quality of the season's maps, 0 (best) to 3",
+    "SCD-ANOMALY": "snow cover duration as of the day, minus its mean over the past seasons (days)",
+    "SMOD-ANOMALY": "snow melt-out date as of the day, minus its mean over the past seasons (days)",
+    "SCD-MEAN": "mean snow cover duration of the past seasons as of the same day (days)",
+    "SCD-MEDIAN": "median snow cover duration of the past seasons as of the same day (days)",
+    "SMOD-MEAN": "mean snow melt-out date of the past seasons as of the same day (day index)",
+    "SMOD-MEDIAN": "median snow melt-out date of the past seasons as of the same day (day index)",
+    "SEASONS": "past seasons in the climatology",
+    "SMOD-SEASONS": "past seasons with a melt-out date (more than 10 snow days) at the pixel",
 }
 NODATA = {"QCOD": NO_DATA, "QCMD": NO_DATA}
-"""The layers with a no-data value; the others are defined on every pixel."""
+"""The uint16 layers with a no-data value; the others are defined on every pixel."""
+Layer = U16 | npt.NDArray[np.float32]
 
 
 def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, counter: int) -> str:
@@ -41,7 +55,7 @@ def output_name(kind: str, tile: str, start: date, stop: date, landsat: bool, co
 
 
 def write_maps(
-    layers: Iterable[tuple[str, U16]], grid: Grid, out: Path, *, tile: str, start: date, stop: date,
+    layers: Iterable[tuple[str, Layer]], grid: Grid, out: Path, *, tile: str, start: date, stop: date,
     landsat: bool, settings: Settings,
 ) -> list[Path]:
     """Write a COG of each layer (``Maps.items()``, ``Quality.items()``) into ``out``; all appear
@@ -59,12 +73,15 @@ def write_maps(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_cog(array: U16, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
+def write_cog(array: Layer, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
+    """A uint16 layer (its no-data value from :data:`NODATA`), or a float32 one (no data: NaN)."""
     if array.shape != grid.shape:
         raise ValueError(f"{kind} map has shape {array.shape}, the grid {grid.shape}")
+    floating = array.dtype == np.float32
     profile = {
-        "driver": "GTiff", "dtype": "uint16", "count": 1, "width": grid.width,
-        "height": grid.height, "crs": grid.crs, "transform": grid.affine, "nodata": NODATA.get(kind),
+        "driver": "GTiff", "dtype": "float32" if floating else "uint16", "count": 1, "width": grid.width,
+        "height": grid.height, "crs": grid.crs, "transform": grid.affine,
+        "nodata": float("nan") if floating else NODATA.get(kind),
     }
     with MemoryFile() as memory, memory.open(**profile) as ds:
         ds.write(array, 1)
