@@ -164,13 +164,26 @@ def export(
     as_of: Annotated[str | None, typer.Option(help="Maps as of this date, YYYY-MM-DD.")] = None,
     annual: Annotated[bool | None, typer.Option(help="Name the maps as annual (default: once the "
                                                  "season's window is over).")] = None,
+    window_start: Annotated[str | None, typer.Option(help="The maps of a window of the season from "
+                                                     "this date (with --window-stop), YYYY-MM-DD.")] = None,
+    window_stop: Annotated[str | None, typer.Option(help="The window's last day, YYYY-MM-DD.")] = None,
 ) -> None:
-    """Write a stored season's four maps (year to date, or annual)."""
+    """Write a stored season's four maps and quality layers (year to date, or annual), or the four
+    maps of a window of it."""
+    from snowdays.errors import UsageError
     from snowdays.export import export as export_maps
+    from snowdays.export import export_window
     from snowdays.settings import get_settings
 
-    for path in export_maps(store, tile, season, out, get_settings(),
-                            parse_date(as_of) if as_of else None, annual):
+    if (window_start is None) != (window_stop is None):
+        raise UsageError("a window needs both --window-start and --window-stop")
+    if window_start and window_stop:
+        paths = export_window(store, tile, season, parse_date(window_start), parse_date(window_stop), out,
+                              get_settings())
+    else:
+        paths = export_maps(store, tile, season, out, get_settings(), parse_date(as_of) if as_of else None,
+                            annual)
+    for path in paths:
         typer.echo(path)
 
 

@@ -16,7 +16,7 @@ from snowdays.outputs import write_maps
 from snowdays.quality import Quality, quality
 from snowdays.season import Season
 from snowdays.settings import Settings
-from snowdays.state import Entry, ledger, state_at
+from snowdays.state import Entry, ledger, state_at, window_state
 from snowdays.store import Commit, attr, last_commit, open_repo, read, subgroup, tiles
 
 
@@ -81,6 +81,25 @@ def _maps(stored: StoredSeason) -> SeasonMaps:
                       any(e.landsat for e in stored.entries), len(stored.entries))
 
 
+def window_maps(root: str, tile: str, label: str, first: date, last: date,
+                settings: Settings) -> SeasonMaps:
+    """The four maps of a window of a stored season (``first`` to ``last``, both inside it), from its
+    cube alone: those of a season of that window over the stored products within the margin of it."""
+    stored = stored_season(root, tile, label, settings)
+    season = stored.season
+    if not season.start <= first <= last <= season.stop:
+        raise UsageError(f"the window {first} to {last} is not inside the season {label} "
+                         f"({season.start} to {season.stop})")
+    if last > stored.as_of:
+        raise UsageError(f"{stored.tile} {label} holds products up to {stored.as_of}, before {last}")
+    window = Season(start=first, stop=last, margin=season.margin)
+    lo, hi = season.day(first) - season.margin, season.day(last) + season.margin
+    entries = [e for e in stored.entries if lo <= e.day <= hi]
+    state = window_state(stored.group, season.day(first), window.n_days, season.margin)
+    return SeasonMaps(stored.tile, window, stored.grid, state.maps(), last, any(e.landsat for e in entries),
+                      len(entries))
+
+
 def season_layers(root: str, tile: str, label: str, settings: Settings,
                   as_of: date | None = None) -> tuple[SeasonMaps, Quality]:
     """The four maps of a stored season and its quality layers (:mod:`snowdays.quality`), closed at
@@ -100,6 +119,14 @@ def export(root: str, tile: str, label: str, out: Path, settings: Settings,
     stop = s.stop if (annual if annual is not None else s.closed(today) and as_of is None) else result.as_of
     return write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile,
                       start=s.start, stop=stop, landsat=result.landsat, settings=settings)
+
+
+def export_window(root: str, tile: str, label: str, first: date, last: date, out: Path,
+                  settings: Settings) -> list[Path]:
+    """Write the four maps of a window of a stored season (:func:`window_maps`), named by it."""
+    result = window_maps(root, tile, label, first, last, settings)
+    return write_maps(result.maps.items(), result.grid, out, tile=result.tile, start=first, stop=last,
+                      landsat=result.landsat, settings=settings)
 
 
 def _tile_group(root: str, tile: str, label: str, settings: Settings) -> zarr.Group:

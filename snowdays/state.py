@@ -283,6 +283,18 @@ def recompute(group: zarr.Group, n_days: int, entries: list[Entry], until: int) 
     return state
 
 
+def window_state(group: zarr.Group, first: int, n_days: int, margin: int) -> FoldState:
+    """The state of the window of ``n_days`` days from day ``first`` of the season, folded from the
+    cube over the products within ``margin`` days of it, as a season of that window takes them."""
+    entries = ledger(group)
+    chosen = observation_days(entries, first - margin - 1, first + n_days - 1 + margin)
+    cube = array(group, "cube")
+    height, width = cube.shape[1], array(group, STATE[0]).shape[1]
+    state = FoldState.empty((height, width), n_days)
+    _fold_days(state, cube, [(day - first, slots) for day, slots in chosen], (0, height), (0, width))
+    return state
+
+
 def load(group: zarr.Group, n_days: int) -> FoldState:
     """The stored state (the products up to day ``folded``; none when it is NONE)."""
     if folded_day(group) == NONE:
