@@ -320,6 +320,36 @@ def anomaly(
         typer.echo(path)
 
 
+@commands.command()
+def elevation(
+    store: Store,
+    tile: Tile,
+    season: Annotated[list[str], typer.Option(help="Season, e.g. 2017-2018 (again for more).")],
+    out: Annotated[Path, typer.Option(help="Folder the tables and plots are written to.")],
+    polygons: Annotated[Path | None, typer.Option(help="GeoJSON of polygons (catchments, ski areas), "
+                                                  "longitude and latitude.")] = None,
+    band: Annotated[int, typer.Option(min=1, help="Height of an elevation band (metres).")] = 100,
+) -> None:
+    """SCD, SOD, SMOD and the snow-covered share by elevation band (the DEM of SNOWDAYS_DEM), over the
+    tile and each polygon: CSV, JSON and a plot of SCD against elevation per zone."""
+    import json
+    import re
+
+    from snowdays.elevation import elevation_stats, plot, write_tables
+    from snowdays.names import normalise_tile
+    from snowdays.settings import get_settings
+
+    shapes = json.loads(polygons.read_text()) if polygons else None
+    name = normalise_tile(tile)
+    rows = elevation_stats(store, name, season, get_settings(), shapes, band)
+    paths = write_tables(rows, out, f"elevation-{name}")
+    for zone in dict.fromkeys(r.zone for r in rows):
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", zone).strip(".-") or "zone"  # a polygon's name is not a path
+        paths.append(plot(rows, zone, out / f"elevation-{name}-{safe}.png", band))
+    for path in paths:
+        typer.echo(path)
+
+
 def _no_stores(store: str) -> None:
     """A store folder that is not there is a mistake; one with no tile yet is said so, and not one."""
     from snowdays.errors import UsageError

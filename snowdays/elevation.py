@@ -1,0 +1,132 @@
+"""Statistics of a season's maps by elevation band, over the tile and over polygons (catchments, ski
+areas): per band of ``band`` metres, the pixels, the mean SCD, SOD and SMOD (SOD and SMOD over the
+pixels with more than 10 snow days, where they are given) and the snow-covered share (mean SCD over
+the season's days: the share of the band's pixel-days under snow). The DEM is the tile's
+(``SNOWDAYS_DEM``), read onto its grid as the snow detection reads it; pixels where it is 0 (no data)
+are left out. Written as CSV and JSON, with a plot of SCD against elevation, one line per season.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rasterio.features import geometry_mask
+from rasterio.warp import transform_geom
+
+from snowdays.duration import MIN_SCD_FOR_DATES
+from snowdays.errors import UsageError
+from snowdays.export import SeasonMaps, season_maps
+from snowdays.grid import Grid
+from snowdays.l2a import read_dem
+from snowdays.settings import Settings
+
+WHOLE_TILE = "tile"
+"""The zone of every pixel of the tile."""
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class BandStats:
+    season: str
+    zone: str
+    low: int
+    """The band's lower edge (metres); it holds elevations low <= z < low + band."""
+    pixels: int
+    scd_mean: float
+    sod_mean: float | None
+    smod_mean: float | None
+    dated_pixels: int
+    """Pixels of the band with SOD and SMOD (more than 10 snow days)."""
+    snow_share: float
+
+
+def elevation_stats(store: str, tile: str, labels: list[str], settings: Settings,
+                    polygons: dict[str, Any] | None = None, band: int = 100) -> list[BandStats]:
+    """The statistics of each stored season (as of its latest product) by band, over the tile and
+    each polygon."""
+    rows: list[BandStats] = []
+    for label in labels:
+        maps = season_maps(store, tile, label, settings)
+        rows += band_stats(maps, label, tile_dem(maps.tile, maps.grid, settings), zones(maps.grid, polygons),
+                           band)
+    return rows
+
+
+def tile_dem(tile: str, grid: Grid, settings: Settings) -> npt.NDArray[np.int16]:
+    dem = read_dem(tile, grid, settings)
+    if dem is None:
+        raise UsageError(f"no DEM for {tile}: set SNOWDAYS_DEM to a folder holding {tile}.tif")
+    return dem
+
+
+def zones(grid: Grid, polygons: dict[str, Any] | None) -> dict[str, Mask]:
+    """The whole tile, and each polygon of a GeoJSON FeatureCollection (longitude, latitude) by its
+    ``name`` (else its id, else its place in the collection): the pixels whose centre it holds."""
+    found = {WHOLE_TILE: np.ones(grid.shape, np.bool_)}
+    for k, feature in enumerate((polygons or {}).get("features", [])):
+        name = str((feature.get("properties") or {}).get("name") or feature.get("id") or k)
+        shape = transform_geom("EPSG:4326", grid.crs, feature["geometry"])
+        found[name] = ~geometry_mask([shape], grid.shape, grid.affine)
+    return found
+
+
+def band_stats(maps: SeasonMaps, label: str, dem: npt.NDArray[np.int16], masks: dict[str, Mask],
+               band: int) -> list[BandStats]:
+    """Every zone's statistics by band (only bands holding pixels), lowest band first."""
+    rows = []
+    bands = np.floor_divide(dem.astype(np.int64), band)
+    days = (maps.as_of - maps.season.start).days + 1
+    for zone, mask in masks.items():
+        keep = mask & (dem != 0)
+        for b in np.unique(bands[keep]):
+            rows.append(_stats(maps, label, zone, keep & (bands == b), int(b) * band, days))
+    return rows
+
+
+def _stats(maps: SeasonMaps, label: str, zone: str, where: Mask, low: int, days: int) -> BandStats:
+    scd = maps.maps.scd[where].astype(np.float64)
+    dated = where & (maps.maps.scd > MIN_SCD_FOR_DATES)
+    n_dated = int(dated.sum())
+
+    def mean(values: npt.NDArray[np.uint16]) -> float | None:
+        return float(values[dated].astype(np.float64).mean()) if n_dated else None
+
+    return BandStats(label, zone, low, int(where.sum()), float(scd.mean()), mean(maps.maps.sod),
+                     mean(maps.maps.smod), n_dated, float(scd.mean() / days))
+
+
+def write_tables(rows: list[BandStats], out: Path, stem: str) -> list[Path]:
+    """``<stem>.csv`` and ``<stem>.json`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, [field.name for field in fields(BandStats)])
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+    json_path.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    return [csv_path, json_path]
+
+
+def plot(rows: list[BandStats], zone: str, path: Path, band: int) -> Path:
+    """SCD against elevation in ``zone``: one line per season (the band's middle on the y axis)."""
+    from matplotlib.figure import Figure  # noqa: PLC0415 - only the plot needs it
+
+    figure = Figure(figsize=(5, 4), dpi=100)
+    axes = figure.subplots()
+    for label in sorted({r.season for r in rows if r.zone == zone}):
+        chosen = sorted((r for r in rows if r.zone == zone and r.season == label), key=lambda r: r.low)
+        axes.plot([r.scd_mean for r in chosen], [r.low + band / 2 for r in chosen], marker="o", label=label)
+    axes.set_xlabel("snow cover duration (days)")
+    axes.set_ylabel("elevation (m)")
+    axes.set_title(f"SCD by {band} m band: {zone}")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
