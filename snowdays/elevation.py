@@ -26,6 +26,8 @@ from snowdays.grid import Grid
 from snowdays.l2a import read_dem
 from snowdays.settings import Settings
 
+BAND = 100
+"""Height of an elevation band (metres), unless asked otherwise."""
 WHOLE_TILE = "tile"
 """The zone of every pixel of the tile."""
 Mask = npt.NDArray[np.bool_]
@@ -47,7 +49,7 @@ class BandStats:
 
 
 def elevation_stats(store: str, tile: str, labels: list[str], settings: Settings,
-                    polygons: dict[str, Any] | None = None, band: int = 100) -> list[BandStats]:
+                    polygons: dict[str, Any] | None = None, band: int = BAND) -> list[BandStats]:
     """The statistics of each stored season (as of its latest product) by band, over the tile and
     each polygon."""
     rows: list[BandStats] = []

@@ -122,8 +122,21 @@ def make_item(p: Published) -> pystac.Item:
     _add_file(item, "products", pystac.Asset(
         p.hrefs["products"], "Input products", "Names of the Theia snow products the maps were "
         "computed from", media_type=pystac.MediaType.JSON, roles=["metadata"]), p.files["products"])
+    for key, (title, media, roles) in _ELEVATION.items():
+        if key in p.files:
+            asset = pystac.Asset(p.hrefs[key], title, media_type=media, roles=roles)
+            _add_file(item, key, asset, p.files[key])
     RenderExtension.ext(item, add_if_missing=True).apply(renders(s.n_days))
     return item
+
+
+_ELEVATION = {
+    "elevation": ("Statistics by elevation band: SCD, SOD, SMOD and the snow-covered share per 100 m",
+                  "text/csv", ["metadata"]),
+    "elevation-json": ("Statistics by elevation band, as JSON", pystac.MediaType.JSON, ["metadata"]),
+    "elevation-plot": ("Snow cover duration against elevation", pystac.MediaType.PNG, ["overview"]),
+}
+"""The assets of the statistics by elevation band, where the tile has a DEM."""
 
 
 def label_of(r: SeasonMaps) -> str:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pystac
 
+from snowdays.elevation import BAND, WHOLE_TILE, band_stats, plot, write_tables, zones
 from snowdays.errors import StorageError
 from snowdays.export import SeasonMaps, season_layers
+from snowdays.l2a import read_dem
 from snowdays.names import normalise_tile, parse_name
 from snowdays.outputs import write_maps
 from snowdays.quality import Quality
@@ -114,7 +116,20 @@ def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bo
     files["products"] = out / "products.json"
     files["products"].write_text(json.dumps({"tile": result.tile, "as_of": result.as_of.isoformat(),
                                              "products": names}, indent=1) + "\n")
-    return files
+    return files | elevation_files(result, out, settings)
+
+
+def elevation_files(result: SeasonMaps, out: Path, settings: Settings) -> dict[str, Path]:
+    """The season's statistics by elevation band over the tile, as CSV and JSON, and their plot,
+    where the tile has a DEM (``SNOWDAYS_DEM``); none otherwise."""
+    dem = read_dem(result.tile, result.grid, settings)
+    if dem is None:
+        return {}
+    label = label_of(result)
+    rows = band_stats(result, label, dem, zones(result.grid, None), BAND)
+    table, as_json = write_tables(rows, out, "elevation")
+    return {"elevation": table, "elevation-json": as_json,
+            "elevation-plot": plot(rows, WHOLE_TILE, out / "elevation.png", BAND)}
 
 
 def product_names(store: str, tile: str, label: str, settings: Settings) -> list[str]:

@@ -6,15 +6,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pystac
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
 from snowdays.ingest import Report
 from snowdays.settings import Settings
 from snowdays.storage import is_s3
 from stac.catalog import read_items
+from stac.items import KINDS, QUALITY
 from stac.publish import PublishReport
 from stac.search import api_url
 
+ELEVATION = ("elevation", "elevation-json", "elevation-plot")
+"""The item's assets of the statistics by elevation band (where the tile has a DEM)."""
 LIBRARY_LOGGERS = ("snowdays", "stac")
 """Loggers whose records Prefect sends to the run's page (``PREFECT_LOGGING_EXTRA_LOGGERS``, set by
 ``snowdays up``, the chart and prefect.yaml)."""
@@ -50,14 +54,20 @@ def summary(tile: str, reports: list[Report], published: dict[str, PublishReport
                   f"({item.properties['snowdays:status']})", "",
                   f"- products folded in the season: {item.properties['snowdays:products']}",
                   f"- mean SCD: {mean:.1f} days",
-                  "- maps: " + ", ".join(f"[{k}]({public(item.assets[k].href, settings)})"
-                                         for k in ("SCD", "SOD", "SMOD", "NOBS")),
+                  "- maps: " + _links(item, KINDS, settings),
+                  "- quality layers: " + _links(item, QUALITY, settings),
+                  *([f"- by elevation: {_links(item, ELEVATION, settings)}"]
+                    if ELEVATION[0] in item.assets else []),
                   f"- STAC item: [{item.id}]({public(done.item_href, settings)}) (static), "
                   + (f"[API]({api})" if done.api_error is None
                      else f"not in the STAC API: {done.api_error}"), ""]
     lines += ["## Products", "", "| product | outcome |", "| --- | --- |"]
     lines += [f"| {r.product} | {r.outcome} |" for r in reports] or ["| - | nothing pending |"]
     return "\n".join(lines) + "\n"
+
+
+def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
+    return ", ".join(f"[{k}]({public(item.assets[k].href, settings)})" for k in keys if k in item.assets)
 
 
 def leave_artifacts(tile: str, reports: list[Report], published: dict[str, PublishReport],
@@ -68,6 +78,9 @@ def leave_artifacts(tile: str, reports: list[Report], published: dict[str, Publi
     for label, done in published.items():
         href = public(done.item.assets["quicklook"].href, settings)
         create_image_artifact(href, key=f"scd-{key}", description=f"SCD of {tile} {label}")
+        if "elevation-plot" in done.item.assets:
+            create_image_artifact(public(done.item.assets["elevation-plot"].href, settings),
+                                  key=f"elevation-{key}", description=f"SCD by elevation, {tile} {label}")
     create_table_artifact(tiles_table(settings), key="tiles", description="Every tile's seasons")
 
 

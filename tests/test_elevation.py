@@ -23,6 +23,9 @@ from snowdays.l2a import read_dem
 from snowdays.sample import write_dem
 from snowdays.settings import Settings, get_settings
 from snowdays.store import attr, open_repo, read
+from stac.publish import PublishReport, write_static
+from stac.validate import validate
+from tasks.report import summary
 from tests.conftest import RunCli
 from tests.seasondata import LABEL, TILE, stored
 
@@ -92,9 +95,9 @@ def test_bands_over_the_tile_and_a_polygon_equal_a_pixel_loop(settings: Settings
     from_json = json.loads(json_path.read_text())
     assert len(from_csv) == len(from_json) == len(rows)
     assert [float(r["scd_mean"]) for r in from_csv] == pytest.approx([r["scd_mean"] for r in from_json])
-    picture = Image.open(plot(rows, WHOLE_TILE, tmp_path / "tile.png", BAND))
-    assert picture.format == "PNG" and picture.size == (500, 400)
-    pixels = np.asarray(picture.convert("RGB")).reshape(-1, 3).astype(int)
+    with Image.open(plot(rows, WHOLE_TILE, tmp_path / "tile.png", BAND)) as picture:
+        assert picture.format == "PNG" and picture.size == (500, 400)
+        pixels = np.asarray(picture.convert("RGB")).reshape(-1, 3).astype(int)
     for colour in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):  # the first two seasons' lines
         assert (np.abs(pixels - colour).sum(axis=1) < 30).sum() > 50, colour
 
@@ -117,3 +120,28 @@ def test_the_command_writes_tables_and_plots(settings: Settings, snowdays_cli: R
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["elevation-T31TCH-tile.png", "elevation-T31TCH-west.png", "elevation-T31TCH.csv",
                      "elevation-T31TCH.json"]
+
+
+def test_a_published_season_carries_its_statistics_by_elevation(settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    """Where the tile has a DEM, a publish writes the table, its JSON and the plot beside the maps,
+    lists them as assets of the item, and the run's summary links them."""
+    _, store = stored()
+    published = get_settings(dem=settings.dem, stac_catalog=str(tmp_path / "catalog"))
+    written = write_static(store, TILE, LABEL, published)
+    item = written.item
+    assert {"elevation", "elevation-json", "elevation-plot"} <= set(item.assets)
+    validate(item.to_dict(transform_hrefs=False))
+    folder = Path(written.folder)
+    with (folder / Path(item.assets["elevation"].href).name).open() as f:
+        table = list(csv.DictReader(f))
+    expected = [r for r in elevation_stats(store, TILE, [LABEL], settings) if r.zone == WHOLE_TILE]
+    assert [(int(r["low"]), int(r["pixels"])) for r in table] == [(r.low, r.pixels) for r in expected]
+    assert [float(r["scd_mean"]) for r in table] == pytest.approx([r.scd_mean for r in expected])
+    with Image.open(folder / Path(item.assets["elevation-plot"].href).name) as picture:
+        assert picture.format == "PNG"
+    report = PublishReport(item, str(folder / f"{item.id}.json"), "", 1, None, [])
+    text = summary(TILE, [], {LABEL: report}, published)
+    assert "- by elevation: [elevation](" in text and "- quality layers: [NSP](" in text
+    bare = write_static(store, TILE, LABEL, get_settings(stac_catalog=str(tmp_path / "bare"), dem=None))
+    assert not {"elevation", "elevation-plot"} & set(bare.item.assets)
