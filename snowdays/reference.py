@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zipfile
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -85,27 +85,24 @@ def pixel_quality(series: Series, n_days: int) -> tuple[int, int, int, int]:
 
 def cube_quality(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> dict[str, np.ndarray]:
     """Quality layers of a cube of merged observations (days x rows x cols)."""
-    order = np.argsort(days, kind="stable")
-    _, rows, cols = cube.shape
-    out = {k: np.zeros((rows, cols), np.uint16) for k in ("NSP", "QCOD", "QCMD", "QC")}
-    for i in range(rows):
-        for j in range(cols):
-            series = [(int(days[k]), int(cube[k, i, j])) for k in order]
-            for key, value in zip(("NSP", "QCOD", "QCMD", "QC"), pixel_quality(series, n_days), strict=True):
-                out[key][i, j] = value
-    return out
+    return _per_pixel(cube, days, n_days, ("NSP", "QCOD", "QCMD", "QC"), pixel_quality)
 
 
 def cube_maps(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int) -> dict[str, np.ndarray]:
     """Maps of a cube of merged observations (days x rows x cols)."""
+    return _per_pixel(cube, days, n_days, ("SCD", "SOD", "SMOD", "NOBS"), pixel_maps)
+
+
+def _per_pixel(cube: npt.NDArray[np.uint8], days: Sequence[int], n_days: int, keys: tuple[str, ...],
+               of_pixel: Callable[[Series, int], tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Each pixel's values (``of_pixel`` of its series, one per key) as uint16 layers."""
     order = np.argsort(days, kind="stable")
     _, rows, cols = cube.shape
-    out = {k: np.zeros((rows, cols), np.uint16) for k in ("SCD", "SOD", "SMOD", "NOBS")}
+    out = {k: np.zeros((rows, cols), np.uint16) for k in keys}
     for i in range(rows):
         for j in range(cols):
             series = [(int(days[k]), int(cube[k, i, j])) for k in order]
-            for key, value in zip(("SCD", "SOD", "SMOD", "NOBS"), pixel_maps(series, n_days),
-                                  strict=True):
+            for key, value in zip(keys, of_pixel(series, n_days), strict=True):
                 out[key][i, j] = value
     return out
 

@@ -356,3 +356,19 @@ def chromium() -> Chromium:
     from tests.browser import page  # noqa: PLC0415
 
     return page
+
+
+@pytest.fixture(scope="module")
+def season_store() -> str:
+    """The store of tests/seasondata.py's generated season (made once per session; read it only)."""
+    from tests.seasondata import stored  # noqa: PLC0415 - it builds on made_once, above
+
+    return stored()[1]
+
+
+@pytest.fixture(scope="module")
+def season_truth() -> Any:
+    """The naive truth of tests/seasondata.py's season: (cube, days, n_days) of its merged observations."""
+    from tests.seasondata import stored, truth  # noqa: PLC0415 - it builds on made_once, above
+
+    return truth(stored()[0])

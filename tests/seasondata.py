@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from rasterio.warp import transform
 
+from snowdays.grid import Grid
 from snowdays.ingest import ingest
 from snowdays.reference import daily_snow, season_cube
 from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
+from snowdays.store import attr, open_repo, read
 from tests.conftest import made_once
 
 SEASON = parse_season("2017-2018")
@@ -48,6 +51,14 @@ def cut(truth: Cube, day: int) -> Cube:
     cube, days, _ = truth
     keep = [k for k, d in enumerate(days) if d <= day]
     return cube[keep], [days[k] for k in keep], day + 1
+
+
+def lon_lat(store: str, row: int, col: int) -> tuple[float, float]:
+    """The centre of a pixel of the stored grid, in degrees."""
+    grid = Grid.from_json(attr(read(open_repo(store, TILE, get_settings())), "grid"))
+    x, y = grid.affine @ (col + 0.5, row + 0.5)
+    (lon,), (lat,) = transform(grid.crs, "EPSG:4326", [x], [y])
+    return lon, lat
 
 
 def naive_series(truth: Cube, row: int, col: int) -> list[bool]:

@@ -13,37 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasterio.warp import transform
 
 from snowdays.errors import UsageError
 from snowdays.export import season_maps
-from snowdays.grid import Grid
 from snowdays.settings import get_settings
-from snowdays.store import attr, open_repo, read
 from snowdays.validation import COLUMNS, Scores, read_stations, validate
 from tests.conftest import RunCli
-from tests.seasondata import LABEL, SEASON, TILE, Cube, naive_series, stored
-from tests.seasondata import truth as season_truth
+from tests.seasondata import LABEL, SEASON, TILE, Cube, lon_lat, naive_series
 
 SETTINGS = get_settings()
 LONGER = 6
 """Days station B's snow lasts past the map's melt-out."""
-
-
-@pytest.fixture(scope="module")
-def store() -> str:
-    return stored()[1]
-
-
-@pytest.fixture(scope="module")
-def truth() -> Cube:
-    return season_truth(stored()[0])
-
-
-def lon_lat(store: str, row: int, col: int) -> tuple[float, float]:
-    grid = Grid.from_json(attr(read(open_repo(store, TILE, SETTINGS)), "grid"))
-    (lon,), (lat,) = transform(grid.crs, "EPSG:4326", *([v] for v in grid.affine @ (col + 0.5, row + 0.5)))
-    return lon, lat
 
 
 def rows(name: str, where: tuple[float, float], depths: list[float], first: int = 0) -> list[list[str]]:
@@ -51,32 +31,33 @@ def rows(name: str, where: tuple[float, float], depths: list[float], first: int 
              f"{depth:g}"] for d, depth in enumerate(depths)]
 
 
-def melting_later(store: str, truth: Cube) -> tuple[int, int]:
+def melting_later(season_store: str, season_truth: Cube) -> tuple[int, int]:
     """A pixel whose longest snow run ends with at least ``LONGER`` + 1 days of no snow after it."""
-    maps = season_maps(store, TILE, LABEL, SETTINGS).maps
+    maps = season_maps(season_store, TILE, LABEL, SETTINGS).maps
     for row, col in zip(*np.nonzero(maps.scd > 30), strict=True):
-        series, smod = naive_series(truth, row, col), int(maps.smod[row, col])
+        series, smod = naive_series(season_truth, row, col), int(maps.smod[row, col])
         if smod + LONGER + 1 < len(series) and not any(series[smod + 1:smod + LONGER + 2]):
             return int(row), int(col)
     raise AssertionError("no pixel of the fixture melts out early enough")
 
 
 @pytest.fixture(scope="module")
-def stations(store: str, truth: Cube,
+def stations(season_store: str, season_truth: Cube,
              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    """Station A: the truth itself; B: snow ``LONGER`` days past its melt-out; C: every snow day under
+    """Station A: the season_truth itself; B: snow ``LONGER`` days past its melt-out; C: every snow day under
     the depth threshold; D: off the tiles; E: records outside the season only."""
-    maps = season_maps(store, TILE, LABEL, SETTINGS).maps
+    maps = season_maps(season_store, TILE, LABEL, SETTINGS).maps
     a = (3, 4) if maps.scd[3, 4] > 10 else tuple(int(v) for v in np.argwhere(maps.scd > 10)[0])
-    b = melting_later(store, truth)
+    b = melting_later(season_store, season_truth)
     c = tuple(int(v) for v in np.argwhere(maps.scd > 10)[-1])
-    series = {name: [float(s) for s in naive_series(truth, *p)] for name, p in (("A", a), ("B", b), ("C", c))}
+    series = {name: [float(s) for s in naive_series(season_truth, *p)]
+              for name, p in (("A", a), ("B", b), ("C", c))}
     smod_b = int(maps.smod[b])
     later = [1.0 if smod_b < d <= smod_b + LONGER else s for d, s in enumerate(series["B"])]
-    table = [list(COLUMNS), *rows("A", lon_lat(store, *a), [0.8 * s for s in series["A"]]),
-             *rows("B", lon_lat(store, *b), later),
-             *rows("C", lon_lat(store, *c), [0.05 * s for s in series["C"]]),
-             *rows("D", (2.0, 40.0), [1.0] * 20), *rows("E", lon_lat(store, *a), [1.0] * 5, first=400)]
+    table = [list(COLUMNS), *rows("A", lon_lat(season_store, *a), [0.8 * s for s in series["A"]]),
+             *rows("B", lon_lat(season_store, *b), later),
+             *rows("C", lon_lat(season_store, *c), [0.05 * s for s in series["C"]]),
+             *rows("D", (2.0, 40.0), [1.0] * 20), *rows("E", lon_lat(season_store, *a), [1.0] * 5, first=400)]
     table.append(["A", *table[1][1:4], "2017-10-02", ""])  # an empty depth is no record
     path = tmp_path_factory.mktemp("stations") / "stations.csv"
     with path.open("w", newline="") as f:
@@ -89,10 +70,10 @@ def known(errors: list[int]) -> Scores:
                   float(statistics.median(errors)))
 
 
-def test_errors_by_station_and_overall_are_the_known_ones(store: str,
+def test_errors_by_station_and_overall_are_the_known_ones(season_store: str,
                                                          stations: tuple[Path, dict[str, int]]) -> None:
     path, facts = stations
-    got = validate(store, read_stations(path), [LABEL], SETTINGS)
+    got = validate(season_store, read_stations(path), [LABEL], SETTINGS)
     by_id = {c.station.id: c for c in got.compared}
     assert sorted(by_id) == ["A", "B", "C"]
     assert [(s, label) for s, label, _ in got.skipped] == [("D", LABEL), ("E", LABEL)]
@@ -107,10 +88,10 @@ def test_errors_by_station_and_overall_are_the_known_ones(store: str,
     assert got.by_station("smod") == {"A": known([0]), "B": known([-LONGER]), "C": None}
 
 
-def test_a_depth_threshold_is_a_setting(store: str, stations: tuple[Path, dict[str, int]]) -> None:
+def test_a_depth_threshold_is_a_setting(season_store: str, stations: tuple[Path, dict[str, int]]) -> None:
     """Below C's thin snow, C is as snowy as the map: no error left."""
     path, _ = stations
-    got = validate(store, read_stations(path), [LABEL], get_settings(station_snow_depth=0.01))
+    got = validate(season_store, read_stations(path), [LABEL], get_settings(station_snow_depth=0.01))
     assert {c.station.id: c.error("scd") for c in got.compared} == {"A": 0, "B": -LONGER, "C": 0}
 
 
@@ -124,10 +105,10 @@ def test_a_file_without_the_columns_is_a_usage_error(tmp_path: Path) -> None:
         read_stations(bad)
 
 
-def test_the_command_prints_the_scores(store: str, stations: tuple[Path, dict[str, int]],
+def test_the_command_prints_the_scores(season_store: str, stations: tuple[Path, dict[str, int]],
                                        snowdays_cli: RunCli, tmp_path: Path) -> None:
     path, facts = stations
-    args = ["validate", "--stations", str(path), "--season", LABEL, "--store", store]
+    args = ["validate", "--stations", str(path), "--season", LABEL, "--store", season_store]
     shown = snowdays_cli(args, {}, tmp_path)
     assert shown.returncode == 0, shown.stderr
     smod = known([0, -LONGER])
