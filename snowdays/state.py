@@ -208,10 +208,22 @@ def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, li
     for first in range(0, len(days), _READ_DAYS):
         part = days[first:first + _READ_DAYS]
         slots = sorted({s for _, day_slots in part for s in day_slots})
-        packed = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(b0, b1))))
-        where = {s: k for k, s in enumerate(slots)}
+        packed, where = _read_slots(cube, slots, (r0, r1), (b0, b1))
         for day, day_slots in part:
             state.advance(merge_day([unpack(packed[where[s]], c1 - c0) for s in day_slots]), day)
+
+
+def _read_slots(cube: zarr.Array[Any], slots: list[int], rows: tuple[int, int],
+                cols: tuple[int, int]) -> tuple[Codes, dict[int, int]]:
+    """The slots' packed bytes over a block, and where each slot is in them: one range of slots when
+    they are at most half of it apart (it reads several times faster than a selection), else the
+    selection."""
+    (r0, r1), (b0, b1) = rows, cols
+    first, last = slots[0], slots[-1] + 1
+    if last - first <= 2 * len(slots):
+        return np.asarray(cube[first:last, r0:r1, b0:b1]), {s: s - first for s in slots}
+    chosen = np.asarray(cube.get_orthogonal_selection((np.array(slots), slice(r0, r1), slice(b0, b1))))
+    return chosen, {s: k for k, s in enumerate(slots)}
 
 
 def _writable(group: zarr.Group, name: str) -> zarr.Array[Any]:
