@@ -254,8 +254,9 @@ try:
     outcome = ingest(sys.argv[1], sys.argv[2], get_settings()).outcome
 except Exception as e:
     outcome = f"raised {type(e).__name__}: {e}"
-print(json.dumps({"outcome": outcome,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# this process's own peak (VmHWM): getrusage's maxrss keeps the parent's size from before the exec
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"outcome": outcome, "peak_mib": peak / 1024}))
 """
 
 
