@@ -11,14 +11,14 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from cli import batch, catalog, maps, pipeline
+from cli import analysis, batch, catalog, maps, pipeline
 from cli.terminal import err, report
 from snowdays import __version__
 
 app = typer.Typer(help="Snow cover duration maps from Theia snow products.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 about = typer.Typer()
-for group in (batch.commands, catalog.commands, pipeline.commands, maps.commands, about):
+for group in (batch.commands, analysis.commands, catalog.commands, pipeline.commands, maps.commands, about):
     app.add_typer(group)
 app.add_typer(catalog.stac_commands, name="stac")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import zarr
 
 from snowdays.duration import MIN_SCD_FOR_DATES, U16
 from snowdays.errors import UsageError
@@ -68,8 +69,8 @@ def anomaly(store: str, tile: str, label: str, settings: Settings, as_of: date |
     against theirs."""
     current = stored_season(store, tile, label, settings, as_of)
     day, closed = current.stop_day, current.stop_day == current.season.n_days - 1
-    past = [p for p in _held(store, current.tile, settings)
-            if p < label and _covers(store, current.tile, p, day, settings)]
+    seasons = subgroup(read(open_repo(store, current.tile, settings)), "seasons")
+    past = [p for p, group in sorted(seasons.groups()) if p < label and _covers(group, p, day, settings)]
     if not past:
         raise UsageError(f"{current.tile} holds no season before {label} from its start to day {day}")
     maps = [season_maps(store, current.tile, p, settings, None if closed else _same_day(settings, p, day))
@@ -91,14 +92,8 @@ def _same_day(settings: Settings, label: str, day: int) -> date:
     return min(season.start + timedelta(day), season.stop)
 
 
-def _held(store: str, tile: str, settings: Settings) -> list[str]:
-    group = read(open_repo(store, tile, settings))
-    return sorted(name for name, _ in subgroup(group, "seasons").groups()) if "seasons" in group else []
-
-
-def _covers(store: str, tile: str, label: str, day: int, settings: Settings) -> bool:
-    """The season is held from its start up to ``day`` (at most its last)."""
-    group = subgroup(read(open_repo(store, tile, settings)), f"seasons/{label}")
+def _covers(group: zarr.Group, label: str, day: int, settings: Settings) -> bool:
+    """The season (its group) is held from its start up to ``day`` (at most its last)."""
     days = [e.day for e in ledger(group)]
     last = settings.season(label).n_days - 1
     return bool(days) and min(days) <= settings.margin_days and max(days) >= min(day, last)
