@@ -73,12 +73,13 @@ def pistes_import(
 
 @pistes_app.command("sample")
 def pistes_sample(
-    out: Annotated[Path, typer.Argument(help="The OSM XML file to write.")],
+    out: Annotated[Path, typer.Argument(help="The OSM file to write: XML (.osm) or PBF (.pbf).")],
     bbox: Annotated[str, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees.")],
     count: Annotated[int, typer.Option(min=1, help="Ski areas.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Generate synthetic ski areas with their pistes as OSM XML (for demos and tests)."""
+    """Generate synthetic ski areas with their pistes as an OSM file (for demos and tests; the osm
+    extra writes it)."""
     from snowdays.errors import UsageError
     from snowdays.sample_pistes import random_areas, write_osm
 

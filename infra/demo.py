@@ -6,10 +6,20 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.types import DateTime
 
 from snowdays.archive import pending
 from snowdays.mosaic import MosaicReport
@@ -57,13 +67,16 @@ def settled(tile: str, settings: Settings, prefect_api: str) -> bool:
 
 def runs_in_flight(prefect_api: str) -> int | None:
     """Flow runs due (scheduled for now or earlier: the sweep's later ones do not count), pending or
-    running on the Prefect server (None: it did not answer in time, as it may not when busy)."""
-    now = datetime.now(UTC).isoformat()
-    due = {"state": {"type": {"any_": ["SCHEDULED"]}}, "expected_start_time": {"before_": now}}
-    going = {"state": {"type": {"any_": ["PENDING", "RUNNING"]}}}
+    running on the Prefect server at ``prefect_api`` (None: it did not answer in time, as it may not
+    when busy)."""
+    due = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                        expected_start_time=FlowRunFilterExpectedStartTime(before_=DateTime.now(UTC)))
+    going = FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])))
     try:
-        return sum(int(httpx.post(f"{prefect_api}/flow_runs/count", json={"flow_runs": runs}, timeout=30)
-                       .raise_for_status().json()) for runs in (due, going))
+        with (temporary_settings(updates={PREFECT_API_URL: prefect_api}),
+              get_client(sync_client=True) as client):
+            return sum(client.count_flow_runs(flow_run_filter=runs) for runs in (due, going))
     except httpx.HTTPError:
         return None
 

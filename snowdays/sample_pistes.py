@@ -1,5 +1,6 @@
-"""Seeded synthetic ski areas and their pistes, written as OpenStreetMap XML (as OpenSnowMap has them):
-``landuse=winter_sports`` areas (closed ways, or multipolygon relations) holding ``piste:type`` ways.
+"""Seeded synthetic ski areas and their pistes, written as OpenStreetMap data by pyosmium (as OpenSnowMap
+has them): ``landuse=winter_sports`` areas (closed ways, or multipolygon relations) holding
+``piste:type`` ways.
 """
 
 from __future__ import annotations
@@ -7,9 +8,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from types import ModuleType
 
 import numpy as np
+
+from snowdays.errors import UsageError
 
 LonLat = tuple[float, float]
 
@@ -70,52 +73,76 @@ def _loop(cx: float, cy: float, r: float) -> list[LonLat]:
 
 
 def write_osm(path: Path, areas: list[SkiArea], loose: list[Piste] | None = None) -> Path:
-    """The areas and their pistes (and pistes of no area) as an OSM XML file."""
+    """The areas and their pistes (and pistes of no area) as an OSM file, written by pyosmium (the
+    ``osm`` extra): XML for ``.osm``, PBF for ``.pbf``, by the name. Nodes, ways and relations are
+    numbered from 1 in the order they are given."""
     osm = _Osm()
     for area in areas:
         tags = {"landuse": "winter_sports", "name": area.name}
         if area.relation:
             outer = osm.way(area.ring, {})
-            osm.relations.append(f'<relation id="{len(osm.relations) + 1}" version="1">'
-                                 f'<member type="way" ref="{outer}" role="outer"/>'
-                                 + _tags({"type": "multipolygon", **tags}) + "</relation>")
+            osm.relations.append(([("w", outer, "outer")], _tags({"type": "multipolygon", **tags})))
         else:
             osm.way(area.ring, tags)
         for piste in area.pistes:
             osm.piste(piste)
     for piste in loose or []:
         osm.piste(piste)
-    body = "\n".join(osm.nodes + osm.ways + osm.relations)
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="snowdays">\n'
-                    f"{body}\n</osm>\n")
+    osm.write(path)
     return path
+
+
+Tags = dict[str, str]
+Member = tuple[str, int, str]
+"""A relation's member: its type (``n``, ``w``, ``r``), id and role."""
 
 
 @dataclass
 class _Osm:
-    """OSM XML elements, numbered as they are added."""
+    """OSM elements, numbered as they are added: nodes by location, ways by their nodes, relations by
+    their members."""
 
-    nodes: list[str] = field(default_factory=list)
-    ways: list[str] = field(default_factory=list)
-    relations: list[str] = field(default_factory=list)
+    nodes: list[LonLat] = field(default_factory=list)
+    ways: list[tuple[list[int], Tags]] = field(default_factory=list)
+    relations: list[tuple[list[Member], Tags]] = field(default_factory=list)
 
     def way(self, points: list[LonLat], tags: dict[str, str | None]) -> int:
         """A way through new nodes (closed when its first and last points are the same); its id."""
         closed = points[0] == points[-1]
-        refs = []
-        for lon, lat in points[:-1] if closed else points:
-            self.nodes.append(f'<node id="{len(self.nodes) + 1}" version="1" lat="{lat:.7f}" '
-                              f'lon="{lon:.7f}"/>')
-            refs.append(len(self.nodes))
-        refs += [refs[0]] if closed else []
-        self.ways.append(f'<way id="{len(self.ways) + 1}" version="1">'
-                         + "".join(f'<nd ref="{r}"/>' for r in refs) + _tags(tags) + "</way>")
+        first = len(self.nodes) + 1
+        self.nodes += points[:-1] if closed else points
+        refs = list(range(first, len(self.nodes) + 1))
+        self.ways.append(([*refs, first] if closed else refs, _tags(tags)))
         return len(self.ways)
 
     def piste(self, piste: Piste) -> int:
         return self.way(piste.line, {"piste:type": piste.kind, "piste:difficulty": piste.difficulty,
                                      "name": piste.name, "area": "yes" if piste.area else None})
 
+    def write(self, path: Path) -> None:
+        """Every element, nodes first, then ways, then relations (as OSM files order them)."""
+        osmium = _osmium()
+        header = osmium.io.Header()
+        header.set("generator", "snowdays")
+        mutable = osmium.osm.mutable
+        with osmium.SimpleWriter(str(path), header=header, overwrite=True) as writer:
+            for k, location in enumerate(self.nodes, 1):
+                writer.add_node(mutable.Node(id=k, version=1, location=location))
+            for k, (refs, tags) in enumerate(self.ways, 1):
+                writer.add_way(mutable.Way(id=k, version=1, nodes=refs, tags=tags))
+            for k, (members, tags) in enumerate(self.relations, 1):
+                writer.add_relation(mutable.Relation(id=k, version=1, members=members, tags=tags))
 
-def _tags(tags: dict[str, str | None]) -> str:
-    return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items() if v is not None)
+
+def _osmium() -> ModuleType:
+    """pyosmium, which the ``osm`` extra brings."""
+    try:
+        import osmium  # noqa: PLC0415 - an extra: only writing OSM files needs it
+    except ModuleNotFoundError as e:
+        raise UsageError("writing OSM files needs pyosmium, which the osm extra brings: "
+                         "pip install 'snowdays[osm]'") from e
+    return osmium
+
+
+def _tags(tags: dict[str, str | None]) -> Tags:
+    return {k: v for k, v in tags.items() if v is not None}

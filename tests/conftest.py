@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 #: The markers a fixture can give the tests that use it.
 MARKERS = ("server", "browser", "slow")
@@ -345,14 +348,14 @@ def prefect_events(prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         worker.drain()
 
 
-#: Opens headless Chromium on a URL, its DevTools on a port: a context manager of the page.
-Chromium = Callable[[str, int], AbstractContextManager[Any]]
+#: Opens the system's headless Chromium on a URL: a context manager of its Playwright page.
+Chromium = Callable[[str], AbstractContextManager["Page"]]
 
 
 @pytest.fixture
 @starts("browser")
 def chromium() -> Chromium:
-    """Opens headless Chromium on a URL, its DevTools on a port (tests/browser.py's ``page``)."""
+    """Opens the system's headless Chromium on a URL, through Playwright (tests/browser.py's ``page``)."""
     from tests.browser import page  # noqa: PLC0415
 
     return page

@@ -1,19 +1,22 @@
-"""``snowdays pistes import``: generated OSM XML, the same as PBF (written with pyosmium) and as an
-Overpass-style GeoJSON export, into the viewer's overlay; bad files are named and nothing is written."""
+"""``snowdays pistes import``: generated OSM XML, the same as PBF (both written with pyosmium) and as an
+Overpass-style GeoJSON export, into the viewer's overlay; bad files are named and nothing is written.
+``snowdays pistes sample``: seeded ski areas, read back as they were given."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import osmium
 import pytest
 
-from snowdays.errors import BadInput
+from snowdays.errors import BadInput, UsageError
 from snowdays.pistes import import_pistes
-from snowdays.sample_pistes import Piste, SkiArea, write_osm
+from snowdays.sample_pistes import LonLat, Piste, SkiArea, random_areas, write_osm
 from tests.conftest import RunCli
 
 # two ski areas side by side (one a closed way, one a multipolygon relation), an unnamed one
@@ -73,11 +76,7 @@ def test_osm_xml_into_the_overlay(osm: Path) -> None:
 
 def test_pbf_and_geojson_give_the_same_overlay(osm: Path, tmp_path: Path) -> None:
     want = import_pistes(osm)
-    pbf = tmp_path / "extract.osm.pbf"
-    writer = osmium.SimpleWriter(str(pbf))
-    for obj in osmium.FileProcessor(str(osm)):
-        writer.add(obj)
-    writer.close()
+    pbf = write_osm(tmp_path / "extract.osm.pbf", [EAST, WEST, NAMELESS], LOOSE)  # PBF by its name
     assert pbf.read_bytes()[:64] != osm.read_bytes()[:64]
     assert import_pistes(pbf) == want
 
@@ -142,3 +141,51 @@ def test_synthetic_ski_areas_command(tmp_path: Path, snowdays_cli: RunCli) -> No
             assert 6.4 <= lon <= 6.6 and 45.7 <= lat <= 45.9
     bad = snowdays_cli(["pistes", "sample", "x.osm", "--bbox", "6.6,45.7,6.4,45.9"], {}, tmp_path)
     assert bad.returncode == 2 and "WEST < EAST" in bad.stderr
+
+
+def read_back(path: Path) -> tuple[dict[int, tuple[float, float]], list[tuple[list[int], dict[str, str]]],
+                                   list[tuple[list[tuple[str, int, str]], dict[str, str]]]]:
+    """An OSM file's nodes (id -> lon, lat), ways (node ids, tags) and relations (members, tags), as
+    pyosmium reads them."""
+    nodes, ways, relations = {}, [], []
+    for obj in osmium.FileProcessor(str(path)):
+        if isinstance(obj, osmium.osm.Node):
+            nodes[obj.id] = (obj.location.lon, obj.location.lat)
+        elif isinstance(obj, osmium.osm.Way):
+            ways.append(([n.ref for n in obj.nodes], dict(obj.tags)))
+        elif isinstance(obj, osmium.osm.Relation):
+            relations.append(([(m.type, m.ref, m.role) for m in obj.members], dict(obj.tags)))
+    return nodes, ways, relations
+
+
+def test_synthetic_ski_areas_read_back_as_given(tmp_path: Path) -> None:
+    bounds = (6.4, 45.7, 6.6, 45.9)
+    areas = random_areas(bounds, 4, seed=5)
+    written = write_osm(tmp_path / "ski.osm", areas).read_bytes()
+    assert write_osm(tmp_path / "same.osm", random_areas(bounds, 4, seed=5)).read_bytes() == written
+    assert write_osm(tmp_path / "other.osm", random_areas(bounds, 4, seed=6)).read_bytes() != written
+    nodes, ways, relations = read_back(tmp_path / "ski.osm")
+    assert sorted(nodes) == list(range(1, len(nodes) + 1))
+    expected_ways: list[tuple[list[LonLat], dict[str, str]]] = []  # each area's ring, then its pistes
+    outers = []
+    for area in areas:
+        if area.relation:
+            outers.append(len(expected_ways) + 1)
+        expected_ways.append((area.ring, {} if area.relation else {"landuse": "winter_sports",
+                                                                    "name": str(area.name)}))
+        expected_ways += [(p.line, {k: v for k, v in {"piste:type": p.kind, "piste:difficulty": p.difficulty,
+                                                      "name": p.name}.items() if v is not None})
+                          for p in area.pistes]
+    assert [tags for _, tags in ways] == [tags for _, tags in expected_ways]
+    for (refs, _), (line, _) in zip(ways, expected_ways, strict=True):
+        np.testing.assert_allclose([nodes[r] for r in refs], line, rtol=0, atol=1e-7)  # OSM's precision
+    assert relations == [([("w", outer, "outer")], {"type": "multipolygon", "landuse": "winter_sports",
+                                                    "name": str(a.name)})
+                         for outer, a in zip(outers, [a for a in areas if a.relation], strict=True)]
+
+
+def test_writing_osm_without_the_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "osmium", None)  # as if pyosmium were not installed
+    with pytest.raises(UsageError, match=re.escape("pip install 'snowdays[osm]'")):
+        write_osm(tmp_path / "ski.osm", [EAST])
+    assert not (tmp_path / "ski.osm").exists()

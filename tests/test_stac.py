@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import json
 import os
+import re
+import shutil
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,8 @@ import pystac
 import pytest
 import rasterio
 from PIL import Image
+from pystac.validation.local_validator import get_local_schema_cache
+from rasterio.crs import CRS
 
 from snowdays.errors import UsageError
 from snowdays.export import season_layers, season_maps
@@ -27,7 +33,8 @@ from stac.catalog import open_catalog
 from stac.items import COLLECTION
 from stac.publish import PublishReport, publish
 from stac.quicklook import BLUES
-from stac.validate import InvalidStac, validate
+from stac.sample import synthetic_item
+from stac.validate import CORE, SCHEMAS, InvalidStac, registry, validate, vendored
 from tests.conftest import S3Server, _free_port, starts
 from tests.stacdata import store_until
 
@@ -189,10 +196,57 @@ def test_validation_is_real(published: PublishReport) -> None:
     broken["assets"]["SCD"]["file:checksum"] = "not hex"
     with pytest.raises(InvalidStac, match="file"):
         validate(broken)
+    broken = copy.deepcopy(item)  # the core schema and GeoJSON's, pystac's copies
+    broken["geometry"] = {"type": "Polygon", "coordinates": [[6.5, 45.8]]}  # (best_match: "no bbox then")
+    with pytest.raises(InvalidStac, match=re.escape("item-spec/json-schema/item.json at")):
+        validate(broken)
+    broken = copy.deepcopy(item)
+    del broken["properties"]["datetime"]
+    with pytest.raises(InvalidStac, match=re.escape("item.json at properties")):
+        validate(broken)
     unknown = copy.deepcopy(item)
     unknown["stac_extensions"].append("https://stac-extensions.github.io/eo/v1.1.0/schema.json")
-    with pytest.raises(InvalidStac, match="not vendored"):
+    with pytest.raises(InvalidStac, match=re.escape("eo/v1.1.0/schema.json, whose schema is neither")):
         validate(unknown)
+
+
+def test_the_schemas_pystac_ships_are_not_vendored_again() -> None:
+    shipped = get_local_schema_cache()
+    assert {CORE.format(kind, kind) for kind in ("item", "collection", "catalog")} <= set(shipped)
+    assert "https://geojson.org/schema/Geometry.json" in shipped
+    assert vendored(), "the extensions' schemas are vendored"
+    assert not set(vendored()) & set(shipped)
+
+
+def test_a_missing_schema_is_an_error_not_a_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without PROJJSON's schema, which the projection extension refers to, validation fails naming it,
+    and nothing is asked of the network."""
+    item = synthetic_item("T31TCH", LABEL, 3, offline()).to_dict()
+    del item["collection"]  # its link is made when it is published
+    item["stac_extensions"] = ["https://stac-extensions.github.io/projection/v2.0.0/schema.json"]
+    item["properties"] |= {"proj:code": None, "proj:projjson": CRS.from_epsg(32631).to_dict(projjson=True)}
+    assert validate(item)[1:] == item["stac_extensions"]
+    projjson = "proj.org/schemas/v0.7/projjson.schema.json"
+    shutil.copytree(SCHEMAS, tmp_path / "schemas", ignore=shutil.ignore_patterns("projjson.schema.json"))
+    asked: list[object] = []
+
+    def no_network(*args: object, **_: object) -> None:
+        asked.append(args)
+        raise OSError("no network in this test")
+
+    for name in ("create_connection", "getaddrinfo"):
+        monkeypatch.setattr(socket, name, no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    # the module (``stac.validate`` is also the function the package exports)
+    monkeypatch.setattr(importlib.import_module("stac.validate"), "SCHEMAS", tmp_path / "schemas")
+    registry.cache_clear()
+    try:
+        with pytest.raises(InvalidStac, match=f"refers to https://{re.escape(projjson)}, a schema neither"):
+            validate(item)
+    finally:
+        monkeypatch.undo()
+        registry.cache_clear()
+    assert asked == []
 
 
 def test_static_catalog_on_s3(store: Path, s3_server: S3Server) -> None:

@@ -21,6 +21,7 @@ from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
 from snowdays.names import parse_name
 from snowdays.settings import get_settings
+from tests.browser import wait_for_text
 from tests.conftest import Chromium, _free_port, starts
 from tests.stacdata import pipeline_env, sample
 
@@ -59,9 +60,9 @@ def test_the_ui_shows_the_report_of_a_run(prefect_ui: str, postgres: LocalPostgr
 
     body = {"artifacts": {"key": {"any_": ["update-t31tch"]}}, "sort": "UPDATED_DESC", "limit": 1}
     [artifact] = httpx.post(f"{prefect_ui}/api/artifacts/filter", json=body, timeout=30).json()
-    with chromium(f"{prefect_ui}/artifacts/artifact/{artifact['id']}", _free_port()) as tab:
+    with chromium(f"{prefect_ui}/artifacts/artifact/{artifact['id']}") as tab:
         wanted = [*(p.stem for p in products), corrupt.stem, "not a readable zip archive", "mean SCD"]
-        text = tab.wait_for_text(wanted, timeout=90)
+        text = wait_for_text(tab, wanted, timeout=90)
         shot = tab.screenshot()
     assert text.count("folded") >= len(products)
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import subprocess
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,14 @@ import numpy as np
 import pytest
 import rasterio
 from PIL import Image
+from playwright.sync_api import Page
 from rasterio.warp import transform
 
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
 from snowdays.point import point_season
 from snowdays.settings import get_settings
-from tests.browser import Page
+from tests.browser import wait_for, wait_for_text
 from tests.conftest import Chromium, _free_port
 from tests.stacdata import database
 from tests.viewerdata import (
@@ -184,30 +186,31 @@ def centre_colour(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float64]]:
 
 
 def click_centre(tab: Page, box: dict[str, float]) -> None:
-    tab.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
 def value(tab: Page, key: str) -> str:
-    return str(tab.wait_for(f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
+    return str(wait_for(tab, f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
 
 
-def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float, lat: float) -> Any:
+def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float,
+            lat: float) -> AbstractContextManager[Page]:
     """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
-    return chromium(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14", _free_port())
+    return chromium(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14")
 
 
 def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer,
                                                                       chromium: Chromium) -> None:
     later = viewer.mosaics[LATER]
     with open_at(chromium, viewer, LATER, *lonlat(*viewer.centre)) as tab:
-        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("[...document.querySelectorAll('#season option')].map(o => o.value)") == [
             TILE_ONLY, LATER, EARLIER]  # every season, from the STAC API, newest first
         runs = sum(f["properties"]["kind"] == "piste" for f in viewer.pistes["features"])
-        text = tab.wait_for_text([f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
-                                  f"Resorts of {REGION}, {LATER}",
-                                  f"As of {LATER[5:]}-08-31.",  # the mosaic item's as-of date
-                                  f"Pixels under {DISPLAY_MIN_DAYS} days are left out."], 30)
+        text = wait_for_text(tab, [f"Snow cover duration {LATER} (days)", f"{runs} ski runs, 1 ski area",
+                                   f"Resorts of {REGION}, {LATER}",
+                                   f"As of {LATER[5:]}-08-31.",  # the mosaic item's as-of date
+                                   f"Pixels under {DISPLAY_MIN_DAYS} days are left out."], 30)
         assert tab.evaluate("document.getElementById('legend-ticks').innerText").split() == [
             "0", "60", "120", "180", "240", "300", "360"]
         assert "linear-gradient" in tab.evaluate("document.getElementById('legend-bar').style.background")
@@ -220,7 +223,7 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
 
         click_centre(tab, box)
         scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
-        text = tab.text()
+        text = tab.inner_text("body")
     expected = {k: pixel_at(later / f"{k}.tif", viewer.centre) for k in ("scd", "sod", "smod")}
     assert expected["scd"] >= DISPLAY_MIN_DAYS  # dated: more than 10 snow days
     assert scd == f"{expected['scd']} days"
@@ -240,13 +243,14 @@ def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Vie
 
 def test_the_difference_of_two_seasons(viewer: Viewer, chromium: Chromium) -> None:
     with open_at(chromium, viewer, LATER, *lonlat(*viewer.centre)) as tab:
-        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
         assert tab.evaluate("document.getElementById('compare').value") == EARLIER
         radio = tab.evaluate("(() => { const r = document.querySelector('input[value=difference]')"
                              ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-        tab.click(*radio)
-        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'difference:{LATER}:{EARLIER}'", 120)
-        tab.wait_for_text([f"SCD {LATER} minus {EARLIER} (days)"], 10)
+        tab.mouse.click(*radio)
+        drawn = f"document.getElementById('map')?.dataset.drawn === 'difference:{LATER}:{EARLIER}'"
+        wait_for(tab, drawn, 120)
+        wait_for_text(tab, [f"SCD {LATER} minus {EARLIER} (days)"], 10)
         image, box = map_image(tab)
         keep(image, "difference.png")
         click_centre(tab, box)
@@ -263,14 +267,14 @@ def test_a_season_of_tiles_only(viewer: Viewer, chromium: Chromium) -> None:
         crs = ds.crs
     (lon,), (lat,) = transform(crs, "EPSG:4326", [viewer.tile_point[0]], [viewer.tile_point[1]])
     with open_at(chromium, viewer, TILE_ONLY, lon, lat) as tab:
-        tab.wait_for(f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
-        tab.wait_for_text(["From 1 Sentinel-2 tile."], 10)
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
+        wait_for_text(tab, ["From 1 Sentinel-2 tile."], 10)
         assert tab.evaluate("document.getElementById('status').textContent") == ""
         image, box = map_image(tab)
         keep(image, "tiles.png")
         click_centre(tab, box)
         scd, sod, smod = value(tab, "scd"), value(tab, "sod"), value(tab, "smod")
-        chart = tab.wait_for(CHART, 60)
+        chart = wait_for(tab, CHART, 60)
         keep(element_image(tab, "#point")[0], "point-season.png")
     expected = {k: pixel_at(path, viewer.tile_point) for k, path in viewer.tile.items()}
     point = point_season(viewer.stores, lon, lat, TILE_ONLY, get_settings())
