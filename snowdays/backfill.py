@@ -4,8 +4,11 @@ one by one and checkpointed, in one commit.
 Every product of the tile-season is read (decoded in threads, taken in acquisition order:
 :func:`snowdays.decoding.decoded`, as ``snowdays annual`` reads), staged in the
 cube and the ledger as :func:`~snowdays.ingest.stage_in` puts an arriving one (so a product of the
-margins lands in both seasons, as an arrival would), then the state arrays are folded up to the day
-before the latest, as a checkpoint leaves them; all of it in one session, one commit. Later arrivals
+margins lands in both seasons, as an arrival would), and the state arrays are folded up to the day
+before the latest, as a checkpoint leaves them; all of it in one session, one commit. A season new to
+the store is folded as its products are staged, from their decoded codes (the threads decode the next
+ones meanwhile), never read back from the cube; one that already holds products is folded from the cube
+as a checkpoint folds it. Later arrivals
 fold incrementally on top. A tile-season is *complete* when the archive holds no product of its
 window that its ledger lacks: a backfill skips it, so a killed backfill started again redoes only the
 tile-seasons it had not committed.
@@ -28,8 +31,9 @@ from shapely.geometry import box, shape
 from snowdays.annual import batch_grid, select
 from snowdays.archive import arrived, pending
 from snowdays.decoding import decoded
+from snowdays.duration import NONE, FoldState
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
-from snowdays.grid import Grid
+from snowdays.grid import Codes, Grid, merge_day
 from snowdays.ingest import Prepared, quarantine, stage_in
 from snowdays.names import strip_suffix
 from snowdays.packing import pack
@@ -37,7 +41,15 @@ from snowdays.products import Fetched, Product, fetch
 from snowdays.regions import Region
 from snowdays.season import Season
 from snowdays.settings import Settings
-from snowdays.state import Outcome, advance_block, blocks, checkpointed, folded_day, ledger
+from snowdays.state import (
+    Outcome,
+    advance_block,
+    blocks,
+    checkpointed,
+    folded_day,
+    ledger,
+    put_state,
+)
 from snowdays.store import attr, open_repo, read, subgroup, tiles, transact
 from snowdays.tiling import product_window, tile_grid
 
@@ -167,7 +179,11 @@ def _grid(repo: icechunk.Repository, products: list[Product],
 
 def _build(root: zarr.Group, label: str, season: Season, products: list[Fetched], grid: Grid,
            settings: Settings) -> tuple[tuple[int, list[ProductRejected]], str | None]:
-    """Stage every product, then fold the season's state (in the open session)."""
+    """Stage every product, folding the season's state as they come when the season is new (else
+    from the cube once they are staged), in the open session."""
+    path = f"seasons/{label}"
+    folding = DayByDay(season.n_days, grid.shape) if path not in root or not ledger(subgroup(root, path)) \
+        else None
     staged, failed = 0, []
     for got, codes in decoded(products, grid, settings):
         if isinstance(codes, ProductRejected):
@@ -175,10 +191,33 @@ def _build(root: zarr.Group, label: str, season: Season, products: list[Fetched]
             continue
         ready = Prepared(got.href, got.id, grid, pack(codes), got.checksum)
         outcomes, _ = stage_in(root, ready, settings)
-        staged += outcomes.get(label) in (Outcome.FOLDED, Outcome.RECOMPUTED)
-    if staged:
+        if outcomes.get(label) in (Outcome.FOLDED, Outcome.RECOMPUTED):
+            staged += 1
+            if folding is not None:
+                folding.add(season.day(got.id.acquired), codes)
+    if staged and folding is None:
         _advance(root, label, season)
+    elif staged and folding is not None and folding.state.latest != NONE:
+        put_state(subgroup(root, path), folding.state, folding.day - 1)
     return (staged, failed), (f"backfill {label}: {staged} products" if staged else None)
+
+
+class DayByDay:
+    """A season's state folded as its products come, in acquisition (and merge) order: each day once
+    the next one's first product comes, so that the latest day stays pending, as a checkpoint leaves
+    it. Holds the codes of one day's products only."""
+
+    def __init__(self, n_days: int, shape: tuple[int, int]) -> None:
+        self.state = FoldState.empty(shape, n_days)
+        self.day = NONE
+        self._held: list[Codes] = []
+
+    def add(self, day: int, codes: Codes) -> None:
+        if day != self.day and self._held:
+            self.state.advance(merge_day(self._held), self.day)
+            self._held = []
+        self.day = day
+        self._held.append(codes)
 
 
 def _advance(root: zarr.Group, label: str, season: Season) -> None:

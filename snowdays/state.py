@@ -193,9 +193,22 @@ def advance_block(root: zarr.Group, block: Block) -> None:
         state = FoldState(block.n_days, *(np.asarray(a[r0:r1, c0:c1]) for a in arrays))  # type: ignore[arg-type]
         state.latest = block.since
     _fold_days(state, array(group, "cube"), block.days, block.rows, block.cols)
-    state.run_start[state.last_snow == 0] = 0  # unread where no run is open; zeros compress best
+    _tidy(state)
     for name, a in zip(STATE, arrays, strict=True):
         a[r0:r1, c0:c1] = getattr(state, name)
+
+
+def put_state(group: zarr.Group, state: FoldState, folded: int) -> None:
+    """Store a whole season's state as folded up to day ``folded`` (in place, uncommitted), as the
+    checkpoint of every block of it leaves it."""
+    _tidy(state)
+    for name in STATE:
+        _writable(group, name)[...] = getattr(state, name)
+    group.attrs["folded"] = folded
+
+
+def _tidy(state: FoldState) -> None:
+    state.run_start[state.last_snow == 0] = 0  # unread where no run is open; zeros compress best
 
 
 def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, list[int]]],

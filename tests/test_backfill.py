@@ -20,8 +20,8 @@ from snowdays.names import parse_name
 from snowdays.regions import Region
 from snowdays.season import Season
 from snowdays.settings import Settings, get_settings
-from snowdays.state import folded_day, ledger
-from snowdays.store import attr, last_commit, open_repo, read, subgroup
+from snowdays.state import STATE, folded_day, ledger
+from snowdays.store import array, attr, last_commit, open_repo, read, subgroup
 from tests.stacdata import sample
 
 TILE, LABEL = "T31TCH", "2017-2018"
@@ -60,6 +60,11 @@ def entries(store: str, settings: Settings) -> tuple[list[tuple[str, str, int]],
     return sorted((e.name, e.checksum, e.day) for e in ledger(group)), folded_day(group)
 
 
+def state_array(store: str, name: str, settings: Settings) -> np.ndarray:
+    group = subgroup(read(open_repo(store, TILE, settings)), f"seasons/{LABEL}")
+    return np.asarray(array(group, name)[...])
+
+
 def assert_same_maps(a: object, b: object) -> None:
     for name in ("scd", "sod", "smod", "nobs"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
@@ -79,6 +84,9 @@ def test_a_built_season_is_the_incremental_one_and_the_batch(tmp_path: Path, set
     built, folded = entries(settings.store, settings)
     assert (built, folded) == entries(one_by_one, settings)
     assert len(built) == COUNT and folded == max(day for *_, day in built) - 1
+    for name in STATE:  # the state folded as the products were staged, as the checkpoints left it
+        np.testing.assert_array_equal(state_array(settings.store, name, settings),
+                                      state_array(one_by_one, name, settings), err_msg=name)
 
     maps = season_maps(settings.store, TILE, LABEL, settings)
     assert_same_maps(maps.maps, season_maps(one_by_one, TILE, LABEL, settings).maps)
