@@ -72,7 +72,7 @@ def read_on_grid(dataset: DatasetReader, grid: Grid, warp: bool) -> Codes:
     The warp is ``rasterio.warp.reproject`` with nearest neighbour of the decoded band into the grid
     prefilled with INVALID, no nodata on either side: pixels it does not cover stay INVALID. Where
     that warp is a separable lookup (same CRS, no rotation: the usual Landsat on its tile), the
-    lookup is found once per source grid and applied with two ``take`` (0.02 s instead of 0.25 s).
+    lookup is found once per source grid and applied in one compiled pass (0.02 s instead of 0.25 s).
     """
     band = np.asarray(dataset.read(1), dtype=np.uint8)
     return put_on_grid(band, Grid.of(dataset), grid) if warp else band
@@ -84,10 +84,9 @@ def put_on_grid(band: Codes, source: Grid, grid: Grid) -> Codes:
         lookup = _lookup(band.shape, source.affine, source.crs, grid)
     if lookup is None:
         return _warp(band, source.affine, source.crs, grid)
-    rows, cols = lookup
-    padded = np.full((band.shape[0] + 1, band.shape[1] + 1), INVALID, dtype=np.uint8)
-    padded[:-1, :-1] = band
-    return padded.take(rows, axis=0).take(cols, axis=1)
+    out = np.empty(grid.shape, np.uint8)
+    _gather(band, *lookup, out)
+    return out
 
 
 def _warp(band: Codes, transform: Affine, crs: str, grid: Grid) -> Codes:
@@ -135,6 +134,21 @@ def _lookup(shape: tuple[int, int], transform: Affine, crs: str, grid: Grid
     rows = (row_vec[1].astype(np.intp) - 1) * 256 + row_vec[0]
     cols = (col_vec[1].astype(np.intp) - 1) * 256 + col_vec[0]
     return np.where(any_row, rows, h), np.where(any_col, cols, w)
+
+
+@njit(cache=True, nogil=True)
+def _gather(band, rows, cols, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``out[i, j] = band[rows[i], cols[j]]``, INVALID where a row or column is past the band's."""
+    h, w = band.shape
+    for i in range(out.shape[0]):
+        r = rows[i]
+        if r >= h:
+            out[i, :] = INVALID
+            continue
+        source, line = band[r], out[i]
+        for j in range(out.shape[1]):
+            c = cols[j]
+            line[j] = source[c] if c < w else INVALID
 
 
 def _bytes_image(numbers: npt.NDArray[np.int64], shape: tuple[int, int], k: int) -> Codes:

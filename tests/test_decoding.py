@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from snowdays.annual import discover, select
+from snowdays.codes import INVALID
 from snowdays.decoding import AHEAD, decoded
 from snowdays.errors import CorruptProduct, ProductRejected
-from snowdays.grid import Codes, Grid, _lookup
+from snowdays.grid import Codes, Grid, _lookup, _warp, put_on_grid
 from snowdays.products import Product
 from snowdays.sample import make_season
 from snowdays.season import parse_season
@@ -164,3 +165,21 @@ def test_threads_find_a_landsat_grid_lookup_once(season: tuple[list[Product], Gr
     for _ in decoded(landsat, grid, get_settings(threads=4)):
         pass
     assert _lookup.cache_info().misses == 1
+
+
+@pytest.mark.parametrize("offset", [(0.0, 0.0), (-70.0, 50.0), (130.0, -190.0)])
+def test_a_landsat_lookup_warps_as_gdal_does(season: tuple[list[Product], Grid],
+                                              offset: tuple[float, float]) -> None:
+    """The lookup's one pass gives, pixel for pixel, what GDAL's nearest-neighbour warp gives, on a
+    30 m grid over the tile, partly off it, or partly off its side (INVALID where it does not
+    reach)."""
+    _, grid = season
+    x0, y0 = grid.transform[2] + offset[0], grid.transform[5] + offset[1]
+    width, height = grid.width * 2 // 3 - 5, grid.height * 2 // 3 + 3
+    source = Grid(grid.crs, (30.0, 0.0, x0, 0.0, -30.0, y0), width, height)
+    codes = np.random.default_rng(3).integers(0, INVALID, source.shape, dtype=np.uint8)
+    assert _lookup(codes.shape, source.affine, source.crs, grid) is not None  # the lookup's path
+    warped = put_on_grid(codes, source, grid)
+    np.testing.assert_array_equal(warped, _warp(codes, source.affine, source.crs, grid))
+    covered = (warped != INVALID).mean()
+    assert 0.2 < covered < 1  # reached in part: both sides of the lookup's bounds are taken
