@@ -22,6 +22,7 @@ import numpy.typing as npt
 import psycopg
 import pytest
 import rasterio
+from rasterio.io import MemoryFile
 
 from infra.postgres import LocalPostgres
 from snowdays.anomaly import Anomaly, NoPast, anomaly, write
@@ -33,9 +34,10 @@ from snowdays.season import parse_season
 from snowdays.settings import Settings, get_settings
 from stac.anomalies import publish_anomaly
 from stac.anomaly_items import layers
+from stac.catalog import open_catalog
 from stac.publish import PublishReport
 from stac.validate import validate
-from tests.conftest import RunCli, _free_port
+from tests.conftest import RunCli, S3Server, _free_port
 from tests.seasondata import Cube, cut
 from tests.stacdata import database
 from tests.test_stac import GOLDEN, normalised
@@ -277,3 +279,19 @@ def test_the_command_publishes(seasons: tuple[str, dict[str, Cube]], snowdays_cl
     assert neither.returncode == 2 and "give --out DIR (the COGs), --publish" in neither.stderr
     both = snowdays_cli([*args, "--region", "alps"], env, tmp_path)
     assert both.returncode == 2 and "--region mosaics the tiles' published anomalies" in both.stderr
+
+
+def test_published_into_a_catalog_on_s3(seasons: tuple[str, dict[str, Cube]], s3_server: S3Server) -> None:
+    store, _ = seasons
+    s3_server.client().create_bucket(Bucket="anomalies")
+    settings = offline().model_copy(update={"s3_endpoint_url": s3_server.endpoint_url})
+    report = publish_anomaly(store, TILE, LABELS[1], settings, "s3://anomalies/catalog")
+    assert isinstance(report, PublishReport)
+    assert report.item_href == ("s3://anomalies/catalog/snow-cover-duration-anomalies/"
+                                "scd-anomaly-t31tch-2017-2018/scd-anomaly-t31tch-2017-2018.json")
+    [item] = list(open_catalog("s3://anomalies/catalog", settings).get_items(recursive=True))
+    validate(item.to_dict(transform_hrefs=False))
+    href = item.assets["SCD-ANOMALY"].get_absolute_href() or ""
+    body = s3_server.client().get_object(Bucket="anomalies", Key=href.removeprefix("s3://anomalies/"))["Body"]
+    with MemoryFile(body.read()) as memory, memory.open() as ds:
+        np.testing.assert_array_equal(ds.read(1), anomaly(store, TILE, LABELS[1], SETTINGS).scd_anomaly)
