@@ -3,7 +3,7 @@ day of theirs: three generated seasons built into one store; the climatology (me
 of SMOD where dated) and the anomaly equal those of the naive reference on every pixel, as of a day
 inside the season and once it is over; the COGs read back as computed. Published: its item (checked
 against its golden file and the STAC schemas), COGs, collection and catalog, in the STAC API (pgstac)
-too, and publishes of two items at once in real processes."""
+too, into a catalog on S3, and publishes of two items at once in real processes."""
 
 from __future__ import annotations
 
