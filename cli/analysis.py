@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.batch import SeasonLabel, Store, Tile
-from cli.terminal import parse_date
+from cli.terminal import api_report, err, mapped, parse_date
 
 if TYPE_CHECKING:
     from snowdays.point import PointSeason
@@ -104,26 +104,79 @@ def _validation_lines(found: Validation) -> list[str]:
 
 @commands.command()
 def anomaly(
-    store: Store,
-    tile: Tile,
     season: SeasonLabel,
-    out: Annotated[Path, typer.Option(help="Folder the COGs are written to.")],
+    store: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the tile stores (a tile's "
+                                              "anomaly).")] = None,
+    tile: Annotated[str | None, typer.Option(help="Tile, e.g. T31TCH (a tile's anomaly).")] = None,
+    region: Annotated[str | None, typer.Option(help="alps, pyrenees, or a file: the region's anomaly, "
+                                               "mosaicked from its tiles' published ones.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder the tile's COGs are written to.")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish the tile's anomaly: COGs and STAC "
+                                          "item in the catalog, then the STAC API.")] = False,
+    catalog: Annotated[str | None, typer.Option(help="Folder or s3:// prefix of the static STAC catalog "
+                                                "(default from settings).")] = None,
     as_of: Annotated[str | None, typer.Option(help="As of this date, YYYY-MM-DD (default: the latest "
                                               "product).")] = None,
 ) -> None:
     """A season as of a day against the tile's past seasons as of the same day: SCD and SMOD anomalies
-    and their climatology, as COGs."""
+    and their climatology, as COGs (--out) and a STAC item (--publish); or a region's, from its tiles'
+    published anomalies (--region), as a mosaic and its item."""
+    from snowdays.errors import UsageError
+
+    if region is not None:
+        if store or tile or out or publish or as_of:
+            raise UsageError("--region mosaics the tiles' published anomalies: give it with --season "
+                             "(and --catalog) alone")
+        _region_anomaly(region, season, catalog)
+        return
+    if not (store and tile):
+        raise UsageError("give --store and --tile (a tile's anomaly), or --region (a region's)")
+    if out is None and not publish:
+        raise UsageError("give --out DIR (the COGs), --publish (the STAC item), or both")
+    _tile_anomaly(store, tile, season, out, publish, catalog, parse_date(as_of) if as_of else None)
+
+
+def _tile_anomaly(store: str, tile: str, season: str, out: Path | None, publish: bool,
+                  catalog: str | None, as_of: date | None) -> None:
     from snowdays.anomaly import anomaly as compute
     from snowdays.anomaly import write as write_anomaly
     from snowdays.settings import get_settings
+    from stac.anomalies import publish_result
 
     settings = get_settings()
-    found = compute(store, tile, season, settings, parse_date(as_of) if as_of else None)
+    found = compute(store, tile, season, settings, as_of)
     mean = float(found.scd_anomaly.mean())
     typer.echo(f"{found.tile} {season} as of {found.as_of} (day {found.day}) against "
                f"{', '.join(found.past)}: SCD {mean:+.1f} days on average")
-    for path in write_anomaly(found, out, settings):
+    for path in write_anomaly(found, out, settings) if out else []:
         typer.echo(path)
+    if publish:
+        api_report(publish_result(found, settings, catalog))
+
+
+def _region_anomaly(region: str, season: str, catalog: str | None) -> None:
+    from snowdays.errors import UsageError
+    from snowdays.regions import load_region
+    from snowdays.settings import get_settings
+    from stac.anomalies import build_region, publish_region
+
+    settings = get_settings()
+    settings.season(season)
+    loaded = load_region(region)
+    with mapped(f"anomaly {season}") as mapper:
+        report = build_region(loaded, season, settings, catalog, mapper)
+    if report is None:
+        raise UsageError(f"no tile of the region {loaded.name} has an anomaly published for {season} in "
+                         f"{catalog or settings.stac_catalog} (publish them first: snowdays anomaly "
+                         "--store --tile --season --publish)")
+    plan = report.plan
+    if plan.missing:
+        err.print(f"[yellow]no published anomaly for {season}:[/] {', '.join(plan.missing)}")
+    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
+               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
+    for path in report.written.values():
+        typer.echo(path)
+    api_report(publish_region(report, settings, catalog))
 
 
 @commands.command()

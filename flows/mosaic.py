@@ -1,5 +1,6 @@
 """mosaic: a region's mosaic of the published tile maps for a season, its blocks built on the Dask
-cluster, then its STAC item published. One run per region and season at a time.
+cluster, then its STAC item published; then, in the same way, the region's anomaly out of its tiles'
+published anomalies (where any has one). One run per region and season at a time.
 
 Kept current by events: ``update_tile`` emits ``snow.tile.published`` (:func:`emit_published`) for
 each region holding a tile whose season it published, and :func:`published_trigger` runs the mosaic
@@ -21,7 +22,7 @@ from prefect.runtime import flow_run
 from flows.cluster import SettingsDaskRunner
 from snowdays.regions import Region, load_region
 from snowdays.settings import Settings, for_workers, get_settings
-from tasks.mosaic import build_on_cluster, publish
+from tasks.mosaic import anomaly_on_cluster, build_on_cluster, publish, publish_anomaly
 from tasks.report import show_library_logs
 from tasks.tile import held
 
@@ -50,14 +51,24 @@ def update_mosaic(loaded: Region, season: str, settings: Settings) -> dict[str, 
     with held(f"snowdays-mosaic-{loaded.name}-{season}", settings):
         report = build_on_cluster(loaded, season, for_workers(settings))
         published = publish(report, settings)
+        anomaly = anomaly_on_cluster(loaded, season, for_workers(settings))
+        anomaly_published = publish_anomaly(anomaly, settings) if anomaly else None
     if report.plan.missing:
         logger.warning("tiles with no published maps for %s: %s", season, ", ".join(report.plan.missing))
     logger.info("%s %s: %d of %d blocks built; %s", loaded.name, season, len(report.rebuilt),
                 len(report.plan.blocks), published.item_href)
-    if published.api_error:  # as update_tile: the next publish brings the API up to date
-        logger.warning("the static catalog is written, the STAC API is not: %s", published.api_error)
+    if anomaly and anomaly_published:
+        logger.info("%s %s anomaly: %d of %d blocks built; %s", loaded.name, season, len(anomaly.rebuilt),
+                    len(anomaly.plan.blocks), anomaly_published.item_href)
+    else:
+        logger.info("%s %s: no tile has an anomaly published, so neither has the region", loaded.name, season)
+    for done in (published, anomaly_published):
+        if done and done.api_error:  # as update_tile: the next publish brings the API up to date
+            logger.warning("the static catalog is written, the STAC API is not: %s", done.api_error)
     return {"blocks": len(report.plan.blocks), "rebuilt": report.rebuilt, "item": published.item_href,
-            "api_error": published.api_error}
+            "api_error": published.api_error,
+            "anomaly": anomaly_published.item_href if anomaly_published else None,
+            "anomaly_rebuilt": anomaly.rebuilt if anomaly else []}
 
 
 PUBLISHED = "snow.tile.published"

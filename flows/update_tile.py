@@ -4,8 +4,9 @@ Deployed with a trigger on ``snow.product.arrived`` (one run per event, paramete
 labels); a run folds all the tile's pending products (archive minus ledger), so a burst of events
 coalesces into few runs, and one run at a time holds the tile. Products are read on the Dask cluster;
 when enough wait, the state is folded chunk by chunk there too, each worker writing its chunks to the
-store in a fork of the run's session, merged and committed once by the run. Each season published is
-announced (``snow.tile.published``) for every region holding the tile, whose mosaic then follows.
+store in a fork of the run's session, merged and committed once by the run. Each season published gets
+its anomaly refreshed as of the same day (where the tile holds a past season), and is announced
+(``snow.tile.published``) for every region holding the tile, whose mosaic and anomaly then follow.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from snowdays.names import normalise_tile
 from snowdays.regions import regions_holding
 from snowdays.settings import for_workers, get_settings
 from tasks.report import leave_artifacts, show_library_logs
-from tasks.tile import find_pending, on_cluster, publish_season, read_product, stage_product, tile_lock
+from tasks.tile import (
+    find_pending,
+    on_cluster,
+    publish_season,
+    read_product,
+    refresh_anomaly,
+    stage_product,
+    tile_lock,
+)
 
 ARRIVED = "snow.product.arrived"
 
@@ -53,10 +62,11 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
                 logger.info("%s %s: pending products folded into the state on the cluster", tile, label)
         seasons = sorted({label for r in reports if r.changed for label in r.seasons})
         published = {label: publish_season(tile, label, settings) for label in seasons}
+        anomalies = {label: refresh_anomaly(tile, label, settings) for label in published}
         for label, region in [(label, region) for label in published for region in regions]:
             emit_published(tile, label, region)  # each region's mosaic follows (flows.mosaic)
         if reports:  # a run that found nothing leaves the last report as it was
-            leave_artifacts(tile, reports, published, settings)
+            leave_artifacts(tile, reports, published, settings, anomalies)
     for r in reports:
         logger.info("%s: %s", r.product, r.outcome)
     failed = [f"{r.product}: {r.outcome}" for r in reports if r.status is Status.FAILED]

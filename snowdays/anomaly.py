@@ -47,6 +47,11 @@ class Anomaly:
     smod_seasons: U16
 
     @property
+    def annual(self) -> bool:
+        """Whether the season is over: its annual maps against the past seasons' annual maps."""
+        return self.day == self.maps.season.n_days - 1
+
+    @property
     def scd_anomaly(self) -> F32:
         return (self.maps.maps.scd - self.scd_mean).astype(np.float32)
 
@@ -66,13 +71,30 @@ class Anomaly:
 def anomaly(store: str, tile: str, label: str, settings: Settings, as_of: date | None = None) -> Anomaly:
     """This season as of ``as_of`` (default: its latest product) against every past season held, each
     as of the same day of its season; once this season is over (as of its last day), its annual maps
-    against theirs."""
+    against theirs. A tile that holds no past season so is a :class:`UsageError`."""
+    found = compare(store, tile, label, settings, as_of)
+    if isinstance(found, NoPast):
+        raise UsageError(f"{found.tile} holds no season before {label} from its start to day {found.day}")
+    return found
+
+
+@dataclass(frozen=True)
+class NoPast:
+    """The tile holds no past season from its start to ``day`` of it: there is nothing to compare."""
+
+    tile: str
+    day: int
+
+
+def compare(store: str, tile: str, label: str, settings: Settings,
+            as_of: date | None = None) -> Anomaly | NoPast:
+    """:func:`anomaly`, or :class:`NoPast` when the tile holds no past season to compare with."""
     current = stored_season(store, tile, label, settings, as_of)
     day, closed = current.stop_day, current.stop_day == current.season.n_days - 1
     seasons = subgroup(read(open_repo(store, current.tile, settings)), "seasons")
     past = [p for p, group in sorted(seasons.groups()) if p < label and _covers(group, p, day, settings)]
     if not past:
-        raise UsageError(f"{current.tile} holds no season before {label} from its start to day {day}")
+        return NoPast(current.tile, day)
     maps = [season_maps(store, current.tile, p, settings, None if closed else _same_day(settings, p, day))
             .maps for p in past]
     scd = np.stack([m.scd for m in maps]).astype(np.float32)

@@ -1,5 +1,6 @@
 """Regional mosaics of the published tile maps: SCD, SOD and SMOD of every tile of a region, across UTM
-zones, in one COG per map (EPSG:3035 at 20 m by default), with a display variant of SCD.
+zones, in one COG per map (EPSG:3035 at 20 m by default), with a display variant of SCD; or, in the
+same way, their anomalies (``snowdays.mosaic_kinds``: what each kind reads and writes).
 
 The input is the tile maps as published (the COGs of the tiles' STAC items): a block reads only the
 window of each tile it needs, from a folder or the bucket, and the items' checksums say when a tile
@@ -9,8 +10,8 @@ into a small GeoTIFF of its own; the blocks are then copied into the COGs throug
 
 Where tiles overlap, each pixel takes the values of the tile with the most clear observations (NOBS)
 there; on a tie, the first tile of the region. A pixel that no tile saw (NOBS 0 everywhere), or outside
-a region's polygon, is no data (65535). The display variant leaves out, as no data, pixels with fewer
-than ``display_min_days`` snow days.
+a region's polygon, is no data (65535; NaN in an anomaly). The display variant leaves out, as no data,
+pixels with fewer than ``display_min_days`` snow days.
 
 Beside the COGs, ``manifest.json`` records each block's inputs (tiles and their maps' checksums, as-of
 dates) and a signature; a run rebuilds only the blocks whose signature changed, so a tile update
@@ -55,18 +56,16 @@ from snowdays.mosaic_files import (
     write_json,
     write_tif,
 )
+from snowdays.mosaic_kinds import MAPS as MAPS_KIND
+from snowdays.mosaic_kinds import MosaicKind
 from snowdays.regions import Region
 from snowdays.settings import Settings
 from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
 
 U16 = npt.NDArray[np.uint16]
-MAPS = ("scd", "sod", "smod", "scd_display")
-"""The mosaic's maps: asset keys, and the bands of a block file in this order."""
-FILES = {"scd": "scd.tif", "sod": "sod.tif", "smod": "smod.tif", "scd_display": "scd-display.tif"}
-INPUTS = ("SCD", "SOD", "SMOD", "NOBS")
-"""The tile maps a block reads (asset keys of the tile items)."""
-RULE = "nobs-then-first/1"
-"""Names the overlap rule and the block format in the signatures: change it when either changes."""
+MAPS, FILES, INPUTS = MAPS_KIND.maps, MAPS_KIND.files, MAPS_KIND.inputs
+"""The season maps' mosaic: its maps (asset keys, bands of a block file), their files, and the tile
+maps a block reads (asset keys of the tile items)."""
 
 Window4 = tuple[int, int, int, int]
 Mapper = Callable[[Callable[[str], str], list[str]], Iterable[str]]
@@ -80,7 +79,8 @@ class TileInput:
     tile: str
     as_of: str
     hrefs: tuple[str, ...]
-    """SCD, SOD, SMOD and NOBS: absolute paths or ``s3://`` URLs."""
+    """The kind's inputs (SCD, SOD, SMOD and NOBS; or the anomaly's): absolute paths or ``s3://``
+    URLs."""
     checksums: tuple[str, ...]
     grid: Grid
 
@@ -116,6 +116,7 @@ class Plan:
     min_days: int
     outdated: bool = field(default=False)
     """The COGs must be made again even if no block is stale: one is missing, or the grid changed."""
+    kind: MosaicKind = field(default=MAPS_KIND)
 
 
 @dataclass(frozen=True)
@@ -127,26 +128,27 @@ class MosaicReport:
     """Map key -> the COG written (empty: the mosaic was up to date)."""
 
 
-def mosaic_folder(catalog: str, region: str, season: str) -> str:
-    """``{catalog}/mosaics/{region}/{season}``, absolute."""
+def mosaic_folder(catalog: str, region: str, season: str, kind: MosaicKind = MAPS_KIND) -> str:
+    """``{catalog}/mosaics/{region}/{season}`` (an anomaly: its ``anomaly/`` folder), absolute."""
     root = catalog.rstrip("/") if is_s3(catalog) else str(Path(catalog).resolve())
-    return f"{root}/mosaics/{region}/{season}"
+    return posixpath.join(f"{root}/mosaics/{region}/{season}", kind.subfolder).rstrip("/")
 
 
 def make_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missing: Sequence[str],
-                catalog: str, settings: Settings, mapper: Mapper = map) -> MosaicReport:
+                catalog: str, settings: Settings, mapper: Mapper = map,
+                kind: MosaicKind = MAPS_KIND) -> MosaicReport:
     """Build (or bring up to date) the mosaic of ``region`` from the tiles' published maps."""
-    plan = plan_mosaic(region, season, inputs, missing, catalog, settings)
+    plan = plan_mosaic(region, season, inputs, missing, catalog, settings, kind)
     rebuilt = list(mapper(partial(build_block, plan, settings), list(plan.stale)))
     if not rebuilt and not plan.outdated:
         return MosaicReport(plan, [], {})
-    written = dict(zip(MAPS, mapper(partial(assemble, plan, settings), list(MAPS)), strict=True))
+    written = dict(zip(kind.maps, mapper(partial(assemble, plan, settings), list(kind.maps)), strict=True))
     finish(plan, settings)
     return MosaicReport(plan, rebuilt, written)
 
 
 def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missing: Sequence[str],
-                catalog: str, settings: Settings) -> Plan:
+                catalog: str, settings: Settings, kind: MosaicKind = MAPS_KIND) -> Plan:
     """The mosaic's grid, its blocks with their inputs, and those that must be built."""
     if not inputs:
         raise UsageError(f"no tile of the region {region.name} has maps published for {season} in "
@@ -156,7 +158,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
     area = shape(transform_geom("EPSG:4326", crs, region.polygon)) if region.polygon else None
     extent = area.bounds if area is not None else _union_bounds(list(outlines.values()))
     grid = mosaic_grid(extent, crs, settings.mosaic_pixel)
-    common = {"rule": RULE, "crs": crs, "pixel": settings.mosaic_pixel,
+    common = {"rule": kind.rule, "crs": crs, "pixel": settings.mosaic_pixel,
               "min_days": settings.display_min_days, "area": area.wkt if area is not None else None}
     by_tile = inputs_by(inputs)
     blocks = {}
@@ -169,7 +171,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
             sources = [[t, by_tile[t].checksums] for t in tiles]
             blocks[cell.id] = replace(cell, tiles=tiles, signature=_digest(
                 {**common, "bounds": cell.bounds, "inputs": sources}))  # not the window: it moves
-    folder = mosaic_folder(catalog, region.name, season)
+    folder = mosaic_folder(catalog, region.name, season, kind)
     manifest = read_manifest(folder, settings)
     before = manifest.get("blocks", {})
     present = _present(folder, settings)
@@ -179,7 +181,7 @@ def plan_mosaic(region: Region, season: str, inputs: Sequence[TileInput], missin
     moved = [manifest.get(k) for k in ("transform", "width", "height")] != [list(grid.transform),
                                                                            grid.width, grid.height]
     return Plan(region, season, folder, grid, by_tile, tuple(missing), blocks, stale,
-                settings.display_min_days, moved or not set(FILES.values()) <= present["maps"])
+                settings.display_min_days, moved or not set(kind.files.values()) <= present["maps"], kind)
 
 
 def inputs_by(inputs: Sequence[TileInput]) -> dict[str, TileInput]:
@@ -236,36 +238,43 @@ def _present(folder: str, settings: Settings) -> dict[str, set[str]]:
 
 
 def build_block(plan: Plan, settings: Settings, block_id: str) -> str:
-    """Reproject the tiles meeting the block into it and write its file; returns its id."""
-    block = plan.blocks[block_id]
+    """Reproject the tiles meeting the block into it and write its file; returns its id. Each tile's
+    NOBS first (where it wins), then its value layers one at a time, there."""
+    block, kind = plan.blocks[block_id], plan.kind
     pixel = plan.grid.transform[0]
     transform = Affine(pixel, 0.0, block.bounds[0], 0.0, -pixel, block.bounds[3])
-    width = round((block.bounds[2] - block.bounds[0]) / pixel)
-    height = round((block.bounds[3] - block.bounds[1]) / pixel)
-    maps = np.full((3, height, width), NODATA, np.uint16)
-    best = np.zeros((height, width), np.uint16)
+    shape_ = (round((block.bounds[3] - block.bounds[1]) / pixel),
+              round((block.bounds[2] - block.bounds[0]) / pixel))
+    target = (transform, shape_, plan.grid.crs)
+    maps = np.full((len(kind.values), *shape_), kind.nodata, kind.dtype)
+    best = np.zeros(shape_, np.uint16)
     with rasterio.Env(**gdal_env(settings.s3)):
-        for tile in block.tiles:
-            values = reprojected(plan.inputs[tile], transform, (height, width), plan.grid.crs)
-            if values is None:
+        for name in block.tiles:
+            tile = plan.inputs[name]
+            window = source_window(tile, *target)
+            if window is None:
                 continue
-            wins = (values[3] != NODATA) & (values[3] > best)  # strictly more: the first wins a tie
-            maps[:, wins] = values[:3, wins]
-            best[wins] = values[3, wins]
-            del values, wins
+            nobs = warped(tile, tile.hrefs[-1], window, target, "uint16", NODATA)
+            wins = (nobs != NODATA) & (nobs > best)  # strictly more: the first wins a tie
+            best[wins] = nobs[wins]
+            for band, href in enumerate(tile.hrefs[:-1] if wins.any() else ()):
+                maps[band][wins] = warped(tile, href, window, target, kind.dtype, kind.nodata)[wins]
+            del nobs, wins
     if plan.region.polygon is not None:
         outside = geometry_mask([transform_geom("EPSG:4326", plan.grid.crs, plan.region.polygon)],
-                                (height, width), transform)
-        maps[:, outside] = NODATA
-    display = np.where(maps[0] >= plan.min_days, maps[0], NODATA)  # no data (65535) stays
-    write_tif(f"{plan.folder}/blocks/{block_id}.tif", [*maps, display], transform, plan.grid.crs,
-              settings)
+                                shape_, transform)
+        maps[:, outside] = kind.nodata
+    bands = list(maps)
+    if kind.display:
+        bands.append(np.where(maps[0] >= plan.min_days, maps[0], kind.nodata))  # no data (65535) stays
+    write_tif(f"{plan.folder}/blocks/{block_id}.tif", bands, transform, plan.grid.crs, settings,
+              kind.nodata)
     return block_id
 
 
-def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs: str) -> U16 | None:
-    """The tile's SCD, SOD, SMOD and NOBS on the block's grid (nearest neighbour, GDAL's exact
-    transformer); NODATA where the tile does not reach. None: the tile misses the block."""
+def source_window(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs: str) -> Window | None:
+    """The window of the tile's grid that the block's grid needs (a pixel more around); None: the
+    tile misses the block."""
     height, width = shape_
     corners = (*(transform @ (0, height)), *(transform @ (width, 0)))
     left, bottom, right, top = transform_bounds(crs, tile.grid.crs, *corners, densify_pts=21)
@@ -275,30 +284,40 @@ def reprojected(tile: TileInput, transform: Affine, shape_: tuple[int, int], crs
     r1 = min(math.ceil(max(y0, y1)) + 1, tile.grid.height)
     if c0 >= c1 or r0 >= r1:
         return None
-    window = Window(c0, r0, c1 - c0, r1 - r0)
-    source = np.stack([_read(tile.tile, href, window) for href in tile.hrefs])
-    out = np.full((4, height, width), NODATA, np.uint16)
-    reproject(source, out, src_transform=tile.grid.affine @ Affine.translation(c0, r0),
-              src_crs=tile.grid.crs, dst_transform=transform, dst_crs=crs,
-              resampling=Resampling.nearest, init_dest_nodata=False, tolerance=0)
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def warped(tile: TileInput, href: str, window: Window, target: tuple[Affine, tuple[int, int], str],
+           dtype: str, nodata: float) -> npt.NDArray[Any]:
+    """One of the tile's layers (its window) on the block's grid (``target``: transform, shape and
+    CRS), as ``dtype`` (nearest neighbour, GDAL's exact transformer); ``nodata`` where the tile does
+    not reach."""
+    transform, shape_, crs = target
+    source = _read(tile.tile, href, window, dtype)
+    out = np.full(shape_, nodata, dtype)
+    origin = Affine.translation(window.col_off, window.row_off)
+    reproject(source, out, src_transform=tile.grid.affine @ origin, src_crs=tile.grid.crs,
+              dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest, init_dest_nodata=False,
+              tolerance=0)
     return out
 
 
-def _read(tile: str, href: str, window: Window) -> U16:
+def _read(tile: str, href: str, window: Window, dtype: str) -> npt.NDArray[Any]:
     try:
         with rasterio.open(gdal_path(href)) as ds:
-            return np.asarray(ds.read(1, window=window), dtype=np.uint16)
+            return np.asarray(ds.read(1, window=window), dtype=dtype)
     except RasterioIOError as e:  # missing, cut short, or the bucket did not answer: try again later
         raise StorageError(f"tile {tile}: could not read its published map {href}: {e}") from e
 
 
 def assemble(plan: Plan, settings: Settings, key: str) -> str:
     """Copy band ``key`` of every block into the map's COG (with overviews); returns where."""
-    target = f"{plan.folder}/{FILES[key]}"
+    kind = plan.kind
+    target = f"{plan.folder}/{kind.files[key]}"
     with tempfile.TemporaryDirectory(prefix="snowdays-mosaic-") as tmp:
         vrt = Path(tmp) / f"{key}.vrt"
         sources = [(f"{plan.folder}/blocks/{b.id}.tif", b.offset, b.window) for b in plan.blocks.values()]
-        vrt.write_text(block_vrt(plan.grid, sources, MAPS.index(key) + 1, key))
+        vrt.write_text(block_vrt(plan.grid, sources, kind.maps.index(key) + 1, key, kind.dtype, kind.nodata))
         write_cog(vrt, key, target, settings)
     return target
 
@@ -312,10 +331,10 @@ def finish(plan: Plan, settings: Settings) -> None:
 def manifest(plan: Plan) -> dict[str, Any]:
     g = plan.grid
     return {
-        "region": plan.region.name, "season": plan.season, "rule": RULE, "crs": g.crs,
+        "region": plan.region.name, "season": plan.season, "rule": plan.kind.rule, "crs": g.crs,
         "transform": list(g.transform), "width": g.width, "height": g.height,
         "min_days": plan.min_days, "missing": list(plan.missing),
-        "tiles": {t.tile: {"as_of": t.as_of, "maps": dict(zip(INPUTS, t.checksums, strict=True))}
+        "tiles": {t.tile: {"as_of": t.as_of, "maps": dict(zip(plan.kind.inputs, t.checksums, strict=True))}
                   for t in plan.inputs.values()},
         "blocks": {b.id: {"window": list(b.window), "signature": b.signature,
                           "tiles": {t: plan.inputs[t].as_of for t in b.tiles}}

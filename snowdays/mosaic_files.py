@@ -31,7 +31,9 @@ from snowdays.storage import filesystem, gdal_env, gdal_path, is_s3
 
 NODATA = 65535
 """No data in every map of a mosaic (never a day count nor a day of the season)."""
-RESAMPLING = {"scd": "AVERAGE", "sod": "NEAREST", "smod": "NEAREST", "scd_display": "AVERAGE"}
+RESAMPLING = {"scd": "AVERAGE", "sod": "NEAREST", "smod": "NEAREST", "scd_display": "AVERAGE",
+              "scd_anomaly": "AVERAGE", "smod_anomaly": "NEAREST", "scd_mean": "AVERAGE",
+              "seasons": "NEAREST"}
 """How each map's overviews are made (as the tile COGs: days averaged, dates picked)."""
 T = TypeVar("T")
 
@@ -60,13 +62,14 @@ def staged(target: str, settings: Settings) -> Iterator[Path]:
             _storage(target, lambda: fs.put_file(str(path), target))
 
 
-def write_tif(target: str, bands: Sequence[npt.NDArray[np.uint16]], transform: Affine, crs: str,
-              settings: Settings) -> None:
-    """A block file: uint16 bands, tiled, compressed, no data NODATA."""
+def write_tif(target: str, bands: Sequence[npt.NDArray[Any]], transform: Affine, crs: str,
+              settings: Settings, nodata: float = NODATA) -> None:
+    """A block file: bands of one type (uint16, or float32), tiled, compressed, no data ``nodata``."""
     height, width = bands[0].shape
-    profile = {"driver": "GTiff", "dtype": "uint16", "count": len(bands), "width": width,
-               "height": height, "crs": crs, "transform": transform, "nodata": NODATA,
-               "compress": settings.cog_compress, "predictor": 2, "tiled": True,
+    floating = bands[0].dtype == np.float32
+    profile = {"driver": "GTiff", "dtype": bands[0].dtype.name, "count": len(bands), "width": width,
+               "height": height, "crs": crs, "transform": transform, "nodata": nodata,
+               "compress": settings.cog_compress, "predictor": 3 if floating else 2, "tiled": True,
                "blockxsize": 256, "blockysize": 256}
     with staged(target, settings) as path, rasterio.open(path, "w", **profile) as ds:
         ds.write(np.stack(bands))
@@ -85,8 +88,9 @@ Source = tuple[str, tuple[int, int], tuple[int, int, int, int]]
 """A block file, the column and row of its part in the mosaic, and that part's window there."""
 
 
-def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str) -> str:
-    """A VRT of the mosaic's grid made of band ``band`` of the block files (no data elsewhere)."""
+def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str, dtype: str = "uint16",
+              nodata: float = NODATA) -> str:
+    """A VRT of the mosaic's grid made of band ``band`` of the block files (``nodata`` elsewhere)."""
     crs = CRS.from_user_input(grid.crs).to_wkt()
     t = grid.transform
     parts = "".join(
@@ -99,8 +103,12 @@ def block_vrt(grid: Grid, sources: Sequence[Source], band: int, description: str
             f"<SRS>{escape(crs)}</SRS>"
             f"<GeoTransform>{t[2]!r}, {t[0]!r}, 0.0, {t[5]!r}, 0.0, {t[4]!r}</GeoTransform>"
             f'<Metadata><MDI key="SOFTWARE">snowdays {__version__}</MDI></Metadata>'
-            f'<VRTRasterBand dataType="UInt16" band="1"><Description>{escape(description)}</Description>'
-            f"<NoDataValue>{NODATA}</NoDataValue>{parts}</VRTRasterBand></VRTDataset>")
+            f'<VRTRasterBand dataType="{_VRT_TYPES[dtype]}" band="1">'
+            f"<Description>{escape(description)}</Description>"
+            f"<NoDataValue>{nodata!r}</NoDataValue>{parts}</VRTRasterBand></VRTDataset>")
+
+
+_VRT_TYPES = {"uint16": "UInt16", "float32": "Float32"}
 
 
 def read_manifest(folder: str, settings: Settings) -> dict[str, Any]:

@@ -10,6 +10,9 @@ Layout under the catalog root (pystac's best-practice layout, self-contained: re
     snow-cover-duration-mosaics/collection.json
     snow-cover-duration-mosaics/scd-mosaic-alps-2017-2018/scd-mosaic-alps-2017-2018.json   a mosaic's item
     mosaics/alps/2017-2018/scd.tif, sod.tif, smod.tif, scd-display.tif, manifest.json, blocks/
+    snow-cover-duration-anomalies/scd-anomaly-t31tch-2018-2019/   an anomaly's item and its COGs
+    snow-cover-duration-anomaly-mosaics/scd-anomaly-mosaic-alps-2018-2019/   a regional anomaly's item
+    mosaics/alps/2018-2019/anomaly/scd-anomaly.tif, ..., manifest.json, blocks/
 
 Why the cost of a publish does not grow with the catalog: it writes one item, lists the collection's
 item files (ids only, one listing) and reads the one ``collection.json``; only items the collection does
@@ -46,6 +49,12 @@ from pystac.stac_io import DefaultStacIO
 from snowdays.errors import StorageError
 from snowdays.settings import Settings
 from snowdays.storage import filesystem, is_s3
+from stac.anomaly_items import (
+    ANOMALIES,
+    ANOMALY_MOSAICS,
+    make_anomalies_collection,
+    make_anomaly_mosaics_collection,
+)
 from stac.items import COLLECTION, make_collection
 from stac.mosaic_items import MOSAICS, make_mosaics_collection
 
@@ -97,7 +106,8 @@ def absolute(root: str) -> str:
 
 
 COLLECTIONS: dict[str, Callable[[list[pystac.Item]], pystac.Collection]] = {
-    COLLECTION: make_collection, MOSAICS: make_mosaics_collection}
+    COLLECTION: make_collection, MOSAICS: make_mosaics_collection, ANOMALIES: make_anomalies_collection,
+    ANOMALY_MOSAICS: make_anomaly_mosaics_collection}
 """The catalog's collections, and how each is made over its items."""
 
 

@@ -116,16 +116,16 @@ def make_item(p: Published) -> pystac.Item:
     item.stac_extensions.append(PROCESSING)
     for kind, array in r.maps.items() + p.quality.items():
         _add_map(item, kind, array, r.grid, s.start, p.files[kind], p.hrefs[kind])
-    _add_file(item, "quicklook", pystac.Asset(
+    add_file(item, "quicklook", pystac.Asset(
         p.hrefs["quicklook"], "Quicklook of the snow cover duration, with its colour scale",
         media_type=pystac.MediaType.PNG, roles=["overview"]), p.files["quicklook"])
-    _add_file(item, "products", pystac.Asset(
+    add_file(item, "products", pystac.Asset(
         p.hrefs["products"], "Input products", "Names of the Theia snow products the maps were "
         "computed from", media_type=pystac.MediaType.JSON, roles=["metadata"]), p.files["products"])
     for key, (title, media, roles) in _ELEVATION.items():
         if key in p.files:
             asset = pystac.Asset(p.hrefs[key], title, media_type=media, roles=roles)
-            _add_file(item, key, asset, p.files[key])
+            add_file(item, key, asset, p.files[key])
     RenderExtension.ext(item, add_if_missing=True).apply(renders(s.n_days))
     return item
 
@@ -166,13 +166,19 @@ def _add_map(item: pystac.Item, kind: str, array: U16, grid: Grid, start: date, 
              href: str) -> None:
     asset = pystac.Asset(href, _TITLES[kind], _DESCRIPTIONS[kind],
                          media_type=pystac.MediaType.COG, roles=_roles(kind))
-    _add_file(item, kind, asset, path)
-    proj = ProjectionExtension.ext(asset, add_if_missing=True)
-    proj.apply(shape=list(grid.shape), transform=[*grid.transform, 0.0, 0.0, 1.0], **_crs(grid))
+    add_file(item, kind, asset, path)
+    add_projection(asset, grid)
     RasterExtension.ext(asset, add_if_missing=True).apply([_band(kind, array, grid, start)])
 
 
-def _add_file(item: pystac.Item, key: str, asset: pystac.Asset, path: Path) -> None:
+def add_projection(asset: pystac.Asset, grid: Grid) -> None:
+    """The asset's grid: its shape, transform and CRS."""
+    proj = ProjectionExtension.ext(asset, add_if_missing=True)
+    proj.apply(shape=list(grid.shape), transform=[*grid.transform, 0.0, 0.0, 1.0], **_crs(grid))
+
+
+def add_file(item: pystac.Item, key: str, asset: pystac.Asset, path: Path) -> None:
+    """Add the asset to the item, with its file's size and checksum."""
     item.add_asset(key, asset)
     FileExtension.ext(asset, add_if_missing=True).apply(size=path.stat().st_size,
                                                         checksum=multihash(path))

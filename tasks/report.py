@@ -1,5 +1,6 @@
-"""What a tile's update leaves in the Prefect UI: a summary, the SCD quicklook, and every published
-tile season (out of the items the static catalog holds, so a run opens no other tile's store)."""
+"""What a tile's update leaves in the Prefect UI: a summary (each season published, its anomaly, the
+products), the SCD quicklook, and every published tile season (out of the items the static catalog
+holds, so a run opens no other tile's store)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ def public(href: str, settings: Settings) -> str:
 
 
 def summary(tile: str, reports: list[Report], published: dict[str, PublishReport],
-            settings: Settings) -> str:
-    """The run's markdown: seasons published (as-of date, products, mean SCD, links), then products."""
+            settings: Settings, anomalies: dict[str, PublishReport | None]) -> str:
+    """The run's markdown: seasons published (as-of date, products, mean SCD, anomaly, links), then
+    products."""
     lines = [f"# {tile}", ""]
     for label, done in published.items():
         item = done.item
         scd = item.assets["SCD"]
         mean = scd.extra_fields["raster:bands"][0]["statistics"]["mean"]
-        api = f"{api_url(settings).rstrip('/')}/collections/{item.collection_id}/items/{item.id}"
         lines += [f"## Season {label}: as of {item.properties['snowdays:as_of']} "
                   f"({item.properties['snowdays:status']})", "",
                   f"- products folded in the season: {item.properties['snowdays:products']}",
@@ -58,12 +59,28 @@ def summary(tile: str, reports: list[Report], published: dict[str, PublishReport
                   "- quality layers: " + _links(item, QUALITY, settings),
                   *([f"- by elevation: {_links(item, ELEVATION, settings)}"]
                     if ELEVATION[0] in item.assets else []),
-                  f"- STAC item: [{item.id}]({public(done.item_href, settings)}) (static), "
-                  + (f"[API]({api})" if done.api_error is None
-                     else f"not in the STAC API: {done.api_error}"), ""]
+                  f"- STAC item: {_item_links(done, settings)}",
+                  f"- anomaly: {_anomaly(anomalies.get(label), settings)}", ""]
     lines += ["## Products", "", "| product | outcome |", "| --- | --- |"]
     lines += [f"| {r.product} | {r.outcome} |" for r in reports] or ["| - | nothing pending |"]
     return "\n".join(lines) + "\n"
+
+
+def _item_links(done: PublishReport, settings: Settings) -> str:
+    item = done.item
+    api = f"{api_url(settings).rstrip('/')}/collections/{item.collection_id}/items/{item.id}"
+    return (f"[{item.id}]({public(done.item_href, settings)}) (static), "
+            + (f"[API]({api})" if done.api_error is None else f"not in the STAC API: {done.api_error}"))
+
+
+def _anomaly(done: PublishReport | None, settings: Settings) -> str:
+    """The line of a season's anomaly: against which seasons, the mean SCD anomaly, its item."""
+    if done is None:
+        return "none (the tile holds no past season from its start to that day)"
+    props = done.item.properties
+    mean = done.item.assets["SCD-ANOMALY"].extra_fields["raster:bands"][0]["statistics"]["mean"]
+    return (f"SCD {mean:+.1f} days on average against {', '.join(props['snowdays:past_seasons'])} as of "
+            f"the same day; {_item_links(done, settings)}")
 
 
 def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
@@ -71,9 +88,9 @@ def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
 
 
 def leave_artifacts(tile: str, reports: list[Report], published: dict[str, PublishReport],
-                    settings: Settings) -> None:
+                    settings: Settings, anomalies: dict[str, PublishReport | None]) -> None:
     key = tile.lower()
-    create_markdown_artifact(summary(tile, reports, published, settings), key=f"update-{key}",
+    create_markdown_artifact(summary(tile, reports, published, settings, anomalies), key=f"update-{key}",
                              description=f"Update of {tile}")
     for label, done in published.items():
         href = public(done.item.assets["quicklook"].href, settings)

@@ -14,11 +14,13 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
+from snowdays.anomaly import NoPast
 from snowdays.archive import pending
 from snowdays.errors import is_retryable
 from snowdays.ingest import Prepared, Report, prepare, stage
 from snowdays.settings import Settings
 from snowdays.state import Block
+from stac.anomalies import publish_anomaly
 from stac.publish import PublishReport, Written, publish, update_api, write_static
 from tasks.report import show_library_logs
 
@@ -74,6 +76,14 @@ def on_cluster(work: Callable[[ForkSession, Block], ForkSession], forks: list[Fo
 @task(name="publish season", task_run_name="publish {tile} {label}", **RETRYING)
 def publish_season(tile: str, label: str, settings: Settings) -> PublishReport:
     return publish(settings.store, tile, label, settings)
+
+
+@task(name="refresh anomaly", task_run_name="anomaly {tile} {label}", **RETRYING)
+def refresh_anomaly(tile: str, label: str, settings: Settings) -> PublishReport | None:
+    """The anomaly of the season just published, as of the same day (its latest product: the tile is
+    held); None when the tile holds no past season to compare it with."""
+    found = publish_anomaly(settings.store, tile, label, settings)
+    return None if isinstance(found, NoPast) else found
 
 
 @task(name="write season", task_run_name="write {tile} {label}", **RETRYING)

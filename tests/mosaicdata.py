@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +37,9 @@ UNTIL = date(2018, 1, 31)
 IN_SEASON = date(2018, 2, 1)
 NODATA = 65535
 U16 = npt.NDArray[np.uint16]
+MAPS = ("SCD", "SOD", "SMOD", "NOBS")
+ANOMALY = ("SCD-ANOMALY", "SMOD-ANOMALY", "SCD-MEAN", "SEASONS", "NOBS")
+"""The layers a mosaic of each kind takes from a tile: its values, then NOBS (the overlap rule)."""
 
 
 @dataclass(frozen=True)
@@ -83,37 +88,51 @@ def update_tile(tiles: Tiles, tile: str, until: date, settings: Settings) -> Non
 
 def published_maps(catalog: Path, tile: str) -> dict[str, Path]:
     """The tile's published COGs by kind (SCD, SOD, SMOD, NOBS), as its item names them."""
-    name = f"scd-{tile.lower()}-{LABEL}"
-    item = catalog / "snow-cover-duration" / name / f"{name}.json"
+    return _assets(catalog / "snow-cover-duration", f"scd-{tile.lower()}-{LABEL}", MAPS)
+
+
+def published_anomaly(catalog: Path, tile: str) -> dict[str, Path]:
+    """The tile's published anomaly COGs (SCD-ANOMALY, SMOD-ANOMALY, SCD-MEAN, SEASONS) and the
+    season's NOBS as of its day, as its anomaly item names them."""
+    return _assets(catalog / "snow-cover-duration-anomalies", f"scd-anomaly-{tile.lower()}-{LABEL}",
+                   ANOMALY)
+
+
+def _assets(collection: Path, name: str, kinds: tuple[str, ...]) -> dict[str, Path]:
+    item = collection / name / f"{name}.json"
     assets = json.loads(item.read_text())["assets"]
-    return {kind: item.parent / assets[kind]["href"] for kind in ("SCD", "SOD", "SMOD", "NOBS")}
+    return {kind: item.parent / assets[kind]["href"] for kind in kinds}
 
 
 @dataclass(frozen=True)
 class Expected:
-    maps: U16
-    """SCD, SOD, SMOD (3 x rows x columns)."""
+    maps: npt.NDArray[Any]
+    """SCD, SOD, SMOD (3 x rows x columns); or the anomaly's values."""
     source: npt.NDArray[np.int8]
     """Index in the order of the tile each pixel comes from (-1: none)."""
     inside: npt.NDArray[np.bool_]
     """Tiles x rows x columns: whether the pixel's centre falls in the tile (``margin`` pixels more)."""
 
 
-def expected(mosaic: Path, catalog: Path, order: list[str], margin: int = 0) -> Expected:
-    """SCD, SOD and SMOD at every pixel of the mosaic ``mosaic`` (a COG: its grid), by the rule: the
-    tile with the most clear observations there, the first in ``order`` on a tie, no data where none
-    saw it."""
+def expected(mosaic: Path, catalog: Path, order: list[str], margin: int = 0,
+             sources: Callable[[Path, str], dict[str, Path]] = published_maps) -> Expected:
+    """SCD, SOD and SMOD (the values of ``sources``, the tile's COGs by kind: NOBS last) at every pixel
+    of the mosaic ``mosaic`` (a COG: its grid), by the rule: the tile with the most clear observations
+    there, the first in ``order`` on a tie, no data (65535; NaN for floats) where none saw it."""
     with rasterio.open(mosaic) as ds:
         rows, cols = np.mgrid[0:ds.height, 0:ds.width]
         xs, ys = ds.transform @ (cols.ravel() + 0.5, rows.ravel() + 0.5)
         crs, shape = ds.crs, (ds.height, ds.width)
-    out = np.full((3, *shape), NODATA, np.uint16)
+    kinds = list(sources(catalog, order[0]))[:-1]
+    with rasterio.open(sources(catalog, order[0])[kinds[0]]) as ds:
+        floating = ds.dtypes[0] == "float32"
+    out = np.full((len(kinds), *shape), np.nan if floating else NODATA, np.float32 if floating else np.uint16)
     best = np.zeros(shape, np.int64)
     source = np.full(shape, -1, np.int8)
     covered = np.zeros((len(order), *shape), bool)
     for k, tile in enumerate(order):
-        maps = published_maps(catalog, tile)
-        with rasterio.open(maps["SCD"]) as ds:
+        maps = sources(catalog, tile)
+        with rasterio.open(maps[kinds[0]]) as ds:
             tx, ty = transform(crs, ds.crs, list(xs), list(ys))
             inverse = ~ds.transform
             c, r = inverse @ (np.array(tx), np.array(ty))
@@ -126,7 +145,7 @@ def expected(mosaic: Path, catalog: Path, order: list[str], margin: int = 0) -> 
             with rasterio.open(path) as ds:
                 values[kind] = ds.read(1)[np.where(inside, r, 0), np.where(inside, c, 0)]
         wins = inside & (values["NOBS"] > best)
-        for band, kind in enumerate(("SCD", "SOD", "SMOD")):
+        for band, kind in enumerate(kinds):
             out[band][wins] = values[kind][wins]
         best[wins] = values["NOBS"][wins]
         source[wins] = k

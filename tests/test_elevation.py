@@ -141,7 +141,7 @@ def test_a_published_season_carries_its_statistics_by_elevation(settings: Settin
     with Image.open(folder / Path(item.assets["elevation-plot"].href).name) as picture:
         assert picture.format == "PNG"
     report = PublishReport(item, str(folder / f"{item.id}.json"), "", 1, None, [])
-    text = summary(TILE, [], {LABEL: report}, published)
+    text = summary(TILE, [], {LABEL: report}, published, {LABEL: None})
     assert "- by elevation: [elevation](" in text and "- quality layers: [NSP](" in text
     bare = write_static(store, TILE, LABEL, get_settings(stac_catalog=str(tmp_path / "bare"), dem=None))
     assert not {"elevation", "elevation-plot"} & set(bare.item.assets)

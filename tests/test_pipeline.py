@@ -1,6 +1,7 @@
 """update_tile on a real Prefect server (Prefect's test harness), a real Dask LocalCluster of worker
 processes, a real PostgreSQL with pgstac: pending products become state, COGs, a STAC item and
-artifacts; a corrupt product is quarantined and reported without failing the others."""
+artifacts; a corrupt product is quarantined and reported without failing the others; a season of a
+tile that holds a past one gets its anomaly in the same run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any
 import cloudpickle  # type: ignore[import-untyped]  # dask's dependency
 import httpx
 import numpy as np
+import psycopg
 import pytest
+import rasterio
 from distributed import LocalCluster, Scheduler
 from distributed.diagnostics.plugin import SchedulerPlugin
 from prefect.client.orchestration import get_client
@@ -24,6 +27,8 @@ from flows.update_tile import update_tile
 from infra.postgres import LocalPostgres
 from snowdays import state
 from snowdays.annual import run_annual
+from snowdays.anomaly import anomaly
+from snowdays.backfill import build_season
 from snowdays.duration import Maps
 from snowdays.export import season_maps, status
 from snowdays.grid import Grid
@@ -34,6 +39,8 @@ from snowdays.settings import Settings, get_settings
 from snowdays.state import folded_day, ledger, load, recompute
 from snowdays.store import attr, last_commit, open_repo, read, subgroup
 from snowdays.tiling import tile_grid
+from stac.anomaly_items import layers
+from stac.validate import validate
 from tasks.tile import lock_name
 from tests.stacdata import SIZE, pipeline_env, sample
 
@@ -232,6 +239,8 @@ def test_a_landsat_product_first_folds_at_once(pipeline: Settings, tmp_path: Pat
     assert landsat.stem in artifact("update-t31tch")
     assert [p.name for p in Path(pipeline.stac_catalog).rglob("scd-t31tch-2017-2018.json")] == [
         "scd-t31tch-2017-2018.json"]  # published
+    assert "- anomaly: none (the tile holds no past season" in artifact("update-t31tch")
+    assert not (Path(pipeline.stac_catalog) / "snow-cover-duration-anomalies").exists()
 
     for p in after:
         shutil.copy2(p, Path(pipeline.archive) / p.name)
@@ -246,3 +255,42 @@ def test_a_landsat_product_first_folds_at_once(pipeline: Settings, tmp_path: Pat
     batch = run_annual(str(final), TILE, Season(start=SEASON.start, stop=stored.as_of), pipeline)
     assert_same(stored.maps, batch.maps)
     assert stored.products == 4 and stored.landsat
+
+
+def test_a_season_with_a_past_gets_its_anomaly_in_the_same_run(pipeline: Settings, tmp_path: Path) -> None:
+    """The tile holds 2016-2017 (built in batch, as a backfill leaves it): the run that folds and
+    publishes 2017-2018 refreshes its anomaly as of the season's as-of date, in a task of its own: COGs
+    and item in the catalog and the STAC API, equal to the library's; the run's summary says it."""
+    past = [str(p) for p in sample(tmp_path / "past", TILE, "2016-2017", 4)
+            if parse_name(p.name).acquired.date() < date(2017, 8, 17)]  # none in 2017-2018's window
+    assert build_season(pipeline.store, TILE, "2016-2017", past, pipeline).products == len(past)
+    products = [p for p in sample(tmp_path / "made", TILE, LABEL, 3)
+                if date(2017, 9, 20) < parse_name(p.name).acquired.date()][:3]
+    for p in products:
+        shutil.copy2(p, Path(pipeline.archive) / p.name)
+    started = datetime.now(UTC)
+    assert {r["outcome"] for r in run(TILE, "2017-10-01", pipeline)} == {"folded"}
+
+    catalog = Path(pipeline.stac_catalog)
+    season = json.loads(next(catalog.rglob("scd-t31tch-2017-2018.json")).read_text())
+    [path] = catalog.rglob("scd-anomaly-t31tch-2017-2018.json")
+    item = json.loads(path.read_text())
+    validate(item)
+    as_of = season["properties"]["snowdays:as_of"]
+    assert item["properties"]["snowdays:as_of"] == as_of
+    assert item["properties"]["snowdays:past_seasons"] == ["2016-2017"]
+    expected = anomaly(pipeline.store, TILE, LABEL, pipeline, date.fromisoformat(as_of))
+    for key, layer in layers(expected):
+        with rasterio.open(path.parent / item["assets"][key]["href"]) as ds:
+            np.testing.assert_array_equal(ds.read(1), layer, err_msg=key)
+    with psycopg.connect(pipeline.stac_database_url) as conn:
+        rows = conn.execute("SELECT id, content->'properties'->>'snowdays:as_of' FROM pgstac.items "
+                            "WHERE collection = 'snow-cover-duration-anomalies'").fetchall()
+    assert rows == [("scd-anomaly-t31tch-2017-2018", as_of)]
+    text = artifact("update-t31tch")
+    mean = item["assets"]["SCD-ANOMALY"]["raster:bands"][0]["statistics"]["mean"]
+    assert f"- anomaly: SCD {mean:+.1f} days on average against 2016-2017 as of the same day" in text
+    url = f"{get_current_settings().api.url}/task_runs/filter"
+    body = {"task_runs": {"name": {"like_": "anomaly T31TCH"}, "start_time": {"after_": started.isoformat()}}}
+    runs = httpx.post(url, json=body, timeout=30).raise_for_status().json()
+    assert [(r["name"], r["state_name"]) for r in runs] == [(f"anomaly T31TCH {LABEL}", "Completed")]

@@ -1,14 +1,16 @@
 """The map viewer in a headless Chromium, against the stack's own servers on 127.0.0.1: the STAC API on
 pgstac and the file server (the viewer, the catalog's COGs read with range requests), started as
-``snowdays up`` starts them. Two seasons of a tile are ingested and published for real; their mosaics,
-ski runs and resort ranking are fixture files that follow the contract (``tests/viewerdata.py``).
+``snowdays up`` starts them. Three seasons of a tile are ingested and published for real, and the
+anomalies of the later two; the mosaics, ski runs and resort ranking are fixture files that follow
+the contract (``tests/viewerdata.py``), the region's anomaly is made of its tile's for real.
 Screenshots are kept in ``test-artifacts/viewer/``."""
 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +41,10 @@ from tests.viewerdata import (
     load_mosaics,
     lonlat,
     pixel_at,
+    publish_anomalies,
     publish_tiles,
     season_day,
+    value_at,
     write_mosaic,
     write_pistes,
     write_ranking,
@@ -55,6 +59,9 @@ BLUES = [(0, "#f7fbff"), (45, "#deebf7"), (90, "#c6dbef"), (135, "#9ecae1"), (18
          (225, "#4292c6"), (270, "#2171b5"), (315, "#08519c"), (360, "#08306b")]
 RDBU = [(-120, "#b2182b"), (-60, "#ef8a62"), (-20, "#fddbc7"), (0, "#f7f7f7"), (20, "#d1e5f0"),
         (60, "#67a9cf"), (120, "#2166ac")]
+ANOMALY = [(-1.0, "#b2182b"), (-2 / 3, "#ef8a62"), (-1 / 3, "#fddbc7"), (0.0, "#ffffff"), (1 / 3, "#d1e5f0"),
+           (2 / 3, "#67a9cf"), (1.0, "#2166ac")]
+"""The anomaly's scale at fractions of its half range: white at 0, red fewer snow days, blue more."""
 DASH = "\u2013"
 """The en dash of ranges and missing dates in the ranking."""
 CHART = """(() => {
@@ -87,6 +94,8 @@ class Viewer:
     """The centre of one of its pixels with more than 10 snow days (in the tile's CRS)."""
     stores: str
     """The tile stores the file server answers ``/point`` from."""
+    anomalies: dict[str, Path]
+    """Season (``region``: the region's of ``LATER``) -> its anomaly item's file."""
 
 
 def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
@@ -135,6 +144,7 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
         mosaics = {label: catalog / "mosaics" / REGION / label for label in SEASONS}
         centre = chosen_pixel(mosaics[LATER] / "scd.tif", mosaics[EARLIER] / "scd.tif")
         pistes = write_pistes(catalog, centre, SKI_AREA)
+        anomalies = publish_anomalies(base / "stores", catalog, settings)
         ranking = write_ranking(catalog, LATER, [
             {"rank": 1, "ski_area": SKI_AREA, "pixels": 412, "scd_mean": 151.4, "scd_p10": 98.0,
              "scd_p90": 190.2, "share_120": 0.73, "smod_median": "2019-04-27"},
@@ -143,7 +153,8 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
         with Stack(settings, base / "logs", only={"stac-api", "files"}):
             at = urls(settings.ports)
             yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
-                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]), str(base / "stores"))
+                         tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]), str(base / "stores"),
+                         anomalies)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -151,7 +162,7 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
     return n >> 16 & 255, n >> 8 & 255, n & 255
 
 
-def on_scale(stops: list[tuple[int, str]], value: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+def on_scale(stops: Sequence[tuple[float, str]], value: float) -> np.ndarray[Any, np.dtype[np.float64]]:
     """The colour of ``value`` on a scale: linear between stops, clamped at the ends."""
     values = [v for v, _ in stops]
     return np.array([np.interp(value, values, [hex_rgb(c)[k] for _, c in stops]) for k in range(3)])
@@ -193,10 +204,11 @@ def value(tab: Page, key: str) -> str:
     return str(wait_for(tab, f"document.querySelector('#values [data-key={key}]')?.textContent", 60))
 
 
-def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float,
-            lat: float) -> AbstractContextManager[Page]:
+def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float, lat: float,
+            mode: str = "season") -> AbstractContextManager[Page]:
     """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
-    return chromium(f"{viewer.url}?season={season}&center={lon:.9f},{lat:.9f}&zoom=14")
+    chosen = "" if mode == "season" else f"&mode={mode}"
+    return chromium(f"{viewer.url}?season={season}{chosen}&center={lon:.9f},{lat:.9f}&zoom=14")
 
 
 def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer,
@@ -288,6 +300,82 @@ def test_a_season_of_tiles_only(viewer: Viewer, chromium: Chromium) -> None:
     assert (sod, smod) == (season_day(TILE_ONLY, expected["SOD"]).isoformat(),
                            season_day(TILE_ONLY, expected["SMOD"]).isoformat())
     np.testing.assert_allclose(centre_colour(image), on_scale(BLUES, expected["SCD"]), atol=8)
+
+
+def anomaly_scale(item: dict[str, Any]) -> list[tuple[float, str]]:
+    """The item's scale: the documented colours over its symmetric range (its render hint)."""
+    [[low, high]] = item["properties"]["renders"]["scd_anomaly"]["rescale"]
+    assert low == -high and high % 10 == 0
+    return [(f * high, colour) for f, colour in ANOMALY]
+
+
+def days(value: float) -> str:
+    rounded = round(value, 1)
+    return f"{'+' if rounded > 0 else ''}{rounded:.1f} days"
+
+
+def test_the_anomaly_of_a_region_season(viewer: Viewer, chromium: Chromium) -> None:
+    item = json.loads(viewer.anomalies["region"].read_text())
+    folder = (viewer.anomalies["region"].parent / item["assets"]["scd_anomaly"]["href"]).parent
+    anomaly = value_at(folder / "scd-anomaly.tif", viewer.centre)
+    mean = value_at(folder / "scd-mean.tif", viewer.centre)
+    assert abs(anomaly) >= 1, "a pixel whose anomaly shows"
+    with open_at(chromium, viewer, LATER, *lonlat(*viewer.centre), mode="anomaly") as tab:
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'anomaly:{LATER}'", 120)
+        as_of = item["properties"]["snowdays:tiles_as_of"]["T31TCH"]
+        wait_for_text(tab, [f"Snow cover duration anomaly {LATER}",
+                           f"days vs mean of 1 season, as of {as_of}."], 30)
+        half = anomaly_scale(item)[-1][0]
+        assert tab.evaluate("document.getElementById('legend-ticks').innerText").split() == [
+            f"{-half:g}", f"{-half / 2:g}", "0", f"+{half / 2:g}", f"+{half:g}"]
+        assert tab.evaluate("document.querySelector('input[value=anomaly]').checked")
+        image, box = map_image(tab)
+        keep(image, "anomaly-region.png")
+        click_centre(tab, box)
+        assert value(tab, "anomaly") == days(anomaly)
+        assert value(tab, "anomaly-mean") == f"{round(mean, 1):.1f} days"
+        assert tab.evaluate("document.getElementById('status').textContent") == ""
+    np.testing.assert_allclose(centre_colour(image), on_scale(anomaly_scale(item), anomaly), atol=8)
+
+
+def extreme_pixels(path: Path) -> list[tuple[float, tuple[float, float]]]:
+    """The anomaly and the centre (in the COG's CRS) of its largest and its smallest pixel."""
+    with rasterio.open(path) as ds:
+        values, affine = ds.read(1), ds.transform
+    found = []
+    for flat in (int(np.nanargmax(values)), int(np.nanargmin(values))):
+        row, col = np.unravel_index(flat, values.shape)
+        x, y = affine @ (col + 0.5, row + 0.5)
+        found.append((float(values[row, col]), (float(x), float(y))))
+    return found
+
+
+def test_the_anomaly_of_a_tile_season_follows_the_diverging_scale(viewer: Viewer, chromium: Chromium) -> None:
+    """A season without a regional anomaly shows its tile's, against two past seasons: its most
+    positive pixel is drawn blue, its most negative red, each as the scale says."""
+    item = json.loads(viewer.anomalies[TILE_ONLY].read_text())
+    cog = viewer.anomalies[TILE_ONLY].parent / item["assets"]["SCD-ANOMALY"]["href"]
+    (high, at_high), (low, at_low) = extreme_pixels(cog)
+    assert high > 0 > low, "the fixture's anomaly has pixels of more snow and of less"
+    with rasterio.open(cog) as ds:
+        crs = ds.crs
+    colours = []
+    for where in (at_high, at_low):
+        (lon,), (lat,) = transform(crs, "EPSG:4326", [where[0]], [where[1]])
+        with open_at(chromium, viewer, TILE_ONLY, lon, lat, mode="anomaly") as tab:
+            wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'anomaly:{TILE_ONLY}'", 120)
+            as_of = item["properties"]["snowdays:as_of"]
+            wait_for_text(tab, [f"days vs mean of 2 seasons, as of {as_of}."], 30)
+            image, box = map_image(tab)
+            keep(image, f"anomaly-tile-{'more' if where == at_high else 'less'}.png")
+            colours.append(centre_colour(image))
+            click_centre(tab, box)
+            assert value(tab, "anomaly") == days(high if where == at_high else low)
+            assert value(tab, "anomaly-as-of") == as_of
+    scale = anomaly_scale(item)
+    np.testing.assert_allclose(colours[0], on_scale(scale, high), atol=8)
+    np.testing.assert_allclose(colours[1], on_scale(scale, low), atol=8)
+    assert colours[0][2] > colours[0][0] and colours[1][0] > colours[1][2], "blue more snow, red less"
 
 
 def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) -> None:

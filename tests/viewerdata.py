@@ -9,6 +9,9 @@ that follow their contract:
   STAC API;
 - ``{catalog}/pistes/pistes.geojson``: runs of every difficulty and their ski area, around a point;
 - ``{catalog}/resorts/{region}-{season}.json``: a ranking of two ski areas.
+
+The anomalies of the later seasons (each against the seasons before it) are published for real, and
+the region's of the second season made of its tile's.
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from affine import Affine
 from rasterio.io import MemoryFile
 from rasterio.warp import Resampling, reproject, transform, transform_bounds
 
+from snowdays.regions import Region
 from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import Settings
+from stac.anomalies import build_region, publish_anomaly, publish_region
 from stac.catalog import for_api
 from stac.database import upsert
 from stac.items import bbox_of
-from stac.publish import publish
+from stac.publish import PublishReport, publish
 from tests.stacdata import ingest_until
 
 TILE, REGION, SIZE = "T31TCH", "sample", 48
@@ -62,6 +67,22 @@ def publish_tiles(base: Path, catalog: Path, settings: Settings) -> dict[str, di
         folder = Path(report.item_href).parent
         maps[label] = {k: folder / Path(report.item.assets[k].href).name for k in ("SCD", "SOD", "SMOD")}
     return maps
+
+
+def publish_anomalies(stores: Path, catalog: Path, settings: Settings) -> dict[str, Path]:
+    """The anomalies of the second season and of ``TILE_ONLY`` (against one past season, and two),
+    and the region's of the second season: season (``region``) -> its item's file."""
+    items = {}
+    for label in (SEASONS[1], TILE_ONLY):
+        report = publish_anomaly(str(stores), TILE, label, settings, str(catalog))
+        assert isinstance(report, PublishReport) and report.api_error is None, report
+        items[label] = Path(report.item_href)
+    region = build_region(Region(REGION, (TILE,)), SEASONS[1], settings, str(catalog))
+    assert region is not None
+    published = publish_region(region, settings, str(catalog))
+    assert published.api_error is None, published.api_error
+    items["region"] = Path(published.item_href)
+    return items
 
 
 def laea_grid(tile_cog: Path) -> tuple[Affine, int, int]:
@@ -129,9 +150,14 @@ def load_mosaics(items: list[pystac.Item], settings: Settings) -> None:
 
 def pixel_at(path: Path, xy: tuple[float, float]) -> int:
     """The value of a COG at a point of its CRS, read with rasterio."""
+    return int(value_at(path, xy))
+
+
+def value_at(path: Path, xy: tuple[float, float]) -> float:
+    """The value of a COG at a point of its CRS, read with rasterio, as a float."""
     with rasterio.open(path) as ds:
         row, col = ds.index(*xy)
-        return int(ds.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
+        return float(ds.read(1, window=((row, row + 1), (col, col + 1)))[0, 0])
 
 
 def lonlat(x: float, y: float) -> tuple[float, float]:

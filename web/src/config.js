@@ -9,6 +9,9 @@ const DEFAULTS = {
   point_url: '',
 };
 
+/** What the map shows: a season, the difference of two, or a season's anomaly. */
+export const MODES = ['season', 'difference', 'anomaly'];
+
 /** Settings from config.json's object and the page's query string (URLSearchParams); URLs are made
  * absolute against the page's ``base`` URL, without a trailing slash. */
 export function readConfig(file, params, base) {
@@ -25,7 +28,7 @@ export function readConfig(file, params, base) {
   config.point_url = config.point_url ? absoluteUrl(config.point_url, base) : '';
   config.season = params.get('season');
   config.compare = params.get('compare');
-  config.mode = params.get('mode') === 'difference' ? 'difference' : 'season';
+  config.mode = MODES.includes(params.get('mode')) ? params.get('mode') : 'season';
   config.center = numbers(params.get('center'), 2);
   config.zoom = params.has('zoom') ? Number(params.get('zoom')) : null;
   return config;

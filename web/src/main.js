@@ -1,5 +1,6 @@
-// The snowdays viewer: a season's snow cover duration (or the difference of two seasons) read from the
-// COGs with range requests, the ski runs on top, the values at a clicked point, the resort ranking.
+// The snowdays viewer: a season's snow cover duration (or the difference of two seasons, or its anomaly)
+// read from the COGs with range requests, the ski runs on top, the values at a clicked point, the resort
+// ranking.
 import 'ol/ol.css';
 import './style.css';
 import OlMap from 'ol/Map.js';
@@ -12,6 +13,8 @@ import GeoTIFF from 'ol/source/GeoTIFF.js';
 import { createEmpty, extend } from 'ol/extent.js';
 import { fromLonLat, transformExtent } from 'ol/proj.js';
 import { createForProjection } from 'ol/tilegrid.js';
+import { ANOMALIES, ANOMALY_MOSAICS, anomalyKey, anomalyLegend, anomalyRange, anomalyShown, anomalyStyle }
+  from './anomaly.js';
 import { assetUrl, readConfig } from './config.js';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './colours.js';
 import { pistesLayer, skiAreaExtent } from './pistes.js';
@@ -83,6 +86,11 @@ function seasonLayer(item, config) {
   return new WebGLTileLayer({ source: cogSource([{ url }]), style: scdStyle() });
 }
 
+function anomalyLayer(item, half, config) {
+  const url = urlOf(item, anomalyKey(item), config);
+  return url && new WebGLTileLayer({ source: cogSource([{ url }]), style: anomalyStyle(half) });
+}
+
 async function differenceLayer(before, after, config) {
   const urls = [urlOf(before, 'scd', config), urlOf(after, 'scd', config)];
   if (urls.includes(null)) return null;
@@ -92,28 +100,38 @@ async function differenceLayer(before, after, config) {
   return new WebGLTileLayer({ source, style: differenceStyle(...nodata) });
 }
 
-function legend(state, displayed) {
-  const difference = state.mode === 'difference';
-  const stops = difference ? DIFF_STOPS : SCD_STOPS;
-  $('legend-title').textContent = difference
-    ? `SCD ${state.season.season} minus ${state.compare.season} (days)`
-    : `Snow cover duration ${state.season.season} (days)`;
+function drawLegend({ title, stops, ticks, note }) {
+  $('legend-title').textContent = title;
   $('legend-bar').style.background = gradient(stops);
   const [lo, hi] = [stops[0][0], stops[stops.length - 1][0]];
-  const ticks = difference ? [-120, -60, 0, 60, 120] : [0, 60, 120, 180, 240, 300, 360];
   $('legend-ticks').replaceChildren(...ticks.map((v) => {
     const tick = document.createElement('span');
     tick.style.left = `${(100 * (v - lo)) / (hi - lo)}%`;
-    tick.textContent = difference && v > 0 ? `+${v}` : String(v);
+    tick.textContent = v > 0 && lo < 0 ? `+${v}` : String(v);
     return tick;
   }));
+  $('legend-note').textContent = note;
+}
+
+function legend(state, displayed) {
+  if (state.mode === 'anomaly') {
+    drawLegend(anomalyLegend(anomalyShown(state.anomalies, state.season.season), state.season.season));
+    return;
+  }
+  const difference = state.mode === 'difference';
   const masked = difference ? [] : displayed.filter((item) => asset(item, 'scd_display'));
   const source = state.season.mosaics.length ? 'regional mosaic' : 'Sentinel-2 tile';
   const asOf = asOfNote(displayed);
-  $('legend-note').textContent = `From ${displayed.length} ${source}${displayed.length === 1 ? '' : 's'}.`
-    + (asOf ? ` ${asOf}` : '')
-    + (masked.length ? ` ${thresholdNote(masked)}` : '')
-    + (difference ? ' Red: less snow than the earlier season; blue: more.' : '');
+  drawLegend({
+    title: difference ? `SCD ${state.season.season} minus ${state.compare.season} (days)`
+      : `Snow cover duration ${state.season.season} (days)`,
+    stops: difference ? DIFF_STOPS : SCD_STOPS,
+    ticks: difference ? [-120, -60, 0, 60, 120] : [0, 60, 120, 180, 240, 300, 360],
+    note: `From ${displayed.length} ${source}${displayed.length === 1 ? '' : 's'}.`
+      + (asOf ? ` ${asOf}` : '')
+      + (masked.length ? ` ${thresholdNote(masked)}` : '')
+      + (difference ? ' Red: less snow than the earlier season; blue: more.' : ''),
+  });
 }
 
 async function rankings(state, displayed) {
@@ -166,6 +184,10 @@ async function show(state, fit) {
     layers = await Promise.all(displayed.filter((item) => earlier.has(place(item)))
       .map((item) => differenceLayer(earlier.get(place(item)), item, state.config)));
     if (!layers.length) status(`${state.compare.season} has no map of the places of ${state.season.season}`);
+  } else if (state.mode === 'anomaly') {
+    const items = anomalyShown(state.anomalies, state.season.season);
+    layers = items.map((item) => anomalyLayer(item, anomalyRange(items), state.config));
+    if (!layers.length) status(`no anomaly of ${state.season.season} is published (it needs a past season)`);
   } else {
     layers = displayed.map((item) => seasonLayer(item, state.config));
   }
@@ -191,7 +213,8 @@ async function main() {
   map.addLayer(pistes);
   $('show-pistes').addEventListener('change', (e) => pistes.setVisible(e.target.checked));
 
-  const [mosaics, tiles] = await Promise.all([MOSAICS, TILES].map((c) => collectionItems(config.stac_api, c)));
+  const [mosaics, tiles, anomalyMosaics, anomalyTiles] = await Promise.all(
+    [MOSAICS, TILES, ANOMALY_MOSAICS, ANOMALIES].map((c) => collectionItems(config.stac_api, c)));
   const seasons = bySeason(mosaics, tiles);
   if (!seasons.length) {
     status(`no season is published in the STAC API at ${config.stac_api} yet`);
@@ -201,7 +224,8 @@ async function main() {
   options($('season'), seasons, config.season);
   const older = seasons[seasons.findIndex((s) => s.season === $('season').value) + 1] ?? seasons[0];
   options($('compare'), seasons, config.compare ?? older.season);
-  const state = { config, map, rasters, pistes, mode: config.mode };
+  const anomalies = { mosaics: anomalyMosaics, tiles: anomalyTiles };
+  const state = { config, map, rasters, pistes, anomalies, mode: config.mode };
   const update = (fit) => {
     state.season = find($('season').value);
     state.compare = find($('compare').value);

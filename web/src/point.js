@@ -1,7 +1,8 @@
-// The values at a clicked point: SCD, SOD and SMOD (as dates) of the season shown, and in the
-// difference view the earlier season's SCD and the difference.
+// The values at a clicked point: SCD, SOD and SMOD (as dates) of the season shown, in the difference
+// view the earlier season's SCD and the difference, in the anomaly view the anomaly (anomaly.js).
 import { containsCoordinate } from 'ol/extent.js';
 import { toLonLat } from 'ol/proj.js';
+import { anomalyRows, anomalyShown } from './anomaly.js';
 import { assetUrl } from './config.js';
 import { VIEW } from './projections.js';
 import { dayToDate, place, seasonStart, shown } from './season.js';
@@ -58,6 +59,10 @@ function where(coordinate) {
 
 async function rowsAt(state, coordinate) {
   const { config } = state;
+  if (state.mode === 'anomaly') {
+    const items = anomalyShown(state.anomalies, state.season.season);
+    return [['Point', where(coordinate)], ...await anomalyRows(items, coordinate, config, state.season.season)];
+  }
   const found = await valuesAt(shown(state.season), coordinate, config);
   if (!found) return [['Point', where(coordinate)], ['', `no map of ${state.season.season} here`]];
   const rows = [
