@@ -140,6 +140,7 @@ def _backfill_here(loaded: Region, seasons: list[str], settings: Settings) -> No
             reports.append(backfill_season(settings.store, tile, label, settings))
             advance(len(reports), len(jobs))
     errors = [publish(settings.store, r.tile, r.label, settings).api_error for r in reports if r.held]
+    errors += _publish_anomalies(loaded, [(r.tile, r.label) for r in reports if r.held], seasons, settings)
     errors += [publish_mosaic(build(loaded, label, settings), settings).api_error for label in seasons]
     built = [r for r in reports if r.changed]
     typer.echo(f"{len(built)} of {len(jobs)} tile-seasons built ({sum(r.products for r in built)} "
@@ -147,6 +148,19 @@ def _backfill_here(loaded: Region, seasons: list[str], settings: Settings) -> No
     if failed := [e for e in errors if e]:
         err.print(f"[red]error:[/] the static catalog is written, the STAC API is not: {failed[0]}")
         raise typer.Exit(1)
+
+
+def _publish_anomalies(loaded: Region, held: list[tuple[str, str]], seasons: list[str],
+                       settings: Settings) -> list[str | None]:
+    """Each tile-season's anomaly where its tile holds a past season, then the region's: the errors of
+    their STAC API updates."""
+    from snowdays.anomaly import NoPast
+    from stac.anomalies import build_region, publish_anomaly, publish_region
+
+    found = [publish_anomaly(settings.store, tile, label, settings) for tile, label in held]
+    errors = [f.api_error for f in found if not isinstance(f, NoPast)]
+    regional = [build_region(loaded, label, settings) for label in seasons]
+    return errors + [publish_region(r, settings).api_error for r in regional if r is not None]
 
 
 def _print_urls(found: dict[str, str], settings: Settings) -> None:

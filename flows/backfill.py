@@ -1,5 +1,5 @@
-"""backfill: a region's tiles x seasons built in batch on the Dask cluster, then their maps and items
-published and the region's mosaics brought up to date.
+"""backfill: a region's tiles x seasons built in batch on the Dask cluster, then their maps, items and
+anomalies published and the region's mosaics brought up to date.
 
 Run on demand (``snowdays backfill``, or ``prefect deployment run backfill/backfill``). Every
 tile-season is a task submitted at once to the cluster the settings name (a LocalCluster, an address,
@@ -23,7 +23,7 @@ from snowdays.regions import load_region
 from snowdays.settings import for_workers, get_settings
 from tasks.backfill import Progress, build_tile_season
 from tasks.report import show_library_logs
-from tasks.tile import register_season, write_season
+from tasks.tile import register_season, write_season, write_season_anomaly
 
 
 def run_name() -> str:
@@ -66,12 +66,18 @@ def backfill(region: str, seasons: list[str]) -> dict[str, object]:
 
 def publish(reports: list[BuildReport]) -> int:
     """Publish every tile-season that holds products (those a killed run built and did not publish
-    too): their maps and items written on the cluster, all at once (publishes of different tiles
-    are safe together, :mod:`stac.catalog`), each then put in the STAC API from here, since only
-    this process holds the database's address (the workers' settings do not); how many."""
+    too), and its anomaly where the tile holds a past season (as an update refreshes it): their maps
+    and items written on the cluster, all at once (publishes of different tiles are safe together,
+    :mod:`stac.catalog`), each then put in the STAC API from here, since only this process holds the
+    database's address (the workers' settings do not); how many tile-seasons."""
     settings = get_settings()
     chosen = [r for r in reports if r.held]
     shipped = for_workers(settings)
-    for future in [write_season.submit(r.tile, r.label, shipped) for r in chosen]:
+    seasons = [write_season.submit(r.tile, r.label, shipped) for r in chosen]
+    anomalies = [write_season_anomaly.submit(r.tile, r.label, shipped) for r in chosen]
+    for future in seasons:
         register_season(future.result(), settings)
+    for found in anomalies:
+        if (written := found.result()) is not None:
+            register_season(written, settings)
     return len(chosen)

@@ -42,6 +42,15 @@ def publish_anomaly(store: str, tile: str, label: str, settings: Settings, catal
     return result if isinstance(result, NoPast) else publish_result(result, settings, catalog)
 
 
+def write_static_anomaly(store: str, tile: str, label: str, settings: Settings,
+                         catalog: str | None = None) -> Written | NoPast:
+    """The anomaly of the season as of its latest product into the static catalog alone (it needs
+    no STAC database: a worker writes it, :func:`stac.publish.update_api` then registers it);
+    :class:`NoPast` when the tile holds no past season."""
+    result = compare(store, normalise_tile(tile), label, settings, None)
+    return result if isinstance(result, NoPast) else write_anomaly(result, settings, catalog)
+
+
 def publish_result(result: Anomaly, settings: Settings, catalog: str | None = None) -> PublishReport:
     """A computed anomaly's COGs and item into the static catalog, then the STAC API."""
     written = write_anomaly(result, settings, catalog)

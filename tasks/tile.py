@@ -20,7 +20,7 @@ from snowdays.errors import is_retryable
 from snowdays.ingest import Prepared, Report, prepare, stage
 from snowdays.settings import Settings
 from snowdays.state import Block
-from stac.anomalies import publish_anomaly
+from stac.anomalies import publish_anomaly, write_static_anomaly
 from stac.publish import PublishReport, Written, publish, update_api, write_static
 from tasks.report import show_library_logs
 
@@ -83,6 +83,14 @@ def refresh_anomaly(tile: str, label: str, settings: Settings) -> PublishReport 
     """The anomaly of the season just published, as of the same day (its latest product: the tile is
     held); None when the tile holds no past season to compare it with."""
     found = publish_anomaly(settings.store, tile, label, settings)
+    return None if isinstance(found, NoPast) else found
+
+
+@task(name="write anomaly", task_run_name="write anomaly {tile} {label}", **RETRYING)
+def write_season_anomaly(tile: str, label: str, settings: Settings) -> Written | None:
+    """The season's anomaly as of its latest product in the static catalog, on a worker (no STAC
+    database; :func:`register_season` registers it); None when the tile holds no past season."""
+    found = write_static_anomaly(settings.store, tile, label, settings)
     return None if isinstance(found, NoPast) else found
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from snowdays.annual import run_annual
 from snowdays.archive import pending
 from snowdays.export import season_maps
+from snowdays.names import parse_name
 from snowdays.regions import load_region
 from snowdays.season import Season
 from snowdays.settings import Settings
@@ -37,6 +38,16 @@ def region_archive(folder: Path, settings: Settings) -> Path:
     region = folder / "three.txt"
     region.write_text("\n".join(TILES) + "\n")
     return region
+
+
+def next_season(folder: Path, settings: Settings, tile: str) -> str:
+    """The season after ``LABEL``: ``tile``'s first products of it past ``LABEL``'s window (which stays
+    complete) in the archive; its label."""
+    label, before = "2018-2019", settings.season(LABEL)
+    made = sample(folder / "made" / f"{tile}-next", tile, label, TILES[tile])
+    for p in [p for p in made if not before.in_window(parse_name(p.name).acquired)][:COUNT // 4]:
+        shutil.copy2(p, Path(settings.archive) / p.name)
+    return label
 
 
 def backfills(tile: str, settings: Settings) -> list[str]:

@@ -5,6 +5,7 @@ Dask LocalCluster does the same, with its progress artifact, and skips what is c
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,16 @@ from infra.postgres import LocalPostgres
 from snowdays.archive import pending
 from snowdays.settings import Settings, get_settings
 from snowdays.store import tiles
-from tests.backfilldata import LABEL, TILES, assert_like_annual, assert_published, backfills, region_archive
+from stac.anomaly_items import ANOMALIES
+from tests.backfilldata import (
+    LABEL,
+    TILES,
+    assert_like_annual,
+    assert_published,
+    backfills,
+    next_season,
+    region_archive,
+)
 from tests.conftest import console_script
 from tests.stacdata import pipeline_env
 
@@ -48,15 +58,19 @@ def test_a_killed_backfill_started_again_finishes_with_nothing_lost_or_twice(
     assert left, "the backfill ended before it was killed: nothing to resume"
     done = [t for t in TILES if t not in left]
 
-    again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
-                           timeout=300, check=False)
+    later = next_season(tmp_path, pipeline, "T31TCH")  # started again with a season more
+    again = subprocess.run([*command, "--season", later], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr
-    assert f"{len(left)} of {len(TILES)} tile-seasons built" in again.stdout
-    for tile in TILES:
-        assert len(backfills(tile, pipeline)) == 1, tile  # the killed one's is kept, none redone
+    assert f"{len(left) + 1} of {2 * len(TILES)} tile-seasons built" in again.stdout
+    for tile in TILES:  # the killed one's is kept, none redone
+        assert len(backfills(tile, pipeline)) == (2 if tile == "T31TCH" else 1), tile
     assert done and all(t in tiles(pipeline.store, pipeline) for t in TILES)
     assert_like_annual(tmp_path, pipeline)
     assert_published(region, pipeline)
+    catalog = Path(pipeline.stac_catalog)  # the later season's anomaly, of its tile and of the region
+    assert sorted(p.name for p in catalog.rglob("scd-anomaly-*.json")) == [
+        f"scd-anomaly-mosaic-three-{later}.json", f"scd-anomaly-t31tch-{later}.json"]
 
 
 def test_the_backfill_flow_builds_on_the_cluster_with_its_progress(
@@ -84,10 +98,15 @@ def test_the_backfill_flow_builds_on_the_cluster_with_its_progress(
     with get_client(sync_client=True) as client:  # each tile-season held its tile, as an update does
         assert all(client.read_global_concurrency_limit_by_name(lock_name(t)).limit == 1 for t in TILES)
 
-    again = backfill(region=str(region), seasons=[LABEL])  # complete: nothing built
-    assert again["built"] == 0 and again["products"] == 0 and again["published"] == 3
+    assert not (Path(pipeline.stac_catalog) / ANOMALIES).exists()  # no tile holds a past season
+    later = next_season(tmp_path, pipeline, "T31TCH")
+    again = backfill(region=str(region), seasons=[LABEL, later])  # 2017-2018 complete: not built again
+    assert again["built"] == 1 and again["published"] == 4
     for tile in TILES:
-        assert len(backfills(tile, pipeline)) == 1
+        assert len(backfills(tile, pipeline)) == (2 if tile == "T31TCH" else 1)
+    [item] = Path(pipeline.stac_catalog).rglob("scd-anomaly-t31tch-*.json")  # as an update refreshes it
+    assert item.name == f"scd-anomaly-t31tch-{later}.json"
+    assert json.loads(item.read_text())["properties"]["snowdays:past_seasons"] == [LABEL]
 
 
 def test_the_command_takes_a_region_and_seasons(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
