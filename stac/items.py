@@ -27,6 +27,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
 from snowdays import __version__
+from snowdays.colours import DATES, DAYS, OBSERVATIONS, Stops
 from snowdays.duration import U16
 from snowdays.export import SeasonMaps
 from snowdays.grid import Grid
@@ -68,7 +69,7 @@ _DESCRIPTIONS = {
 
 
 COLORMAP = "blues"
-"""Colour map of the render hints and of the quicklook (ColorBrewer Blues)."""
+"""Colour map of SCD's render hint: ColorBrewer Blues, as its colour table and the quicklook."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def make_item(p: Published) -> pystac.Item:
         if key in p.files:
             asset = pystac.Asset(p.hrefs[key], title, media_type=media, roles=roles)
             _add_file(item, key, asset, p.files[key])
-    RenderExtension.ext(item, add_if_missing=True).apply(renders(s.n_days))
+    RenderExtension.ext(item, add_if_missing=True).apply(renders())
     return item
 
 
@@ -204,17 +205,20 @@ def _band(kind: str, array: U16, grid: Grid, start: date) -> RasterBand:
                              nodata=nodata, sampling=None, unit=_unit(kind, start), statistics=stats)
 
 
-def renders(n_days: int) -> dict[str, Render]:
-    """Render hints for viewers (titiler-style): colour map and value range of each map."""
-    days = [[0.0, float(n_days)]]
+def renders() -> dict[str, Render]:
+    """Render hints for viewers (titiler-style): colour map and value range of each map, those of
+    its colour table (:mod:`snowdays.colours`)."""
+    def span(stops: Stops) -> list[list[float]]:
+        return [[float(stops[0][0]), float(stops[-1][0])]]
+
     return {
-        "scd": Render.create(["SCD"], "Snow cover duration (days)", rescale=days,
+        "scd": Render.create(["SCD"], "Snow cover duration (days)", rescale=span(DAYS),
                              colormap_name=COLORMAP, resampling="average"),
-        "sod": Render.create(["SOD"], "Snow onset (day of season)", rescale=days, nodata=0,
+        "sod": Render.create(["SOD"], "Snow onset (day of season)", rescale=span(DATES), nodata=0,
                              colormap_name="viridis", resampling="nearest"),
-        "smod": Render.create(["SMOD"], "Snow melt-out (day of season)", rescale=days, nodata=0,
+        "smod": Render.create(["SMOD"], "Snow melt-out (day of season)", rescale=span(DATES), nodata=0,
                               colormap_name="viridis", resampling="nearest"),
-        "nobs": Render.create(["NOBS"], "Clear observations", rescale=[[0.0, 100.0]],
+        "nobs": Render.create(["NOBS"], "Clear observations", rescale=span(OBSERVATIONS),
                               colormap_name="greys", resampling="average"),
     }
 
@@ -265,7 +269,7 @@ def make_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
     )
     collection.item_assets = item_assets()
     collection.stac_extensions.append(PROCESSING)
-    RenderExtension.ext(collection, add_if_missing=True).apply(renders(366))
+    RenderExtension.ext(collection, add_if_missing=True).apply(renders())
     for ext in (ProjectionExtension, RasterExtension, FileExtension):
         collection.stac_extensions.append(ext.get_schema_uri())
     return collection

@@ -111,8 +111,7 @@ def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bo
     maps = write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile, start=s.start,
                       stop=s.stop if final else result.as_of, landsat=result.landsat, settings=settings)
     files = {path.name.split("_")[1].rsplit("-", 1)[1]: path for path in maps}
-    files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, s.n_days,
-                                         out / "quicklook.png")
+    files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, out / "quicklook.png")
     files["products"] = out / "products.json"
     files["products"].write_text(json.dumps({"tile": result.tile, "as_of": result.as_of.isoformat(),
                                              "products": names}, indent=1) + "\n")
