@@ -2,7 +2,7 @@
 
 An item describes the four maps of a season as of its latest folded product (year to date while the
 season's window is open, ``provisional``; annual once it is over, ``final``), its quality layers, their
-quicklook and the products they were computed from.
+quicklook, the histogram of its SCD and the products they were computed from.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class Published:
     result: SeasonMaps
     quality: Quality
     files: dict[str, Path]
-    """Asset key (``SCD``.., ``QC``.., ``quicklook``, ``products``) -> the local file written."""
+    """Asset key (``SCD``.., ``QC``.., ``quicklook``, ``histogram``, ``products``) -> the local file
+    written."""
     hrefs: dict[str, str]
     """Asset key -> where the file is published (relative to the item, or absolute)."""
     final: bool
@@ -120,6 +121,9 @@ def make_item(p: Published) -> pystac.Item:
     _add_file(item, "quicklook", pystac.Asset(
         p.hrefs["quicklook"], "Quicklook of the snow cover duration, with its colour scale",
         media_type=pystac.MediaType.PNG, roles=["overview"]), p.files["quicklook"])
+    _add_file(item, "histogram", pystac.Asset(p.hrefs["histogram"], *_HISTOGRAM,
+                                              media_type=pystac.MediaType.PNG, roles=["overview"]),
+              p.files["histogram"])
     _add_file(item, "products", pystac.Asset(
         p.hrefs["products"], "Input products", "Names of the Theia snow products the maps were "
         "computed from", media_type=pystac.MediaType.JSON, roles=["metadata"]), p.files["products"])
@@ -131,6 +135,8 @@ def make_item(p: Published) -> pystac.Item:
     return item
 
 
+_HISTOGRAM = ("Histogram of the snow cover duration",
+              "Share of the observed pixels (NOBS > 0) in each bin of 10 days of SCD")
 _ELEVATION = {
     "elevation": ("Statistics by elevation band: SCD, SOD, SMOD and the snow-covered share per 100 m",
                   "text/csv", ["metadata"]),
@@ -298,6 +304,7 @@ def item_assets() -> dict[str, ItemAssetDefinition | dict[str, Any]]:
     defs["quicklook"] = ItemAssetDefinition.create(
         "Quicklook of the snow cover duration, with its colour scale", None, pystac.MediaType.PNG,
         ["overview"])
+    defs["histogram"] = ItemAssetDefinition.create(*_HISTOGRAM, pystac.MediaType.PNG, ["overview"])
     defs["products"] = ItemAssetDefinition.create("Input products", None, pystac.MediaType.JSON,
                                                   ["metadata"])
     return defs

@@ -25,6 +25,7 @@ from snowdays.errors import UsageError
 from snowdays.export import season_layers, season_maps
 from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
+from stac.histogram import BIN, counts
 from stac.items import COLLECTION
 from stac.publish import PublishReport, publish
 from stac.quicklook import LARGEST, TEXT, TICKS, bar_box
@@ -93,7 +94,7 @@ def test_collection_and_catalog_validate(published: PublishReport) -> None:
     validate(collection)
     validate(json.loads(root.read_text()))
     assert set(collection["item_assets"]) == {"SCD", "SOD", "SMOD", "NOBS", "NSP", "QCOD", "QCMD", "QC",
-                                              "quicklook", "products"}
+                                              "quicklook", "histogram", "products"}
     assert collection["summaries"]["grid:code"] == ["MGRS-31TCH"]
     assert collection["renders"]["scd"]["colormap_name"] == "blues"
 
@@ -102,7 +103,7 @@ def test_assets_describe_their_files(published: PublishReport, store: Path) -> N
     item = pystac.Item.from_file(published.item_href)
     result, layers = season_layers(str(store), "T31TCH", LABEL, offline())
     maps = dict(result.maps.items() + layers.items())
-    assert set(item.assets) == {*maps, "quicklook", "products"}
+    assert set(item.assets) == {*maps, "quicklook", "histogram", "products"}
     for key, asset in item.assets.items():
         path = Path(asset.get_absolute_href() or "")
         data = path.read_bytes()
@@ -230,3 +231,25 @@ def test_static_catalog_on_s3(store: Path, s3_server: S3Server) -> None:
     data = body.read()
     assert items[0].assets["SCD"].extra_fields["file:size"] == len(data)
     validate(items[0].to_dict(transform_hrefs=False))
+
+
+def test_histogram_of_the_observed_pixels(published: PublishReport, store: Path) -> None:
+    """The histogram's counts against a loop over the pixels; its PNG is an item asset, its bars in
+    the map's colours."""
+    maps = season_maps(str(store), "T31TCH", LABEL, offline()).maps
+    starts, found = counts(maps.scd, maps.nobs)
+    naive: dict[int, int] = {}
+    for days, seen in zip(maps.scd.ravel().tolist(), maps.nobs.ravel().tolist(), strict=True):
+        if seen:
+            naive[days // BIN * BIN] = naive.get(days // BIN * BIN, 0) + 1
+    assert dict(zip(starts.tolist(), found.tolist(), strict=True)) == {
+        start: naive.get(start, 0) for start in starts.tolist()}
+    assert set(naive) <= set(starts.tolist()) and found.sum() == (maps.nobs > 0).sum()
+    item = pystac.Item.from_file(published.item_href)
+    asset = item.assets["histogram"]
+    assert asset.roles == ["overview"] and asset.media_type == pystac.MediaType.PNG
+    with Image.open(asset.get_absolute_href() or "") as image:
+        assert image.size == (500, 320)
+        colours = {c[:3] for _, c in image.convert("RGBA").getcolors(1 << 16) or []}
+    fullest = int(starts[np.argmax(found)])
+    assert tuple(round(c) for c in on_scale(viewer_stops(), fullest + BIN / 2)) in colours
