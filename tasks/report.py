@@ -19,6 +19,9 @@ from stac.search import api_url
 
 ELEVATION = ("elevation", "elevation-json", "elevation-plot")
 """The item's assets of the statistics by elevation band (where the tile has a DEM)."""
+PLOTS = {"histogram": "Histogram of the snow cover duration",
+         "elevation-plot": "Snow cover duration against elevation"}
+"""The item's plots shown in the run's summary, with their titles."""
 LIBRARY_LOGGERS = ("snowdays", "stac")
 """Loggers whose records Prefect sends to the run's page (``PREFECT_LOGGING_EXTRA_LOGGERS``, set by
 ``snowdays up``, the chart and prefect.yaml)."""
@@ -43,7 +46,8 @@ def public(href: str, settings: Settings) -> str:
 
 def summary(tile: str, reports: list[Report], published: dict[str, PublishReport],
             settings: Settings) -> str:
-    """The run's markdown: seasons published (as-of date, products, mean SCD, links), then products."""
+    """The run's markdown: seasons published (as-of date, products, mean SCD, links, the plots as
+    images), then products."""
     lines = [f"# {tile}", ""]
     for label, done in published.items():
         item = done.item
@@ -60,10 +64,18 @@ def summary(tile: str, reports: list[Report], published: dict[str, PublishReport
                     if ELEVATION[0] in item.assets else []),
                   f"- STAC item: [{item.id}]({public(done.item_href, settings)}) (static), "
                   + (f"[API]({api})" if done.api_error is None
-                     else f"not in the STAC API: {done.api_error}"), ""]
+                     else f"not in the STAC API: {done.api_error}"), "",
+                  *_images(item, settings)]
     lines += ["## Products", "", "| product | outcome |", "| --- | --- |"]
     lines += [f"| {r.product} | {r.outcome} |" for r in reports] or ["| - | nothing pending |"]
     return "\n".join(lines) + "\n"
+
+
+def _images(item: pystac.Item, settings: Settings) -> list[str]:
+    """The season's plots as images the UI's browser loads: its SCD histogram and, where the tile has
+    a DEM, SCD against elevation."""
+    return [f"![{title}]({public(item.assets[key].href, settings)})\n" for key, title in PLOTS.items()
+            if key in item.assets]
 
 
 def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
