@@ -44,6 +44,13 @@ def public(href: str, settings: Settings) -> str:
     return href
 
 
+def asset_url(item: pystac.Item, key: str, settings: Settings) -> str:
+    """Where a browser reaches an item's asset (its href made absolute against the item's file first:
+    the catalog's hrefs are relative)."""
+    asset = item.assets[key]
+    return public(asset.get_absolute_href() or asset.href, settings)
+
+
 def summary(tile: str, reports: list[Report], published: dict[str, PublishReport],
             settings: Settings) -> str:
     """The run's markdown: seasons published (as-of date, products, mean SCD, links, the plots as
@@ -74,12 +81,12 @@ def summary(tile: str, reports: list[Report], published: dict[str, PublishReport
 def _images(item: pystac.Item, settings: Settings) -> list[str]:
     """The season's plots as images the UI's browser loads: its SCD histogram and, where the tile has
     a DEM, SCD against elevation."""
-    return [f"![{title}]({public(item.assets[key].href, settings)})\n" for key, title in PLOTS.items()
+    return [f"![{title}]({asset_url(item, key, settings)})\n" for key, title in PLOTS.items()
             if key in item.assets]
 
 
 def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
-    return ", ".join(f"[{k}]({public(item.assets[k].href, settings)})" for k in keys if k in item.assets)
+    return ", ".join(f"[{k}]({asset_url(item, k, settings)})" for k in keys if k in item.assets)
 
 
 def leave_artifacts(tile: str, reports: list[Report], published: dict[str, PublishReport],
@@ -88,10 +95,10 @@ def leave_artifacts(tile: str, reports: list[Report], published: dict[str, Publi
     create_markdown_artifact(summary(tile, reports, published, settings), key=f"update-{key}",
                              description=f"Update of {tile}")
     for label, done in published.items():
-        href = public(done.item.assets["quicklook"].href, settings)
+        href = asset_url(done.item, "quicklook", settings)
         create_image_artifact(href, key=f"scd-{key}", description=f"SCD of {tile} {label}")
         if "elevation-plot" in done.item.assets:
-            create_image_artifact(public(done.item.assets["elevation-plot"].href, settings),
+            create_image_artifact(asset_url(done.item, "elevation-plot", settings),
                                   key=f"elevation-{key}", description=f"SCD by elevation, {tile} {label}")
     create_table_artifact(tiles_table(settings), key="tiles", description="Every tile's seasons")
 

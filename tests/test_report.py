@@ -44,10 +44,11 @@ def test_the_summary_shows_the_plots_as_images_the_browser_loads(tmp_path: Path)
     published = {}
     for with_dem in (True, False):
         item = synthetic_item("T31TCH", "2017-2018", 12, settings)
-        item.add_asset("SCD", pystac.Asset(str(folder / "scd.tif"), extra_fields={
+        item.set_self_href(str(folder / f"{item.id}.json"))  # its assets' hrefs relative, as published
+        item.add_asset("SCD", pystac.Asset("./scd.tif", extra_fields={
             "raster:bands": [{"statistics": {"mean": 101.5}}]}))
         for key in ("histogram", "elevation-plot") if with_dem else ("histogram",):
-            item.add_asset(key, pystac.Asset(str(folder / f"{key}.png")))
+            item.add_asset(key, pystac.Asset(f"./{key}.png"))
         published[with_dem] = PublishReport(item, str(folder / f"{item.id}.json"), "", 1, None, [])
     product = "SENTINEL2A_20171020-103629-000_L2B-SNOW_T31TCH_C_V1-7"
     rejected = [Report(product, Status.REJECTED, "unreadable")]
@@ -56,5 +57,6 @@ def test_the_summary_shows_the_plots_as_images_the_browser_loads(tmp_path: Path)
     assert f"![Histogram of the snow cover duration]({url}/histogram.png)" in text.splitlines()
     assert f"![Snow cover duration against elevation]({url}/elevation-plot.png)" in text.splitlines()
     assert "- mean SCD: 101.5 days" in text and "| rejected (unreadable) |" in text
+    assert f"- maps: [SCD]({url}/scd.tif)" in text
     text = summary("T31TCH", rejected, {"2017-2018": published[False]}, settings)
     assert f"({url}/histogram.png)" in text and "elevation" not in text
