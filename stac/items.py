@@ -142,8 +142,10 @@ _ELEVATION = {
                   "text/csv", ["metadata"]),
     "elevation-json": ("Statistics by elevation band, as JSON", pystac.MediaType.JSON, ["metadata"]),
     "elevation-plot": ("Snow cover duration against elevation", pystac.MediaType.PNG, ["overview"]),
+    "hillshade": ("Relief: hillshade of the tile's DEM (uint8, 0 no data; light from the north-west)",
+                  pystac.MediaType.COG, ["visual"]),
 }
-"""The assets of the statistics by elevation band, where the tile has a DEM."""
+"""The assets of the statistics by elevation band and the relief, where the tile has a DEM."""
 
 
 def label_of(r: SeasonMaps) -> str:

@@ -25,6 +25,7 @@ from snowdays.l2a import read_dem
 from snowdays.names import normalise_tile, parse_name
 from snowdays.outputs import write_maps
 from snowdays.quality import Quality
+from snowdays.relief import write_hillshade
 from snowdays.settings import Settings
 from snowdays.state import ledger
 from snowdays.store import open_repo, read
@@ -107,7 +108,8 @@ def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
 def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bool, out: Path,
                 settings: Settings) -> dict[str, Path]:
     """The COGs of the four maps and of the quality layers (named as annual maps once final), the
-    quicklook, the SCD histogram and the product list."""
+    quicklook, the SCD histogram and the product list; where the tile has a DEM, the statistics by
+    elevation and the hillshade of the DEM (the viewer's relief)."""
     s = result.season
     maps = write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile, start=s.start,
                       stop=s.stop if final else result.as_of, landsat=result.landsat, settings=settings)
@@ -119,7 +121,8 @@ def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bo
     files["products"] = out / "products.json"
     files["products"].write_text(json.dumps({"tile": result.tile, "as_of": result.as_of.isoformat(),
                                              "products": names}, indent=1) + "\n")
-    return files | elevation_files(result, out, settings)
+    hillshade = write_hillshade(result.tile, out / "hillshade.tif", settings)
+    return files | elevation_files(result, out, settings) | ({"hillshade": hillshade} if hillshade else {})
 
 
 def elevation_files(result: SeasonMaps, out: Path, settings: Settings) -> dict[str, Path]:
