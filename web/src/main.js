@@ -13,6 +13,7 @@ import { createEmpty, extend } from 'ol/extent.js';
 import { fromLonLat, transformExtent } from 'ol/proj.js';
 import { createForProjection } from 'ol/tilegrid.js';
 import { assetUrl, readConfig } from './config.js';
+import { BORDERS, bordersLayer, reliefGroup, showRelief } from './basemap.js';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './colours.js';
 import { pistesLayer, skiAreaExtent } from './pistes.js';
 import { rankingTable } from './ranking.js';
@@ -151,7 +152,8 @@ function ready(layer) {
 async function markDrawn(state) {
   const key = [state.mode, state.season.season, ...(state.mode === 'difference' ? [state.compare.season] : [])];
   delete $('map').dataset.drawn;
-  await Promise.all(state.rasters.getLayers().getArray().map(ready));
+  await Promise.all([...state.rasters.getLayers().getArray(), ...state.relief.getLayers().getArray()].map(ready));
+  await state.borders.get('loaded');
   state.map.once('rendercomplete', () => { $('map').dataset.drawn = key.join(':'); });
   state.map.render();
 }
@@ -171,6 +173,7 @@ async function show(state, fit) {
   }
   state.rasters.getLayers().clear();
   state.rasters.getLayers().extend(layers.filter(Boolean));
+  showRelief(state.relief, state.season.tiles, state.config);
   legend(state, displayed);
   if (fit) {
     const extent = createEmpty();
@@ -186,6 +189,9 @@ async function main() {
   const map = makeMap();
   const rasters = new LayerGroup();
   map.addLayer(rasters);
+  const relief = reliefGroup();
+  const borders = bordersLayer(BORDERS, status);
+  map.getLayers().extend([relief, borders]);
   const pistes = pistesLayer(`${config.catalog_url}/pistes/pistes.geojson`,
     (message) => { $('pistes-status').textContent = `(${message})`; });
   map.addLayer(pistes);
@@ -201,7 +207,7 @@ async function main() {
   options($('season'), seasons, config.season);
   const older = seasons[seasons.findIndex((s) => s.season === $('season').value) + 1] ?? seasons[0];
   options($('compare'), seasons, config.compare ?? older.season);
-  const state = { config, map, rasters, pistes, mode: config.mode };
+  const state = { config, map, rasters, relief, borders, pistes, mode: config.mode };
   const update = (fit) => {
     state.season = find($('season').value);
     state.compare = find($('compare').value);
