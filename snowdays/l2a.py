@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +26,7 @@ from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from rasterio.errors import RasterioError
-from rasterio.io import MemoryFile
+from rasterio.io import DatasetReader, MemoryFile
 from rasterio.warp import Resampling, reproject
 
 from snowdays.detection import I16, NO_DATA, Detection, Reflectances, detect
@@ -145,23 +147,34 @@ def read_dem(tile: str, grid: Grid, settings: Settings) -> I16 | None:
     (cubic spline; the DEM's no data, else -32768, excluded; 0 where none is left). Floats are
     truncated to integers, as LIS's reader of ``short`` images does.
     """
+    with opened_dem(tile, settings) as ds:
+        if ds is None:
+            return None
+        if Grid.of(ds).same_as(grid):
+            values = np.asarray(ds.read(1))
+        else:
+            values = np.zeros(grid.shape, ds.dtypes[0])
+            reproject(rasterio.band(ds, 1), values, dst_transform=grid.affine, dst_crs=grid.crs,
+                      src_nodata=DEM_NO_DATA if ds.nodata is None else ds.nodata, dst_nodata=0,
+                      resampling=Resampling.cubic_spline)
+    return _as_short(values)
+
+
+@contextmanager
+def opened_dem(tile: str, settings: Settings) -> Iterator[DatasetReader | None]:
+    """The tile's DEM opened with GDAL (None if it has none); a read that fails in it is a storage
+    fault on S3 worth retrying, else a DEM that cannot be read."""
     href = dem_href(tile, settings)
     if href is None or not filesystem(href, settings.s3).exists(href.removeprefix("s3://")):
-        return None
+        yield None
+        return
     try:
         with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(gdal_path(href)) as ds:
-            if Grid.of(ds).same_as(grid):
-                values = np.asarray(ds.read(1))
-            else:
-                values = np.zeros(grid.shape, ds.dtypes[0])
-                reproject(rasterio.band(ds, 1), values, dst_transform=grid.affine, dst_crs=grid.crs,
-                          src_nodata=DEM_NO_DATA if ds.nodata is None else ds.nodata, dst_nodata=0,
-                          resampling=Resampling.cubic_spline)
+            yield ds
     except RasterioError as e:
         if href.startswith("s3://") and is_transient_gdal(str(e)):
             raise StorageError(f"Could not read the DEM {href}: {e}") from e
         raise UsageError(f"The DEM of {tile} ({href}) cannot be read: {e}") from e
-    return _as_short(values)
 
 
 def _as_short(values: npt.NDArray[np.generic]) -> I16:

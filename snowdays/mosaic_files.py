@@ -18,12 +18,13 @@ from xml.sax.saxutils import escape
 import numpy as np
 import numpy.typing as npt
 import rasterio
-import rasterio.shutil
 from affine import Affine
 from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
 from rasterio.crs import CRS
 
 from snowdays import __version__
+from snowdays.colours import DATES, DAYS
+from snowdays.colours import write_cog as write_coloured
 from snowdays.errors import StorageError
 from snowdays.grid import Grid
 from snowdays.settings import Settings
@@ -35,6 +36,8 @@ RESAMPLING = {"scd": "AVERAGE", "sod": "NEAREST", "smod": "NEAREST", "scd_displa
               "scd_anomaly": "AVERAGE", "smod_anomaly": "NEAREST", "scd_mean": "AVERAGE",
               "seasons": "NEAREST"}
 """How each map's overviews are made (as the tile COGs: days averaged, dates picked)."""
+SCALES = {"scd": DAYS, "sod": DATES, "smod": DATES, "scd_display": DAYS}
+"""The colour table of each map, as the tile COGs' (an anomaly's float32 maps have none)."""
 T = TypeVar("T")
 
 
@@ -76,12 +79,14 @@ def write_tif(target: str, bands: Sequence[npt.NDArray[Any]], transform: Affine,
 
 
 def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
-    """Copy a raster (the VRT of the blocks) into a COG with overviews, 512 x 512 tiles."""
+    """Copy the VRT of the blocks into a COG with overviews, 512 x 512 tiles and the map's colour
+    table (the overviews first go beside the VRT, compressed)."""
     with (staged(target, settings) as path,
-          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, **gdal_env(settings.s3))):  # MB
-        rasterio.shutil.copy(str(source), str(path), driver="COG", COMPRESS=settings.cog_compress,
-                             PREDICTOR="YES", BLOCKSIZE=512, BIGTIFF="IF_SAFER",
-                             OVERVIEW_RESAMPLING=RESAMPLING[key])
+          rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, COMPRESS_OVERVIEW=settings.cog_compress,  # MB
+                       BIGTIFF_OVERVIEW="IF_SAFER", **gdal_env(settings.s3)),
+          rasterio.open(source, "r+") as ds):
+        write_coloured(ds, path, SCALES.get(key), RESAMPLING[key], COMPRESS=settings.cog_compress,
+                       PREDICTOR="YES", BIGTIFF="IF_SAFER")
 
 
 Source = tuple[str, tuple[int, int], tuple[int, int, int, int]]

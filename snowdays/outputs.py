@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import rasterio
-import rasterio.shutil
 from rasterio.io import MemoryFile
 
 from snowdays import __version__
+from snowdays.colours import SCALES
+from snowdays.colours import write_cog as write_coloured
 from snowdays.duration import U16
 from snowdays.grid import Grid
 from snowdays.quality import NO_DATA
@@ -74,7 +75,8 @@ def write_maps(
 
 
 def write_cog(array: Layer, grid: Grid, path: Path, kind: str, settings: Settings) -> None:
-    """A uint16 layer (its no-data value from :data:`NODATA`), or a float32 one (no data: NaN)."""
+    """A uint16 layer (its no-data value from :data:`NODATA`, its colour table from
+    :data:`~snowdays.colours.SCALES`), or a float32 one (no data: NaN; no colour table fits it)."""
     if array.shape != grid.shape:
         raise ValueError(f"{kind} map has shape {array.shape}, the grid {grid.shape}")
     floating = array.dtype == np.float32
@@ -83,11 +85,10 @@ def write_cog(array: Layer, grid: Grid, path: Path, kind: str, settings: Setting
         "height": grid.height, "crs": grid.crs, "transform": grid.affine,
         "nodata": float("nan") if floating else NODATA.get(kind),
     }
-    with MemoryFile() as memory, memory.open(**profile) as ds:
+    with (rasterio.Env(GDAL_NUM_THREADS=settings.cores), MemoryFile() as memory,
+          memory.open(**profile) as ds):
         ds.write(array, 1)
         ds.set_band_description(1, _DESCRIPTION[kind])
         ds.update_tags(SOFTWARE=f"snowdays {__version__}")
-        rasterio.shutil.copy(
-            ds, str(path), driver="COG", COMPRESS=settings.cog_compress, PREDICTOR="YES",
-            OVERVIEW_RESAMPLING=_RESAMPLING[kind], BLOCKSIZE=512, NUM_THREADS=settings.cores,
-        )
+        write_coloured(ds, path, None if floating else SCALES.get(kind), _RESAMPLING[kind],
+                       COMPRESS=settings.cog_compress, PREDICTOR="YES", NUM_THREADS=settings.cores)

@@ -6,7 +6,7 @@ Layout under the catalog root (pystac's best-practice layout, self-contained: re
     catalog.json
     snow-cover-duration/collection.json
     snow-cover-duration/scd-t31tch-2017-2018/scd-t31tch-2017-2018.json   the item
-    snow-cover-duration/scd-t31tch-2017-2018/LIS_*.tif, quicklook.png, products.json
+    snow-cover-duration/scd-t31tch-2017-2018/LIS_*.tif, quicklook.png, histogram.png, products.json
     snow-cover-duration-mosaics/collection.json
     snow-cover-duration-mosaics/scd-mosaic-alps-2017-2018/scd-mosaic-alps-2017-2018.json   a mosaic's item
     mosaics/alps/2017-2018/scd.tif, sod.tif, smod.tif, scd-display.tif, manifest.json, blocks/

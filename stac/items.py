@@ -2,7 +2,7 @@
 
 An item describes the four maps of a season as of its latest folded product (year to date while the
 season's window is open, ``provisional``; annual once it is over, ``final``), its quality layers, their
-quicklook and the products they were computed from.
+quicklook, the histogram of its SCD and the products they were computed from.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
 from snowdays import __version__
+from snowdays.colours import DATES, DAYS, OBSERVATIONS, Stops
 from snowdays.duration import U16
 from snowdays.export import SeasonMaps
 from snowdays.grid import Grid
@@ -68,7 +69,7 @@ _DESCRIPTIONS = {
 
 
 COLORMAP = "blues"
-"""Colour map of the render hints and of the quicklook (ColorBrewer Blues)."""
+"""Colour map of SCD's render hint: ColorBrewer Blues, as its colour table and the quicklook."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class Published:
     result: SeasonMaps
     quality: Quality
     files: dict[str, Path]
-    """Asset key (``SCD``.., ``QC``.., ``quicklook``, ``products``) -> the local file written."""
+    """Asset key (``SCD``.., ``QC``.., ``quicklook``, ``histogram``, ``products``) -> the local file
+    written."""
     hrefs: dict[str, str]
     """Asset key -> where the file is published (relative to the item, or absolute)."""
     final: bool
@@ -119,6 +121,9 @@ def make_item(p: Published) -> pystac.Item:
     add_file(item, "quicklook", pystac.Asset(
         p.hrefs["quicklook"], "Quicklook of the snow cover duration, with its colour scale",
         media_type=pystac.MediaType.PNG, roles=["overview"]), p.files["quicklook"])
+    add_file(item, "histogram", pystac.Asset(p.hrefs["histogram"], *_HISTOGRAM,
+                                             media_type=pystac.MediaType.PNG, roles=["overview"]),
+             p.files["histogram"])
     add_file(item, "products", pystac.Asset(
         p.hrefs["products"], "Input products", "Names of the Theia snow products the maps were "
         "computed from", media_type=pystac.MediaType.JSON, roles=["metadata"]), p.files["products"])
@@ -126,17 +131,21 @@ def make_item(p: Published) -> pystac.Item:
         if key in p.files:
             asset = pystac.Asset(p.hrefs[key], title, media_type=media, roles=roles)
             add_file(item, key, asset, p.files[key])
-    RenderExtension.ext(item, add_if_missing=True).apply(renders(s.n_days))
+    RenderExtension.ext(item, add_if_missing=True).apply(renders())
     return item
 
 
+_HISTOGRAM = ("Histogram of the snow cover duration",
+              "Share of the observed pixels (NOBS > 0) in each bin of 10 days of SCD")
 _ELEVATION = {
     "elevation": ("Statistics by elevation band: SCD, SOD, SMOD and the snow-covered share per 100 m",
                   "text/csv", ["metadata"]),
     "elevation-json": ("Statistics by elevation band, as JSON", pystac.MediaType.JSON, ["metadata"]),
     "elevation-plot": ("Snow cover duration against elevation", pystac.MediaType.PNG, ["overview"]),
+    "hillshade": ("Relief: hillshade of the tile's DEM (uint8, 0 no data; light from the north-west)",
+                  pystac.MediaType.COG, ["visual"]),
 }
-"""The assets of the statistics by elevation band, where the tile has a DEM."""
+"""The assets of the statistics by elevation band and the relief, where the tile has a DEM."""
 
 
 def label_of(r: SeasonMaps) -> str:
@@ -210,17 +219,20 @@ def _band(kind: str, array: U16, grid: Grid, start: date) -> RasterBand:
                              nodata=nodata, sampling=None, unit=_unit(kind, start), statistics=stats)
 
 
-def renders(n_days: int) -> dict[str, Render]:
-    """Render hints for viewers (titiler-style): colour map and value range of each map."""
-    days = [[0.0, float(n_days)]]
+def renders() -> dict[str, Render]:
+    """Render hints for viewers (titiler-style): colour map and value range of each map, those of
+    its colour table (:mod:`snowdays.colours`)."""
+    def span(stops: Stops) -> list[list[float]]:
+        return [[float(stops[0][0]), float(stops[-1][0])]]
+
     return {
-        "scd": Render.create(["SCD"], "Snow cover duration (days)", rescale=days,
+        "scd": Render.create(["SCD"], "Snow cover duration (days)", rescale=span(DAYS),
                              colormap_name=COLORMAP, resampling="average"),
-        "sod": Render.create(["SOD"], "Snow onset (day of season)", rescale=days, nodata=0,
+        "sod": Render.create(["SOD"], "Snow onset (day of season)", rescale=span(DATES), nodata=0,
                              colormap_name="viridis", resampling="nearest"),
-        "smod": Render.create(["SMOD"], "Snow melt-out (day of season)", rescale=days, nodata=0,
+        "smod": Render.create(["SMOD"], "Snow melt-out (day of season)", rescale=span(DATES), nodata=0,
                               colormap_name="viridis", resampling="nearest"),
-        "nobs": Render.create(["NOBS"], "Clear observations", rescale=[[0.0, 100.0]],
+        "nobs": Render.create(["NOBS"], "Clear observations", rescale=span(OBSERVATIONS),
                               colormap_name="greys", resampling="average"),
     }
 
@@ -271,7 +283,7 @@ def make_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
     )
     collection.item_assets = item_assets()
     collection.stac_extensions.append(PROCESSING)
-    RenderExtension.ext(collection, add_if_missing=True).apply(renders(366))
+    RenderExtension.ext(collection, add_if_missing=True).apply(renders())
     for ext in (ProjectionExtension, RasterExtension, FileExtension):
         collection.stac_extensions.append(ext.get_schema_uri())
     return collection
@@ -300,6 +312,7 @@ def item_assets() -> dict[str, ItemAssetDefinition | dict[str, Any]]:
     defs["quicklook"] = ItemAssetDefinition.create(
         "Quicklook of the snow cover duration, with its colour scale", None, pystac.MediaType.PNG,
         ["overview"])
+    defs["histogram"] = ItemAssetDefinition.create(*_HISTOGRAM, pystac.MediaType.PNG, ["overview"])
     defs["products"] = ItemAssetDefinition.create("Input products", None, pystac.MediaType.JSON,
                                                   ["metadata"])
     return defs

@@ -25,11 +25,13 @@ from snowdays.l2a import read_dem
 from snowdays.names import normalise_tile, parse_name
 from snowdays.outputs import write_maps
 from snowdays.quality import Quality
+from snowdays.relief import write_hillshade
 from snowdays.settings import Settings
 from snowdays.state import ledger
 from snowdays.store import open_repo, read
 from stac.catalog import for_api, item_folder, remove_stale, upload, write_catalog
 from stac.database import upsert
+from stac.histogram import write_histogram
 from stac.items import Published, item_id, label_of, make_item
 from stac.quicklook import write_quicklook
 
@@ -106,17 +108,21 @@ def update_api(collection: pystac.Collection, item: pystac.Item, folder: str,
 def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bool, out: Path,
                 settings: Settings) -> dict[str, Path]:
     """The COGs of the four maps and of the quality layers (named as annual maps once final), the
-    quicklook and the product list."""
+    quicklook, the SCD histogram and the product list; where the tile has a DEM, the statistics by
+    elevation and the hillshade of the DEM (the viewer's relief)."""
     s = result.season
     maps = write_maps(result.maps.items() + layers.items(), result.grid, out, tile=result.tile, start=s.start,
                       stop=s.stop if final else result.as_of, landsat=result.landsat, settings=settings)
     files = {path.name.split("_")[1].rsplit("-", 1)[1]: path for path in maps}
-    files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, s.n_days,
-                                         out / "quicklook.png")
+    files["quicklook"] = write_quicklook(result.maps.scd, result.maps.nobs, out / "quicklook.png")
+    files["histogram"] = write_histogram(
+        result.maps.scd, result.maps.nobs, f"SCD of {result.tile} {label_of(result)}, as of {result.as_of}",
+        out / "histogram.png")
     files["products"] = out / "products.json"
     files["products"].write_text(json.dumps({"tile": result.tile, "as_of": result.as_of.isoformat(),
                                              "products": names}, indent=1) + "\n")
-    return files | elevation_files(result, out, settings)
+    hillshade = write_hillshade(result.tile, out / "hillshade.tif", settings)
+    return files | elevation_files(result, out, settings) | ({"hillshade": hillshade} if hillshade else {})
 
 
 def elevation_files(result: SeasonMaps, out: Path, settings: Settings) -> dict[str, Path]:

@@ -1,55 +1,51 @@
-"""A quicklook of the snow cover duration: a small PNG with its colour scale underneath."""
+"""A quicklook of the snow cover duration: a small PNG of the map on the scale every place draws it
+with (:data:`snowdays.colours.DAYS`), its legend underneath: the colour bar, its ticks and its unit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from snowdays.colours import DAYS, rgba
 from snowdays.duration import U16
 
-BLUES = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c",
-         "#08306b")
-"""ColorBrewer's Blues, from no snow to snow all season."""
 LARGEST = 512
 """Longest side of the map part of the quicklook, in pixels."""
-_BAR, _MARGIN = 12, 6
+TICKS = (0, 90, 180, 270, 360)
+"""Days labelled under the colour bar."""
+MARGIN, BAR, TEXT = 6, 12, 11
+"""Around the legend's parts; the colour bar's height; the labels' size (pixels)."""
 _BACKGROUND = (255, 255, 255, 255)
 _INK = (0, 0, 0, 255)
 
-RGBA = npt.NDArray[np.uint8]
+
+def bar_box(width: int, top: int) -> tuple[int, int, int, int]:
+    """Where the colour bar lies (left, top, right, bottom; right and bottom excluded) in a quicklook
+    ``width`` wide whose map is ``top`` rows high: from the scale's first day on the left to its last
+    on the right."""
+    return MARGIN, top + MARGIN, width - MARGIN, top + MARGIN + BAR
 
 
-def colour(values: npt.NDArray[np.floating], top: float) -> RGBA:
-    """Values from 0 to ``top`` through the Blues ramp, as opaque RGBA."""
-    anchors = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in BLUES], np.float64)
-    where = np.clip(values / max(top, 1.0), 0, 1) * (len(BLUES) - 1)
-    steps = np.arange(len(BLUES))
-    rgb = np.stack([np.interp(where, steps, anchors[:, c]) for c in range(3)], axis=-1)
-    alpha = np.full((*values.shape, 1), 255.0)
-    out: RGBA = np.rint(np.concatenate([rgb, alpha], axis=-1)).astype(np.uint8)
-    return out
-
-
-def write_quicklook(scd: U16, nobs: U16, n_days: int, path: Path) -> Path:
-    """Write the quicklook of ``scd`` (days out of ``n_days``) to ``path``."""
+def write_quicklook(scd: U16, nobs: U16, path: Path) -> Path:
+    """Write the quicklook of ``scd`` to ``path``; pixels never observed (``nobs`` 0) are transparent."""
     step = max(1, -(-max(scd.shape) // LARGEST))
-    values = np.asarray(scd[::step, ::step], np.float64)
-    rgba = colour(values, n_days)
-    rgba[nobs[::step, ::step] == 0, 3] = 0
-    font = ImageFont.load_default(size=11)
-    width = max(rgba.shape[1], 160)
-    legend = _BAR + 3 * _MARGIN + 11
-    canvas = Image.new("RGBA", (width, rgba.shape[0] + legend), _BACKGROUND)
-    canvas.paste(Image.fromarray(rgba, "RGBA"), (0, 0))
-    ramp = colour(np.tile(np.linspace(0, n_days, width - 2 * _MARGIN), (_BAR, 1)), n_days)
-    top = rgba.shape[0] + _MARGIN
-    canvas.paste(Image.fromarray(ramp, "RGBA"), (_MARGIN, top))
-    draw = ImageDraw.Draw(canvas)
-    text_top = top + _BAR + _MARGIN // 2
-    draw.text((_MARGIN, text_top), "0", fill=_INK, font=font)
-    draw.text((width - _MARGIN, text_top), f"{n_days} snow days", fill=_INK, font=font, anchor="ra")
+    picture = rgba(scd[::step, ::step], DAYS)
+    picture[nobs[::step, ::step] == 0, 3] = 0
+    width = max(picture.shape[1], 160)
+    canvas = Image.new("RGBA", (width, picture.shape[0] + 3 * MARGIN + BAR + 2 * (TEXT + 2)), _BACKGROUND)
+    canvas.paste(Image.fromarray(picture, "RGBA"), (0, 0))
+    left, top, right, bottom = bar_box(width, picture.shape[0])
+    lo, hi = DAYS[0][0], DAYS[-1][0]
+    ramp = rgba(np.tile(np.linspace(lo, hi, right - left), (BAR, 1)), DAYS)
+    canvas.paste(Image.fromarray(ramp, "RGBA"), (left, top))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=TEXT)
+    for day in TICKS:
+        x = left + round((day - lo) / (hi - lo) * (right - left - 1))
+        draw.line([(x, bottom), (x, bottom + 2)], fill=_INK)
+        anchor = "la" if day == TICKS[0] else "ra" if day == TICKS[-1] else "ma"
+        draw.text((x, bottom + 3), str(day), fill=_INK, font=font, anchor=anchor)
+    draw.text((left, bottom + TEXT + 6), "snow cover duration (days)", fill=_INK, font=font)
     canvas.save(path, format="PNG", optimize=True)
     return path

@@ -20,6 +20,9 @@ from stac.search import api_url
 
 ELEVATION = ("elevation", "elevation-json", "elevation-plot")
 """The item's assets of the statistics by elevation band (where the tile has a DEM)."""
+PLOTS = {"histogram": "Histogram of the snow cover duration",
+         "elevation-plot": "Snow cover duration against elevation"}
+"""The item's plots shown in the run's summary, with their titles."""
 LIBRARY_LOGGERS = ("snowdays", "stac")
 """Loggers whose records Prefect sends to the run's page (``PREFECT_LOGGING_EXTRA_LOGGERS``, set by
 ``snowdays up``, the chart and prefect.yaml)."""
@@ -42,10 +45,17 @@ def public(href: str, settings: Settings) -> str:
     return href
 
 
+def asset_url(item: pystac.Item, key: str, settings: Settings) -> str:
+    """Where a browser reaches an item's asset (its href made absolute against the item's file first:
+    the catalog's hrefs are relative)."""
+    asset = item.assets[key]
+    return public(asset.get_absolute_href() or asset.href, settings)
+
+
 def summary(tile: str, reports: list[Report], published: dict[str, PublishReport],
             settings: Settings, anomalies: dict[str, PublishReport | None]) -> str:
-    """The run's markdown: seasons published (as-of date, products, mean SCD, anomaly, links), then
-    products."""
+    """The run's markdown: seasons published (as-of date, products, mean SCD, anomaly, links, the plots
+    as images), then products."""
     lines = [f"# {tile}", ""]
     for label, done in published.items():
         item = done.item
@@ -60,7 +70,8 @@ def summary(tile: str, reports: list[Report], published: dict[str, PublishReport
                   *([f"- by elevation: {_links(item, ELEVATION, settings)}"]
                     if ELEVATION[0] in item.assets else []),
                   f"- STAC item: {_item_links(done, settings)}",
-                  f"- anomaly: {_anomaly(anomalies.get(label), settings)}", ""]
+                  f"- anomaly: {_anomaly(anomalies.get(label), settings)}", "",
+                  *_images(item, settings)]
     lines += ["## Products", "", "| product | outcome |", "| --- | --- |"]
     lines += [f"| {r.product} | {r.outcome} |" for r in reports] or ["| - | nothing pending |"]
     return "\n".join(lines) + "\n"
@@ -83,8 +94,15 @@ def _anomaly(done: PublishReport | None, settings: Settings) -> str:
             f"the same day; {_item_links(done, settings)}")
 
 
+def _images(item: pystac.Item, settings: Settings) -> list[str]:
+    """The season's plots as images the UI's browser loads: its SCD histogram and, where the tile has
+    a DEM, SCD against elevation."""
+    return [f"![{title}]({asset_url(item, key, settings)})\n" for key, title in PLOTS.items()
+            if key in item.assets]
+
+
 def _links(item: pystac.Item, keys: tuple[str, ...], settings: Settings) -> str:
-    return ", ".join(f"[{k}]({public(item.assets[k].href, settings)})" for k in keys if k in item.assets)
+    return ", ".join(f"[{k}]({asset_url(item, k, settings)})" for k in keys if k in item.assets)
 
 
 def leave_artifacts(tile: str, reports: list[Report], published: dict[str, PublishReport],
@@ -93,10 +111,10 @@ def leave_artifacts(tile: str, reports: list[Report], published: dict[str, Publi
     create_markdown_artifact(summary(tile, reports, published, settings, anomalies), key=f"update-{key}",
                              description=f"Update of {tile}")
     for label, done in published.items():
-        href = public(done.item.assets["quicklook"].href, settings)
+        href = asset_url(done.item, "quicklook", settings)
         create_image_artifact(href, key=f"scd-{key}", description=f"SCD of {tile} {label}")
         if "elevation-plot" in done.item.assets:
-            create_image_artifact(public(done.item.assets["elevation-plot"].href, settings),
+            create_image_artifact(asset_url(done.item, "elevation-plot", settings),
                                   key=f"elevation-{key}", description=f"SCD by elevation, {tile} {label}")
     create_table_artifact(tiles_table(settings), key="tiles", description="Every tile's seasons")
 

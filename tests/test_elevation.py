@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import rasterio
 from PIL import Image
 from rasterio.warp import transform_geom
 
@@ -20,12 +21,14 @@ from snowdays.errors import UsageError
 from snowdays.export import season_maps
 from snowdays.grid import Grid
 from snowdays.l2a import read_dem
+from snowdays.relief import hillshade
 from snowdays.sample import write_dem
 from snowdays.settings import Settings, get_settings
 from snowdays.store import attr, open_repo, read
 from stac.publish import PublishReport, write_static
 from stac.validate import validate
 from tasks.report import summary
+from tests.cogs import assert_cog
 from tests.conftest import RunCli
 from tests.seasondata import LABEL, TILE, stored
 
@@ -124,8 +127,8 @@ def test_the_command_writes_tables_and_plots(settings: Settings, snowdays_cli: R
 
 def test_a_published_season_carries_its_statistics_by_elevation(settings: Settings,
                                                                  tmp_path: Path) -> None:
-    """Where the tile has a DEM, a publish writes the table, its JSON and the plot beside the maps,
-    lists them as assets of the item, and the run's summary links them."""
+    """Where the tile has a DEM, a publish writes the table, its JSON, the plot and the hillshade of
+    the DEM beside the maps, lists them as assets of the item, and the run's summary links them."""
     _, store = stored()
     published = get_settings(dem=settings.dem, stac_catalog=str(tmp_path / "catalog"))
     written = write_static(store, TILE, LABEL, published)
@@ -143,5 +146,11 @@ def test_a_published_season_carries_its_statistics_by_elevation(settings: Settin
     report = PublishReport(item, str(folder / f"{item.id}.json"), "", 1, None, [])
     text = summary(TILE, [], {LABEL: report}, published, {LABEL: None})
     assert "- by elevation: [elevation](" in text and "- quality layers: [NSP](" in text
+    relief = folder / Path(item.assets["hillshade"].href).name  # the viewer's relief, over the whole DEM
+    assert_cog(relief)
+    assert item.assets["hillshade"].roles == ["visual"]
+    with rasterio.open(relief) as ds, rasterio.open(Path(settings.dem or "") / f"{TILE}.tif") as dem:
+        assert (ds.shape, ds.transform, ds.dtypes[0]) == (dem.shape, dem.transform, "uint8")
+        np.testing.assert_array_equal(ds.read(1), hillshade(dem.read(1), dem.res, dem.nodata))
     bare = write_static(store, TILE, LABEL, get_settings(stac_catalog=str(tmp_path / "bare"), dem=None))
-    assert not {"elevation", "elevation-plot"} & set(bare.item.assets)
+    assert not {"elevation", "elevation-plot", "hillshade"} & set(bare.item.assets)

@@ -24,6 +24,7 @@ from shapely.geometry import Point, shape
 
 from flows.mosaic import mosaic as mosaic_flow
 from infra.postgres import LocalPostgres
+from snowdays.colours import DATES
 from snowdays.errors import BadInput, StorageError, UsageError
 from snowdays.mosaic import MosaicReport
 from snowdays.regions import load_region
@@ -31,6 +32,7 @@ from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
 from stac.mosaics import build, publish_mosaic
 from stac.validate import validate
+from tests.cogs import assert_cog, assert_colour_table, half_overview, plain_overview, viewer_stops
 from tests.conftest import RunCli, S3Server, _free_port, starts
 from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, published_maps, update_tile
 from tests.stacdata import database
@@ -97,19 +99,30 @@ def test_mosaic_equals_the_tile_maps_across_the_zone_boundary(built: MosaicRepor
 
 def test_cogs_are_as_the_viewer_reads_them(built: MosaicReport, tiles: Tiles) -> None:
     for key, name in FILES.items():
+        assert_cog(Path(built.plan.folder) / name)
         with rasterio.open(Path(built.plan.folder) / name) as ds:
             assert ds.dtypes == ("uint16",) and ds.crs.to_epsg() == 3035 and ds.res == (20.0, 20.0)
             assert ds.nodata == NODATA and ds.block_shapes == [(512, 512)]
-            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
             assert ds.transform.c % 20 == 0 and ds.transform.f % 20 == 0
             assert ds.descriptions == (key,)
     fine = build(load_region(str(region_file(tiles.catalog.parent, "boundary-2m"))), LABEL,
                  offline(mosaic_pixel=2.0, mosaic_block=256), str(tiles.catalog))
     assert fine.plan.grid.width > 600
-    with rasterio.open(Path(fine.plan.folder) / "smod.tif") as ds:
-        assert ds.overviews(1), "internal overviews"
-        full, small = ds.read(1), ds.read(1, out_shape=(ds.height // 2, ds.width // 2))
-        assert set(np.unique(small)) <= set(np.unique(full)), "dates are picked, not averaged"
+    for key, name in FILES.items():
+        path = Path(fine.plan.folder) / name
+        assert_cog(path)
+        with rasterio.open(path) as ds:
+            assert ds.overviews(1), "internal overviews"
+            full, half = ds.read(1), ds.read(1, out_shape=(ds.height // 2, ds.width // 2))
+        # coloured as the viewer colours SCD (its scale read from web/src/colours.js), dates on theirs
+        stops = viewer_stops() if key.startswith("scd") else list(DATES)
+        assert_colour_table(path, stops, [*np.unique(full).tolist(), 400])
+        if key.startswith("scd"):  # days averaged as without a colour table (GDAL averages colours)
+            with rasterio.open(path) as ds:
+                factors = ds.overviews(1)
+            np.testing.assert_array_equal(half_overview(path), plain_overview(full, NODATA, factors))
+        else:
+            assert set(np.unique(half)) <= set(np.unique(full)), "dates are picked, not averaged"
 
 
 def test_stac_item_and_catalog(built: MosaicReport, tiles: Tiles) -> None:

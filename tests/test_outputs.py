@@ -1,4 +1,4 @@
-"""COG outputs: layout, overviews, compression, and all-or-nothing writes."""
+"""COG outputs: layout, overviews, compression, colour tables, and all-or-nothing writes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import rasterio
 
+from snowdays.colours import SCALES
 from snowdays.duration import Maps
 from snowdays.grid import Grid
-from snowdays.outputs import write_maps
+from snowdays.outputs import NODATA, write_maps
+from snowdays.quality import Quality
 from snowdays.settings import get_settings
+from tests.cogs import assert_cog, assert_colour_table, viewer_stops
 
 GRID = Grid("EPSG:32631", (20.0, 0.0, 300000.0, 0.0, -20.0, 4900020.0), 1300, 1100)
 
@@ -32,8 +35,8 @@ def test_cogs_have_overviews_and_compression(tmp_path: Path, compress: str) -> N
         "S2-SNOW-SCD", "S2-SNOW-SOD", "S2-SNOW-SMOD", "S2-SNOW-NOBS"]
     assert all("_20170901_20180115_" in p.name for p in written)
     for path, (_, array) in zip(written, maps().items(), strict=True):
+        assert_cog(path)
         with rasterio.open(path) as ds:
-            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
             assert ds.compression.name == compress.lower()
             assert ds.overviews(1) == [2, 4]
             assert ds.block_shapes[0] == (512, 512)
@@ -47,3 +50,34 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
         write_maps(broken.items(), GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
                    stop=date(2018, 8, 31), landsat=True, settings=get_settings())
     assert list(tmp_path.iterdir()) == []
+
+
+def quality() -> Quality:
+    rng = np.random.default_rng(1)
+    gaps = rng.integers(0, 40, GRID.shape, dtype=np.uint16)
+    gaps[rng.random(GRID.shape) < 0.2] = NODATA["QCOD"]
+    return Quality(rng.integers(0, 9, GRID.shape, dtype=np.uint16), gaps, gaps[::-1].copy(),
+                   rng.integers(0, 4, GRID.shape, dtype=np.uint16))
+
+
+def test_every_layer_carries_its_colour_table(tmp_path: Path) -> None:
+    """SCD is coloured as the viewer colours it (its scale read from ``web/src/colours.js``), every
+    other layer on its own scale; nodata is transparent; the values and the averaged overviews are
+    those of the data, not of the colours."""
+    layers = maps().items() + quality().items()
+    written = write_maps(layers, GRID, tmp_path, tile="T31TCH", start=date(2017, 9, 1),
+                         stop=date(2018, 8, 31), landsat=False, settings=get_settings())
+    assert SCALES["SCD"] == tuple((int(v), c) for v, c in viewer_stops())
+    for path, (kind, array) in zip(written, layers, strict=True):
+        assert_cog(path)
+        stops = viewer_stops() if kind == "SCD" else list(SCALES[kind])
+        assert_colour_table(path, stops, [*np.unique(array).tolist(), 400, 65534])
+        with rasterio.open(path) as ds:
+            np.testing.assert_array_equal(ds.read(1), array)
+            assert ds.nodata == NODATA.get(kind)
+            half = ds.read(1, out_shape=(ds.height // 2, ds.width // 2))
+        if kind in ("SCD", "NOBS"):  # the mean of each 2 x 2 block, rounded
+            blocks = array.reshape(GRID.height // 2, 2, GRID.width // 2, 2).mean(axis=(1, 3))
+            assert np.abs(half - blocks).max() <= 0.5
+        else:  # picked: one of the block's values
+            assert set(np.unique(half)) <= set(np.unique(array))

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pystac
+
+from snowdays.ingest import Report, Status
 from snowdays.settings import get_settings
 from stac.catalog import write_catalog
+from stac.publish import PublishReport
 from stac.sample import synthetic_item
-from tasks.report import tiles_table
+from tasks.report import summary, tiles_table
 
 
 def test_tiles_table_says_what_the_items_say(tmp_path: Path) -> None:
@@ -31,3 +35,28 @@ def test_tiles_table_says_what_the_items_say(tmp_path: Path) -> None:
 
 def test_no_catalog_yet_is_an_empty_table(tmp_path: Path) -> None:
     assert tiles_table(get_settings(stac_catalog=str(tmp_path / "none"))) == []
+
+
+def test_the_summary_shows_the_plots_as_images_the_browser_loads(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    settings = get_settings(stac_catalog=str(catalog), files_url="http://127.0.0.1:8080/")
+    folder = catalog / "snow-cover-duration" / "scd-t31tch-2017-2018"
+    published = {}
+    for with_dem in (True, False):
+        item = synthetic_item("T31TCH", "2017-2018", 12, settings)
+        item.set_self_href(str(folder / f"{item.id}.json"))  # its assets' hrefs relative, as published
+        item.add_asset("SCD", pystac.Asset("./scd.tif", extra_fields={
+            "raster:bands": [{"statistics": {"mean": 101.5}}]}))
+        for key in ("histogram", "elevation-plot") if with_dem else ("histogram",):
+            item.add_asset(key, pystac.Asset(f"./{key}.png"))
+        published[with_dem] = PublishReport(item, str(folder / f"{item.id}.json"), "", 1, None, [])
+    product = "SENTINEL2A_20171020-103629-000_L2B-SNOW_T31TCH_C_V1-7"
+    rejected = [Report(product, Status.REJECTED, "unreadable")]
+    url = "http://127.0.0.1:8080/snow-cover-duration/scd-t31tch-2017-2018"
+    text = summary("T31TCH", rejected, {"2017-2018": published[True]}, settings, {})
+    assert f"![Histogram of the snow cover duration]({url}/histogram.png)" in text.splitlines()
+    assert f"![Snow cover duration against elevation]({url}/elevation-plot.png)" in text.splitlines()
+    assert "- mean SCD: 101.5 days" in text and "| rejected (unreadable) |" in text
+    assert f"- maps: [SCD]({url}/scd.tif)" in text
+    text = summary("T31TCH", rejected, {"2017-2018": published[False]}, settings, {})
+    assert f"({url}/histogram.png)" in text and "elevation" not in text

@@ -26,15 +26,18 @@ from PIL import Image
 from pystac.validation.local_validator import get_local_schema_cache
 from rasterio.crs import CRS
 
+from snowdays.colours import SCALES
 from snowdays.errors import UsageError
 from snowdays.export import season_layers, season_maps
 from snowdays.settings import Settings, get_settings
 from stac.catalog import open_catalog
+from stac.histogram import BIN, counts
 from stac.items import COLLECTION
 from stac.publish import PublishReport, publish
-from stac.quicklook import BLUES
+from stac.quicklook import LARGEST, TEXT, TICKS, bar_box
 from stac.sample import synthetic_item
 from stac.validate import CORE, SCHEMAS, InvalidStac, registry, validate, vendored
+from tests.cogs import assert_cog, assert_colour_table, on_scale, viewer_stops
 from tests.conftest import S3Server, _free_port, starts
 from tests.stacdata import store_until
 
@@ -98,7 +101,7 @@ def test_collection_and_catalog_validate(published: PublishReport) -> None:
     validate(collection)
     validate(json.loads(root.read_text()))
     assert set(collection["item_assets"]) == {"SCD", "SOD", "SMOD", "NOBS", "NSP", "QCOD", "QCMD", "QC",
-                                              "quicklook", "products"}
+                                              "quicklook", "histogram", "products"}
     assert collection["summaries"]["grid:code"] == ["MGRS-31TCH"]
     assert collection["renders"]["scd"]["colormap_name"] == "blues"
 
@@ -107,7 +110,7 @@ def test_assets_describe_their_files(published: PublishReport, store: Path) -> N
     item = pystac.Item.from_file(published.item_href)
     result, layers = season_layers(str(store), "T31TCH", LABEL, offline())
     maps = dict(result.maps.items() + layers.items())
-    assert set(item.assets) == {*maps, "quicklook", "products"}
+    assert set(item.assets) == {*maps, "quicklook", "histogram", "products"}
     for key, asset in item.assets.items():
         path = Path(asset.get_absolute_href() or "")
         data = path.read_bytes()
@@ -118,6 +121,8 @@ def test_assets_describe_their_files(published: PublishReport, store: Path) -> N
         assert asset.media_type == pystac.MediaType.COG
         assert asset.roles == (["quality"] if key in ("NSP", "QCOD", "QCMD", "QC") else ["data"])
         band = asset.extra_fields["raster:bands"][0]
+        assert_cog(path)
+        assert_colour_table(path, viewer_stops() if key == "SCD" else list(SCALES[key]), maps[key])
         with rasterio.open(path) as ds:
             assert ds.nodata == band.get("nodata") == (65535 if key in ("QCOD", "QCMD") else None)
             assert asset.extra_fields["proj:shape"] == list(ds.shape)
@@ -131,20 +136,36 @@ def test_assets_describe_their_files(published: PublishReport, store: Path) -> N
     assert len(products["products"]) == item.properties["snowdays:products"]
 
 
-def test_quicklook_has_map_and_colour_scale(published: PublishReport, store: Path) -> None:
+def test_quicklook_has_map_and_legend(published: PublishReport, store: Path) -> None:
+    """The map and its legend read back from the PNG: the map's pixels and the colour bar on the
+    viewer's scale (read from ``web/src/colours.js``), a tick mark and a label under each tick."""
     item = pystac.Item.from_file(published.item_href)
     assert item.assets["quicklook"].roles == ["overview"]
     with Image.open(item.assets["quicklook"].get_absolute_href() or "") as image:
-        pixels = np.asarray(image.convert("RGBA"))
+        pixels = np.asarray(image.convert("RGBA")).astype(int)
     maps = season_maps(str(store), "T31TCH", LABEL, offline()).maps
-    height = maps.scd.shape[0]
-    assert pixels.shape[0] > height  # the colour scale is under the map
-    bar = next(r for r in range(height, pixels.shape[0]) if tuple(pixels[r, 6, :3]) != (255, 255, 255))
-    first, last = (tuple(int(BLUES[i][k:k + 2], 16) for k in (1, 3, 5)) for i in (0, -1))
-    assert tuple(pixels[bar, 6, :3]) == first
-    assert np.abs(pixels[bar, pixels.shape[1] - 8, :3].astype(int) - last).max() <= 8
-    never_seen = maps.nobs == 0
-    assert np.array_equal(pixels[:height, : maps.scd.shape[1], 3] == 0, never_seen)
+    height, width = maps.scd.shape
+    assert max(height, width) <= LARGEST  # drawn pixel for pixel
+    stops = viewer_stops()
+    seen = maps.nobs > 0
+    assert np.array_equal(pixels[:height, :width, 3] == 0, ~seen)
+    for value in np.unique(maps.scd[seen]).tolist():
+        drawn = pixels[:height, :width, :3][(maps.scd == value) & seen]
+        assert np.abs(drawn - on_scale(stops, value)).max() <= 0.5 + 1e-9, value
+    left, top, right, bottom = bar_box(pixels.shape[1], height)
+    assert bottom + 2 * TEXT < pixels.shape[0]
+    bar = pixels[top:bottom, left:right, :3]
+    assert (bar == bar[0]).all(), "each column of the bar is one colour"
+    days = np.linspace(stops[0][0], stops[-1][0], right - left)
+    assert np.abs(bar[0] - np.array([on_scale(stops, d) for d in days])).max() <= 0.5 + 1e-9
+    assert (pixels[top:bottom, :left, :3] == 255).all() and (pixels[top:bottom, right:, :3] == 255).all()
+    ink = pixels[bottom:, :, :3].max(axis=2) < 100
+    for day in TICKS:
+        x = left + round(day / stops[-1][0] * (right - left - 1))
+        assert ink[:3, x].all(), f"no tick mark under {day}"
+        label = ink[3:3 + TEXT + 1, max(x - 12, 0):x + 13]
+        assert label.sum() > 5, f"no label under {day}"
+    assert ink[TEXT + 5:].sum() > 100, "no unit under the labels"
 
 
 def test_final_once_the_window_is_over(store: Path, tmp_path: Path) -> None:
@@ -264,3 +285,26 @@ def test_static_catalog_on_s3(store: Path, s3_server: S3Server) -> None:
     data = body.read()
     assert items[0].assets["SCD"].extra_fields["file:size"] == len(data)
     validate(items[0].to_dict(transform_hrefs=False))
+
+
+def test_histogram_of_the_observed_pixels(published: PublishReport, store: Path) -> None:
+    """The histogram's counts against a loop over the pixels; its PNG is an item asset, its bars in
+    the map's colours."""
+    maps = season_maps(str(store), "T31TCH", LABEL, offline()).maps
+    starts, found = counts(maps.scd, maps.nobs)
+    naive: dict[int, int] = {}
+    for days, seen in zip(maps.scd.ravel().tolist(), maps.nobs.ravel().tolist(), strict=True):
+        if seen:
+            naive[days // BIN * BIN] = naive.get(days // BIN * BIN, 0) + 1
+    assert dict(zip(starts.tolist(), found.tolist(), strict=True)) == {
+        start: naive.get(start, 0) for start in starts.tolist()}
+    assert set(naive) <= set(starts.tolist()) and found.sum() == (maps.nobs > 0).sum()
+    item = pystac.Item.from_file(published.item_href)
+    asset = item.assets["histogram"]
+    assert asset.roles == ["overview"] and asset.media_type == pystac.MediaType.PNG
+    with Image.open(asset.get_absolute_href() or "") as image:
+        assert image.size == (500, 320)
+        drawn = np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
+    colours = {tuple(int(v) for v in row) for row in drawn}
+    fullest = int(starts[np.argmax(found)])
+    assert tuple(round(c) for c in on_scale(viewer_stops(), fullest + BIN / 2)) in colours

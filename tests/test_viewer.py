@@ -2,13 +2,15 @@
 pgstac and the file server (the viewer, the catalog's COGs read with range requests), started as
 ``snowdays up`` starts them. Three seasons of a tile are ingested and published for real, and the
 anomalies of the later two; the mosaics, ski runs and resort ranking are fixture files that follow
-the contract (``tests/viewerdata.py``), the region's anomaly is made of its tile's for real.
+the contract (``tests/viewerdata.py``), the region's anomaly is made of its tile's for real; the tile
+has a DEM beside its maps (``tests/basemapdata.py``), so its seasons carry the relief of the base map.
 Screenshots are kept in ``test-artifacts/viewer/``."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -27,8 +29,12 @@ from rasterio.warp import transform
 from infra.postgres import LocalPostgres
 from infra.stack import Stack, urls
 from snowdays.point import point_season
+from snowdays.relief import hillshade
 from snowdays.settings import get_settings
+from tests.basemapdata import Screen, shared_border, write_relief_dem
 from tests.browser import wait_for, wait_for_text
+from tests.cogs import on_scale as scale_colour
+from tests.cogs import viewer_stops
 from tests.conftest import Chromium, _free_port
 from tests.stacdata import database
 from tests.viewerdata import (
@@ -36,6 +42,7 @@ from tests.viewerdata import (
     NODATA,
     REGION,
     SEASONS,
+    TILE,
     TILE_ONLY,
     laea_grid,
     load_mosaics,
@@ -96,6 +103,8 @@ class Viewer:
     """The tile stores the file server answers ``/point`` from."""
     anomalies: dict[str, Path]
     """Season (``region``: the region's of ``LATER``) -> its anomaly item's file."""
+    dem: Path
+    """The tile's DEM, whose hillshade is the base map's relief."""
 
 
 def chosen_pixel(later: Path, earlier: Path) -> tuple[float, float]:
@@ -133,7 +142,8 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
     catalog = base / "catalog"
     env = {"STAC_CATALOG": catalog, "STAC_DATABASE_URL": database(postgres, "viewer"),
            "STAC_POSTGRES_DATA": "", "STAC_API_PORT": _free_port(), "FILES_PORT": _free_port(),
-           "ARCHIVE": base / "archive", "STORE": base / "stores"}
+           "ARCHIVE": base / "archive", "STORE": base / "stores", "DEM": base / "dem"}
+    dem = write_relief_dem(base / "dem", TILE)
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(f"SNOWDAYS_{name}", str(value))
@@ -154,7 +164,7 @@ def viewer(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
             at = urls(settings.ports)
             yield Viewer(at["viewer"], at["STAC API"], at["files"], mosaics, centre, pistes, ranking,
                          tiles[TILE_ONLY], dated_pixel(tiles[TILE_ONLY]["SCD"]), str(base / "stores"),
-                         anomalies)
+                         anomalies, dem)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -205,10 +215,11 @@ def value(tab: Page, key: str) -> str:
 
 
 def open_at(chromium: Chromium, viewer: Viewer, season: str, lon: float, lat: float,
-            mode: str = "season") -> AbstractContextManager[Page]:
-    """The viewer on ``season``, centred on a point, zoomed in so that a map pixel spans 16 screen pixels."""
+            mode: str = "season", zoom: int = 14) -> AbstractContextManager[Page]:
+    """The viewer on ``season``, centred on a point, zoomed in (at 14, a map pixel spans 16 screen
+    pixels)."""
     chosen = "" if mode == "season" else f"&mode={mode}"
-    return chromium(f"{viewer.url}?season={season}{chosen}&center={lon:.9f},{lat:.9f}&zoom=14")
+    return chromium(f"{viewer.url}?season={season}{chosen}&center={lon:.9f},{lat:.9f}&zoom={zoom}")
 
 
 def test_a_season_with_its_legend_runs_ranking_and_values_at_a_point(viewer: Viewer,
@@ -384,6 +395,91 @@ def test_the_stac_api_lets_the_viewer_read_it_from_its_origin(viewer: Viewer) ->
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] in ("*", viewer.files)
     assert sorted(f["id"] for f in answer.json()["features"]) == [f"scd-mosaic-{REGION}-{s}" for s in SEASONS]
+
+
+BASEMAP = ROOT / "web" / "src" / "basemap.js"
+
+
+def basemap_constant(name: str) -> str:
+    """A constant of the viewer's base map, as ``basemap.js`` writes it."""
+    found = re.search(rf"export const {name} = '?([^';]+)'?;", BASEMAP.read_text())
+    assert found, f"no {name} in {BASEMAP}"
+    return found.group(1)
+
+
+def shot_pixels(tab: Page, screen: Screen, points: list[tuple[float, float]]
+                ) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The colours of the screenshot at ``points`` (CSS pixels of the page)."""
+    image = np.asarray(Image.open(io.BytesIO(tab.screenshot())).convert("RGB")).astype(np.int64)
+    ratio = image.shape[1] / tab.evaluate("window.innerWidth")
+    return np.array([image[round(y * ratio), round(x * ratio)] for x, y in points])
+
+
+def test_the_base_map_relief_shades_the_maps(viewer: Viewer, chromium: Chromium) -> None:
+    """The relief where the DEM is: its grey beside the maps, multiplied into their colours where it
+    meets them (their hue kept), each pixel as the hillshade of the DEM and the map's scale say."""
+    with rasterio.open(viewer.dem) as ds:
+        heights, dem_at, crs = ds.read(1), ds.transform, ds.crs
+    shades = hillshade(heights, (20.0, 20.0), None)
+    with rasterio.open(viewer.tile["SCD"]) as ds:
+        scd, map_at = ds.read(1), ds.transform
+    shadow = float(basemap_constant("SHADOW"))
+    x, y = dem_at @ (20.5, 30.5)
+    (lon,), (lat,) = transform(crs, "EPSG:4326", [x], [y])
+    with open_at(chromium, viewer, TILE_ONLY, lon, lat, zoom=13) as tab:
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'season:{TILE_ONLY}'", 120)
+        image, box = map_image(tab)
+        keep(image, "relief.png")
+        screen = Screen((lon, lat), 13, box)
+        cells = [(r, c) for r in range(1, 80, 3) for c in range(1, 60, 3)]
+        xs, ys = zip(*(dem_at @ (c + 0.5, r + 0.5) for r, c in cells), strict=True)
+        where = screen.pixels(list(xs), list(ys), crs.to_string())
+        kept = [(cell, point) for cell, point in zip(cells, where, strict=True) if screen.inside(point, 12)]
+        drawn = shot_pixels(tab, screen, [point for _, point in kept])
+    expected, under_map = [], []
+    for (r, c), _ in kept:
+        grey = 255 * (shadow + (1 - shadow) * (shades[r, c] - 1) / 254)
+        col, row = ~map_at @ (dem_at @ (c + 0.5, r + 0.5))
+        on_map = 0 <= row < scd.shape[0] and 0 <= col < scd.shape[1]
+        base = scale_colour(viewer_stops(), scd[int(row), int(col)]) if on_map else (255.0, 255.0, 255.0)
+        expected.append(np.array(base) * grey / 255)
+        under_map.append(on_map)
+    error = np.abs(drawn - np.array(expected)).max(axis=1)
+    beside, under = ~np.array(under_map), np.array(under_map)
+    assert beside.sum() > 200 and under.sum() > 10, (beside.sum(), under.sum())
+    assert np.mean(error[beside] <= 12) > 0.9, np.percentile(error[beside], [50, 90])
+    assert np.mean(error[under] <= 12) > 0.9, np.percentile(error[under], [50, 90])
+    assert drawn[beside].std() > 15, "the relief is flat"
+    assert (drawn[under][:, 2] > drawn[under][:, 0]).all(), "the maps under the relief keep their blue"
+
+
+def test_the_base_map_borders(viewer: Viewer, chromium: Chromium) -> None:
+    """The border of France and Spain in the Pyrenees, south of the tile, where no map covers: drawn
+    where the topology the viewer reads puts it, and not a few kilometres north of it."""
+    lon, lat = 0.8, 42.85
+    border = [(x, y) for x, y in shared_border("France", "Spain") if 0.4 < x < 1.3]
+    colour = np.array(hex_rgb(basemap_constant("BORDER_COLOUR")))
+    with open_at(chromium, viewer, LATER, lon, lat, zoom=8) as tab:
+        wait_for(tab, f"document.getElementById('map')?.dataset.drawn === 'season:{LATER}'", 120)
+        image, box = map_image(tab)
+        keep(image, "borders.png")
+        screen = Screen((lon, lat), 8, box)
+        near, north = (screen.pixels([x for x, _ in border], [y + dy for _, y in border], "EPSG:4326")
+                       for dy in (0.0, 0.08))
+        corner = screen.pixels([viewer.centre[0]], [viewer.centre[1]], "EPSG:3035")[0]
+        shot = np.asarray(Image.open(io.BytesIO(tab.screenshot())).convert("RGB")).astype(np.int64)
+    assert corner[1] < box["y"], "the maps are north of the view"
+
+    def bordered(point: tuple[float, float]) -> bool:
+        x, y = round(point[0]), round(point[1])
+        around = shot[y - 3:y + 4, x - 3:x + 4].reshape(-1, 3)
+        return bool((np.abs(around - colour).max(axis=1) < 40).any())
+
+    on_line = [bordered(p) for p in near if screen.inside(p, 20)]
+    off_line = [bordered(p) for p in north if screen.inside(p, 20)]
+    assert len(on_line) > 30 and len(off_line) > 30
+    assert np.mean(on_line) > 0.9, np.mean(on_line)
+    assert np.mean(off_line) < 0.1, np.mean(off_line)
 
 
 @pytest.mark.slow  # node and the viewer's npm packages (make setup): not the library

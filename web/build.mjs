@@ -1,4 +1,5 @@
-// Bundles the viewer into dist/: one script and one stylesheet (OpenLayers' own included), and the page.
+// Bundles the viewer into dist/: one script and one stylesheet (OpenLayers' own included), the page,
+// and the country borders of its base map.
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -16,3 +17,6 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(new URL('./index.html', import.meta.url), new URL('./index.html', out));
+// the base map's country borders (Natural Earth 1:10m), read by the page beside it
+await copyFile(new URL('./node_modules/world-atlas/countries-10m.json', import.meta.url),
+  new URL('./countries-10m.json', out));

@@ -16,6 +16,7 @@ import { createForProjection } from 'ol/tilegrid.js';
 import { ANOMALIES, ANOMALY_MOSAICS, anomalyKey, anomalyLegend, anomalyRange, anomalyShown, anomalyStyle }
   from './anomaly.js';
 import { assetUrl, readConfig } from './config.js';
+import { BORDERS, bordersLayer, reliefGroup, showRelief } from './basemap.js';
 import { DIFF_STOPS, SCD_STOPS, differenceStyle, gradient, scdStyle } from './colours.js';
 import { pistesLayer, skiAreaExtent } from './pistes.js';
 import { rankingTable } from './ranking.js';
@@ -169,7 +170,8 @@ function ready(layer) {
 async function markDrawn(state) {
   const key = [state.mode, state.season.season, ...(state.mode === 'difference' ? [state.compare.season] : [])];
   delete $('map').dataset.drawn;
-  await Promise.all(state.rasters.getLayers().getArray().map(ready));
+  await Promise.all([...state.rasters.getLayers().getArray(), ...state.relief.getLayers().getArray()].map(ready));
+  await state.borders.get('loaded');
   state.map.once('rendercomplete', () => { $('map').dataset.drawn = key.join(':'); });
   state.map.render();
 }
@@ -193,6 +195,7 @@ async function show(state, fit) {
   }
   state.rasters.getLayers().clear();
   state.rasters.getLayers().extend(layers.filter(Boolean));
+  showRelief(state.relief, state.season.tiles, state.config);
   legend(state, displayed);
   if (fit) {
     const extent = createEmpty();
@@ -208,6 +211,9 @@ async function main() {
   const map = makeMap();
   const rasters = new LayerGroup();
   map.addLayer(rasters);
+  const relief = reliefGroup();
+  const borders = bordersLayer(BORDERS, status);
+  map.getLayers().extend([relief, borders]);
   const pistes = pistesLayer(`${config.catalog_url}/pistes/pistes.geojson`,
     (message) => { $('pistes-status').textContent = `(${message})`; });
   map.addLayer(pistes);
@@ -225,7 +231,7 @@ async function main() {
   const older = seasons[seasons.findIndex((s) => s.season === $('season').value) + 1] ?? seasons[0];
   options($('compare'), seasons, config.compare ?? older.season);
   const anomalies = { mosaics: anomalyMosaics, tiles: anomalyTiles };
-  const state = { config, map, rasters, pistes, anomalies, mode: config.mode };
+  const state = { config, map, rasters, relief, borders, pistes, anomalies, mode: config.mode };
   const update = (fit) => {
     state.season = find($('season').value);
     state.compare = find($('compare').value);
