@@ -191,19 +191,19 @@ def elevation(
 ) -> None:
     """SCD, SOD, SMOD and the snow-covered share by elevation band (the DEM of SNOWDAYS_DEM), over the
     tile and each polygon: CSV, JSON and a plot of SCD against elevation per zone."""
-    import json
     import re
 
-    from snowdays.elevation import elevation_stats, plot, write_tables
+    from snowdays.elevation import elevation_stats, load_polygons, plot, write_tables
     from snowdays.names import normalise_tile
     from snowdays.settings import get_settings
 
-    shapes = json.loads(polygons.read_text()) if polygons else None
+    shapes = load_polygons(str(polygons) if polygons else None)
     name = normalise_tile(tile)
     rows = elevation_stats(store, name, season, get_settings(), shapes, band)
     paths = write_tables(rows, out, f"elevation-{name}")
     for zone in dict.fromkeys(r.zone for r in rows):
         safe = re.sub(r"[^A-Za-z0-9._-]+", "-", zone).strip(".-") or "zone"  # a polygon's name is not a path
-        paths.append(plot(rows, zone, out / f"elevation-{name}-{safe}.png", band))
+        paths.append(plot([r for r in rows if r.zone == zone], out / f"elevation-{name}-{safe}.png", band,
+                          f"SCD by {band} m band: {zone}"))
     for path in paths:
         typer.echo(path)

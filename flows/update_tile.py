@@ -21,6 +21,7 @@ from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
 from flows.mosaic import emit_published
+from snowdays.elevation import load_polygons
 from snowdays.ingest import Prepared, Report, Status, checkpoint
 from snowdays.names import normalise_tile
 from snowdays.regions import regions_holding
@@ -54,6 +55,7 @@ def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     show_library_logs(settings)
     tile = normalise_tile(tile)
     regions = regions_holding(tile, settings.mosaic_regions)  # a bad region file: before any change
+    load_polygons(settings.polygons)  # a bad polygons file too
     logger = get_run_logger()
     with tile_lock(tile, settings):
         reports = drain(tile)

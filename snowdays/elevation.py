@@ -3,7 +3,9 @@ areas): per band of ``band`` metres, the pixels, the mean SCD, SOD and SMOD (SOD
 pixels with more than 10 snow days, where they are given) and the snow-covered share (mean SCD over
 the season's days: the share of the band's pixel-days under snow). The DEM is the tile's
 (``SNOWDAYS_DEM``), read onto its grid as the snow detection reads it; pixels where it is 0 (no data)
-are left out. Written as CSV and JSON, with a plot of SCD against elevation, one line per season.
+are left out. The polygons are a GeoJSON FeatureCollection in longitude and latitude (the command's
+``--polygons``; a published season's, ``SNOWDAYS_POLYGONS``). Written as CSV and JSON, with a plot of
+SCD against elevation, a line per zone and season.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,30 @@ def tile_dem(tile: str, grid: Grid, settings: Settings) -> npt.NDArray[np.int16]
     return dem
 
 
+def load_polygons(path: str | None) -> dict[str, Any] | None:
+    """The GeoJSON FeatureCollection of polygons at ``path`` (None: none), checked: every feature a
+    Polygon or MultiPolygon; a file that is not one is a usage error naming it and why."""
+    return None if not path else _polygons(str(Path(path).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _polygons(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"polygons {path}: cannot be read as JSON ({e})") from e
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list) or data.get("type") != "FeatureCollection":
+        raise UsageError(f"polygons {path}: not a GeoJSON FeatureCollection")
+    for k, feature in enumerate(features):
+        kind = ((feature or {}).get("geometry") or {}).get("type") if isinstance(feature, dict) else None
+        if kind not in ("Polygon", "MultiPolygon"):
+            raise UsageError(f"polygons {path}: feature {k} is a {kind or 'feature without a geometry'}, "
+                             "not a Polygon or MultiPolygon")
+    collection: dict[str, Any] = data
+    return collection
+
+
 def zones(grid: Grid, polygons: dict[str, Any] | None) -> dict[str, Mask]:
     """The whole tile, and each polygon of a GeoJSON FeatureCollection (longitude, latitude) by its
     ``name`` (else its id, else its place in the collection): the pixels whose centre it holds."""
@@ -115,20 +142,24 @@ def write_tables(rows: list[BandStats], out: Path, stem: str) -> list[Path]:
     return [csv_path, json_path]
 
 
-def plot(rows: list[BandStats], zone: str, path: Path, band: int) -> Path:
-    """SCD against elevation in ``zone``: one line per season (the band's middle on the y axis)."""
+def plot(rows: list[BandStats], path: Path, band: int, title: str) -> Path:
+    """SCD against elevation (the band's middle on the y axis): a line per zone and season of ``rows``,
+    labelled by what tells them apart (the season, for one zone; the zone, for one season)."""
     from matplotlib.figure import Figure  # noqa: PLC0415 - only the plot needs it
 
     figure = Figure(figsize=(5, 4), dpi=100)
     axes = figure.subplots()
-    for label in sorted({r.season for r in rows if r.zone == zone}):
+    lines = list(dict.fromkeys((r.zone, r.season) for r in rows))
+    one_zone, one_season = len({z for z, _ in lines}) == 1, len({s for _, s in lines}) == 1
+    for zone, label in lines:
         chosen = sorted((r for r in rows if r.zone == zone and r.season == label), key=lambda r: r.low)
-        axes.plot([r.scd_mean for r in chosen], [r.low + band / 2 for r in chosen], marker="o", label=label)
+        name = label if one_zone else zone if one_season else f"{zone} {label}"
+        axes.plot([r.scd_mean for r in chosen], [r.low + band / 2 for r in chosen], marker="o", label=name)
     axes.set_xlabel("snow cover duration (days)")
     axes.set_ylabel("elevation (m)")
-    axes.set_title(f"SCD by {band} m band: {zone}")
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path)
     return path

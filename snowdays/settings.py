@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     """Folder or ``s3://`` prefix of elevation models, one per tile named ``<tile>.tif`` (``T31TCH.tif``),
     in metres, on any grid; the L2A products of a tile that has one get LIS's pass 2 (the snowline).
     Empty, or no file for the tile: pass 1 only."""
+    polygons: str | None = None
+    """GeoJSON FeatureCollection (longitude, latitude) of polygons, catchments or ski areas, by their
+    ``name``: a published season whose tile has a DEM carries its statistics by elevation band over
+    each polygon meeting the tile, beside the tile's. Empty: the tile's only."""
     snow_rasters: str | None = None
     """Folder or ``s3://`` prefix where the snow raster derived from each L2A product is written,
     LIS-style (``<product>_SNW_R2.tif``, Landsat ``_SNW_XS.tif``: 0 no snow, 100 snow, 205 cloud,

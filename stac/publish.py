@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pystac
 
-from snowdays.elevation import BAND, WHOLE_TILE, band_stats, plot, write_tables, zones
+from snowdays.elevation import BAND, band_stats, load_polygons, plot, write_tables, zones
 from snowdays.errors import StorageError
 from snowdays.export import SeasonMaps, season_layers
 from snowdays.l2a import read_dem
@@ -126,16 +126,18 @@ def write_files(result: SeasonMaps, layers: Quality, names: list[str], final: bo
 
 
 def elevation_files(result: SeasonMaps, out: Path, settings: Settings) -> dict[str, Path]:
-    """The season's statistics by elevation band over the tile, as CSV and JSON, and their plot,
-    where the tile has a DEM (``SNOWDAYS_DEM``); none otherwise."""
+    """The season's statistics by elevation band over the tile and the polygons of
+    ``SNOWDAYS_POLYGONS`` that meet it, as CSV and JSON, and their plot (a line per zone), where the
+    tile has a DEM (``SNOWDAYS_DEM``); none otherwise."""
     dem = read_dem(result.tile, result.grid, settings)
     if dem is None:
         return {}
     label = label_of(result)
-    rows = band_stats(result, label, dem, zones(result.grid, None), BAND)
+    rows = band_stats(result, label, dem, zones(result.grid, load_polygons(settings.polygons)), BAND)
     table, as_json = write_tables(rows, out, "elevation")
+    title = f"SCD by {BAND} m band: {result.tile} {label}, as of {result.as_of}"
     return {"elevation": table, "elevation-json": as_json,
-            "elevation-plot": plot(rows, WHOLE_TILE, out / "elevation.png", BAND)}
+            "elevation-plot": plot(rows, out / "elevation.png", BAND, title)}
 
 
 def product_names(store: str, tile: str, label: str, settings: Settings) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import rasterio
 from PIL import Image
 from rasterio.warp import transform_geom
 
-from snowdays.elevation import WHOLE_TILE, BandStats, elevation_stats, plot, write_tables
+from snowdays.elevation import WHOLE_TILE, BandStats, elevation_stats, load_polygons, plot, write_tables
 from snowdays.errors import UsageError
 from snowdays.export import season_maps
 from snowdays.grid import Grid
@@ -98,7 +99,8 @@ def test_bands_over_the_tile_and_a_polygon_equal_a_pixel_loop(settings: Settings
     from_json = json.loads(json_path.read_text())
     assert len(from_csv) == len(from_json) == len(rows)
     assert [float(r["scd_mean"]) for r in from_csv] == pytest.approx([r["scd_mean"] for r in from_json])
-    with Image.open(plot(rows, WHOLE_TILE, tmp_path / "tile.png", BAND)) as picture:
+    with Image.open(plot([r for r in rows if r.zone == WHOLE_TILE], tmp_path / "tile.png", BAND,
+                         "the tile")) as picture:
         assert picture.format == "PNG" and picture.size == (500, 400)
         pixels = np.asarray(picture.convert("RGB")).reshape(-1, 3).astype(int)
     for colour in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):  # the first two seasons' lines
@@ -154,3 +156,43 @@ def test_a_published_season_carries_its_statistics_by_elevation(settings: Settin
         np.testing.assert_array_equal(ds.read(1), hillshade(dem.read(1), dem.res, dem.nodata))
     bare = write_static(store, TILE, LABEL, get_settings(stac_catalog=str(tmp_path / "bare"), dem=None))
     assert not {"elevation", "elevation-plot", "hillshade"} & set(bare.item.assets)
+
+
+def test_a_published_season_carries_the_statistics_of_the_polygons_meeting_its_tile(
+        settings: Settings, tmp_path: Path) -> None:
+    """With SNOWDAYS_POLYGONS, the published table holds each polygon meeting the tile, equal to the
+    pixel loop; a polygon elsewhere has no row; the plot draws a line per zone."""
+    _, store = stored()
+    areas = half(store)
+    far = [[[10.0, 46.0], [10.1, 46.0], [10.1, 46.1], [10.0, 46.1], [10.0, 46.0]]]  # in the Alps, off T31TCH
+    areas["features"].append({"type": "Feature", "properties": {"name": "elsewhere"},
+                              "geometry": {"type": "Polygon", "coordinates": far}})
+    polygons = tmp_path / "areas.geojson"
+    polygons.write_text(json.dumps(areas))
+    published = get_settings(dem=settings.dem, polygons=str(polygons), stac_catalog=str(tmp_path / "catalog"))
+    written = write_static(store, TILE, LABEL, published)
+    folder = Path(written.folder)
+    table = json.loads((folder / Path(written.item.assets["elevation-json"].href).name).read_text())
+    assert {r["zone"] for r in table} == {WHOLE_TILE, "west"}
+    rows = [BandStats(**r) for r in table]
+    for zone, columns in ((WHOLE_TILE, 24), ("west", 12)):
+        got, expected = as_table(rows, LABEL, zone), naive(store, LABEL, settings, columns)
+        assert got.keys() == expected.keys()
+        for low, values in expected.items():
+            assert got[low] == pytest.approx(values), (zone, low)
+    with Image.open(folder / Path(written.item.assets["elevation-plot"].href).name) as picture:
+        pixels = np.asarray(picture.convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):  # the two zones' lines
+        assert (np.abs(pixels - colour).sum(axis=1) < 30).sum() > 50, colour
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("{", "cannot be read as JSON"), ('{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", '
+     '"coordinates": [0, 0]}}]}', "feature 0 is a Point, not a Polygon")])
+def test_a_polygons_file_that_is_not_one_is_named_with_why(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / f"bad{len(text)}.geojson"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=f"polygons {re.escape(str(path))}: {reason}"):
+        load_polygons(str(path))
+    assert load_polygons(None) is None and load_polygons("") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from infra.postgres import LocalPostgres
 from infra.register import default_template, load, register
 from infra.stack import Stack, urls
 from snowdays.archive import pending
-from snowdays.errors import BadInput
+from snowdays.errors import BadInput, UsageError
 from snowdays.names import parse_name
 from snowdays.regions import regions_holding
 from snowdays.settings import Settings, get_settings
@@ -154,16 +155,21 @@ def in_winter(products: list[Path]) -> Path:
     return next(p for p in products if parse_name(p.name).acquired.month == 12)
 
 
-def test_a_bad_region_file_fails_the_update_before_it_changes_anything(
+@pytest.mark.parametrize(("setting", "text", "error"), [
+    ("MOSAIC_REGIONS", "T31TCH T99XXX\n", (BadInput, ": .*T99XXX")),
+    ("POLYGONS", '{"type": "FeatureCollection", "features": [{"type": "Feature"}]}',
+     (UsageError, ": feature 0 is a feature without a geometry"))])
+def test_a_bad_region_or_polygons_file_fails_the_update_before_it_changes_anything(
         postgres: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        prefect_events: Any) -> None:
+        prefect_events: Any, setting: str, text: str, error: tuple[type[Exception], str]) -> None:
     settings = pipeline_env(postgres, tmp_path, monkeypatch, "badregion")
     bad = tmp_path / "bad.txt"
-    bad.write_text("T31TCH T99XXX\n")
-    monkeypatch.setenv("SNOWDAYS_MOSAIC_REGIONS", json.dumps([str(bad)]))
+    bad.write_text(text)
+    listed = setting == "MOSAIC_REGIONS"  # a JSON list of region files; one polygons file
+    monkeypatch.setenv(f"SNOWDAYS_{setting}", json.dumps([str(bad)]) if listed else str(bad))
     product = in_winter(sample(tmp_path / "made", "T31TCH", LABEL, 3))
     shutil.copy(product, Path(settings.archive) / product.name)
-    with pytest.raises(BadInput, match=rf"{bad}: .*T99XXX"):
+    with pytest.raises(error[0], match=f"{re.escape(str(bad))}{error[1]}"):
         update_tile(tile="T31TCH")
     assert pending(settings.archive, settings.store, "T31TCH", get_settings()) == [
         str(Path(settings.archive) / product.name)]
