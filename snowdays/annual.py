@@ -159,7 +159,7 @@ def run_annual(
     rejected += wrong
     chosen = [p for p in chosen if p.id.name not in {r.product for r in rejected}]
     state, used, failed = compute(chosen, season, grid, settings, strict, progress)
-    return Annual(tile, season, grid, state.maps(), used, rejected + failed)
+    return Annual(tile, season, grid, state.maps(threads=settings.cores), used, rejected + failed)
 
 
 def write(annual: Annual, out: Path, settings: Settings) -> list[Path]:

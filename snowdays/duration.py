@@ -9,6 +9,8 @@ changing the state, which gives the year-to-date maps. See SEMANTICS.md for the 
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,13 +81,18 @@ class FoldState:
         _fold(raw, day, self.n_days, *self._arrays())
         self.latest = day
 
-    def maps(self, n_days: int | None = None) -> Maps:
-        """Close the season at day ``n_days - 1`` (default: its stop day) without changing state."""
+    def maps(self, n_days: int | None = None, threads: int = 1) -> Maps:
+        """Close the season at day ``n_days - 1`` (default: its stop day) without changing state, in
+        ``threads`` bands of rows at once (the kernel releases the GIL)."""
         n = self.n_days if n_days is None else n_days
         if self.latest != NONE and self.latest >= n and n != self.n_days:
             raise ValueError(f"cannot stop at day {n - 1} before the latest observation {self.latest}")
         scd, sod, smod = (np.empty(self.scd.shape, np.uint16) for _ in range(3))  # every pixel written
-        _finish(n, *self._arrays()[:-1], scd, sod, smod)
+        arrays = (*self._arrays()[:-1], scd, sod, smod)
+        cuts = np.linspace(0, len(scd), max(threads, 1) + 1).astype(int)
+        bands = [tuple(a[r0:r1] for a in arrays) for r0, r1 in itertools.pairwise(cuts)]
+        with ThreadPoolExecutor(len(bands), thread_name_prefix="snowdays-maps") as pool:
+            list(pool.map(lambda band: _finish(n, *band), bands))
         return Maps(scd, sod, smod, self.nobs.copy())
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +61,16 @@ def write_maps(
     layers: Iterable[tuple[str, Layer]], grid: Grid, out: Path, *, tile: str, start: date, stop: date,
     landsat: bool, settings: Settings,
 ) -> list[Path]:
-    """Write a COG of each layer (``Maps.items()``, ``Quality.items()``) into ``out``; all appear
-    together or none does."""
+    """Write a COG of each layer (``Maps.items()``, ``Quality.items()``) into ``out``, ``settings.cores``
+    at a time (GDAL releases the GIL); all appear together or none does."""
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".snowdays-", dir=out))
     try:
-        staged = []
-        for kind, array in layers:
-            path = staging / output_name(kind, tile, start, stop, landsat, settings.output_counter)
-            write_cog(array, grid, path, kind, settings)
-            staged.append(path)
-        return [p.replace(out / p.name) for p in staged]
+        kinds, arrays = zip(*layers, strict=True)
+        paths = [staging / output_name(k, tile, start, stop, landsat, settings.output_counter) for k in kinds]
+        with ThreadPoolExecutor(settings.cores, thread_name_prefix="snowdays-cog") as pool:
+            list(pool.map(write_cog, arrays, repeat(grid), paths, kinds, repeat(settings)))
+        return [path.replace(out / path.name) for path in paths]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from rasterio.warp import transform
 
 from snowdays.annual import discover, select
 from snowdays.codes import INVALID
@@ -183,3 +184,16 @@ def test_a_landsat_lookup_warps_as_gdal_does(season: tuple[list[Product], Grid],
     np.testing.assert_array_equal(warped, _warp(codes, source.affine, source.crs, grid))
     covered = (warped != INVALID).mean()
     assert 0.2 < covered < 1  # reached in part: both sides of the lookup's bounds are taken
+
+
+def test_a_grid_whose_warp_is_no_lookup_is_warped_by_gdal(season: tuple[list[Product], Grid]) -> None:
+    """A 30 m grid of the next UTM zone: GDAL's choice is not separable, so no lookup is found and the
+    warp is GDAL's own."""
+    _, grid = season
+    [x], [y] = transform(grid.crs, "EPSG:32630", [grid.transform[2]], [grid.transform[5]])
+    source = Grid("EPSG:32630", (30.0, 0.0, x - 300, 0.0, -30.0, y + 300), 40, 40)  # over the tile's corner
+    codes = np.random.default_rng(4).integers(0, INVALID, source.shape, dtype=np.uint8)
+    assert _lookup(codes.shape, source.affine, source.crs, grid) is None
+    warped = put_on_grid(codes, source, grid)
+    np.testing.assert_array_equal(warped, _warp(codes, source.affine, source.crs, grid))
+    assert (warped != INVALID).mean() > 0.5

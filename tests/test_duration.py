@@ -101,6 +101,17 @@ def test_many_pixels_at_once_match_pixel_by_pixel() -> None:
             assert tuple(int(x) for x in got) == pixel_maps(series, 365)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 20])
+def test_the_maps_closed_in_bands_of_rows_at_once_are_the_same(threads: int) -> None:
+    rng = np.random.default_rng(threads)
+    state = FoldState.empty((13, 8), 365)
+    for day in sorted(rng.choice(np.arange(-15, 380), 60, replace=False).tolist()):
+        state.advance(rng.choice(np.array(CODES, np.uint8), (13, 8)), day)
+    for (kind, one), (_, banded) in zip(state.maps().items(), state.maps(threads=threads).items(),
+                                        strict=True):
+        np.testing.assert_array_equal(one, banded, err_msg=kind)
+
+
 def test_folds_must_come_in_day_order() -> None:
     state = FoldState.empty((1, 1), 10)
     state.advance(np.array([[0]], np.uint8), 3)
