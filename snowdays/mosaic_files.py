@@ -85,8 +85,8 @@ def write_cog(source: Path, key: str, target: str, settings: Settings) -> None:
           rasterio.Env(GDAL_CACHEMAX=settings.mosaic_cache_mb, COMPRESS_OVERVIEW=settings.cog_compress,  # MB
                        BIGTIFF_OVERVIEW="IF_SAFER", **gdal_env(settings.s3)),
           rasterio.open(source, "r+") as ds):
-        write_coloured(ds, path, SCALES.get(key), RESAMPLING[key], COMPRESS=settings.cog_compress,
-                       PREDICTOR="YES", BIGTIFF="IF_SAFER")
+        write_coloured(ds, path, SCALES.get(key), RESAMPLING[key], **settings.cog_options,
+                       BIGTIFF="IF_SAFER")
 
 
 Source = tuple[str, tuple[int, int], tuple[int, int, int, int]]

@@ -92,4 +92,4 @@ def write_cog(array: Layer, grid: Grid, path: Path, kind: str, settings: Setting
         ds.set_band_description(1, _DESCRIPTION[kind])
         ds.update_tags(SOFTWARE=f"snowdays {__version__}")
         write_coloured(ds, path, None if floating else SCALES.get(kind), _RESAMPLING[kind],
-                       COMPRESS=settings.cog_compress, PREDICTOR="YES", NUM_THREADS=settings.cores)
+                       **settings.cog_options, NUM_THREADS=settings.cores)

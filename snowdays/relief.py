@@ -72,6 +72,5 @@ def write_hillshade(tile: str, path: Path, settings: Settings) -> Path | None:
         ds.write(shade, 1)
         ds.set_band_description(1, f"hillshade of the DEM of {tile} (light from {AZIMUTH:g}, {ALTITUDE:g})")
         ds.update_tags(SOFTWARE=f"snowdays {__version__}")
-        write_cog(ds, path, None, "AVERAGE", COMPRESS=settings.cog_compress, PREDICTOR="YES",
-                  NUM_THREADS=settings.cores)
+        write_cog(ds, path, None, "AVERAGE", **settings.cog_options, NUM_THREADS=settings.cores)
     return path

@@ -43,6 +43,24 @@ def test_cogs_have_overviews_and_compression(tmp_path: Path, compress: str) -> N
             np.testing.assert_array_equal(ds.read(1), array)
 
 
+def test_the_compression_level_is_a_setting(tmp_path: Path) -> None:
+    """A higher level makes smaller files of the same pixels; DEFLATE stops at 12."""
+    rows, cols = np.indices(GRID.shape)
+    smooth = ((rows // 3 + cols // 5 + rows * cols % 7) % 366).astype(np.uint16)
+    sizes = {}
+    for level in (1, 9):
+        [path] = write_maps([("SCD", smooth)], GRID, tmp_path / str(level), tile="T31TCH",
+                            start=date(2017, 9, 1), stop=date(2018, 1, 15), landsat=False,
+                            settings=get_settings(cog_level=level))
+        with rasterio.open(path) as ds:
+            np.testing.assert_array_equal(ds.read(1), smooth)
+        sizes[level] = path.stat().st_size
+    assert sizes[1] > sizes[9]
+    with pytest.raises(ValueError, match="DEFLATE's levels are 1 to 12"):
+        get_settings(cog_level=13)
+    assert get_settings(cog_compress="ZSTD", cog_level=19).cog_options["LEVEL"] == 19
+
+
 def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     good = maps()
     broken = Maps(good.scd, good.sod, good.smod, np.zeros((3, 3), np.uint16))  # the last one fails
