@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snowdays.decoding import Decoded, decoded
-from snowdays.duration import FoldState, Maps
+from snowdays.duration import FoldState, Maps, warm
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
 from snowdays.names import not_a_product, rivals
@@ -106,6 +107,7 @@ def compute(
 ) -> tuple[FoldState, list[Product], list[ProductRejected]]:
     """Fold the products day by day as threads decode the next ones (:func:`decoded`); a product
     that fails to decode leaves its day untouched."""
+    threading.Thread(target=warm, name="snowdays-warm", daemon=True).start()
     state = FoldState.empty(grid.shape, season.n_days)
     used: list[Product] = []
     rejected: list[ProductRejected] = []

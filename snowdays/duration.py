@@ -190,6 +190,14 @@ def _finish_row(n, last_day, last_snow, scd, run_start, best_start, best_len, ou
         out_smod[j] = np.uint16(smod)
 
 
+def warm() -> None:
+    """Load the compiled fold and closing of the maps: numba takes about a second to load them from
+    its cache in a new process, which a batch does in a thread while its first products decode."""
+    state = FoldState.empty((1, 1), 2)
+    state.advance(np.zeros((1, 1), np.uint8), 0)
+    state.maps()
+
+
 def annual_maps(raw: npt.NDArray[np.uint8], days: list[int], n_days: int) -> Maps:
     """Maps of a cube of merged observations (days x rows x cols, any day order)."""
     order = np.argsort(days, kind="stable")
