@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.batch import SeasonLabel, Store, Tile
-from cli.terminal import api_report, err, mapped, parse_date
+from cli.terminal import api_report, mapped, mosaic_report, parse_date
 
 if TYPE_CHECKING:
     from snowdays.point import PointSeason
@@ -169,13 +169,7 @@ def _region_anomaly(region: str, season: str, catalog: str | None) -> None:
         raise UsageError(f"no tile of the region {loaded.name} has an anomaly published for {season} in "
                          f"{catalog or settings.stac_catalog} (publish them first: snowdays anomaly "
                          "--store --tile --season --publish)")
-    plan = report.plan
-    if plan.missing:
-        err.print(f"[yellow]no published anomaly for {season}:[/] {', '.join(plan.missing)}")
-    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
-               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
-    for path in report.written.values():
-        typer.echo(path)
+    mosaic_report(report, "anomaly")
     api_report(publish_region(report, settings, catalog))
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.terminal import api_report, err, mapped, numbers
+from cli.terminal import api_report, mapped, mosaic_report, numbers
 
 commands = typer.Typer()
 pistes_app = typer.Typer(help="The ski runs overlay (OpenStreetMap pistes and ski areas).",
@@ -39,13 +39,7 @@ def mosaic(
     settings.season(season)
     with mapped(f"mosaic {season}") as mapper:
         report = build_mosaic(load_region(region), season, settings, catalog, mapper)
-    plan = report.plan
-    if plan.missing:
-        err.print(f"[yellow]no published maps for {season}:[/] {', '.join(plan.missing)}")
-    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
-               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
-    for path in report.written.values():
-        typer.echo(path)
+    mosaic_report(report, "maps")
     api_report(publish_mosaic(report, settings, catalog))
 
 

@@ -27,6 +27,7 @@ from snowdays.errors import (
 )
 
 if TYPE_CHECKING:
+    from snowdays.mosaic import MosaicReport
     from stac.publish import PublishReport
 
 err = Console(stderr=True, soft_wrap=True)
@@ -84,6 +85,17 @@ def api_report(report: PublishReport) -> None:
                   f"{escape(one_line(report.api_error))}; publish again once the database is up")
         raise typer.Exit(1)
     typer.echo(f"STAC API up to date ({report.api_items} items)")
+
+
+def mosaic_report(report: MosaicReport, what: str) -> None:
+    """A mosaic's blocks built, its tiles without ``what`` published, and the files it wrote."""
+    plan = report.plan
+    if plan.missing:
+        err.print(f"[yellow]no published {what} for {plan.season}:[/] {', '.join(plan.missing)}")
+    typer.echo(f"{len(report.rebuilt)} of {len(plan.blocks)} blocks built "
+               f"({plan.grid.width} x {plan.grid.height} pixels, {len(plan.inputs)} tiles)")
+    for path in report.written.values():
+        typer.echo(path)
 
 
 def numbers(text: str) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,10 +16,16 @@ from affine import Affine
 from numba import njit
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import DatasetReader
 from rasterio.warp import reproject
 
 from snowdays.codes import INVALID, VALID_MAX
+
+# rasterio warns that an array's in-memory dataset has no geotransform before it sets the one given,
+# and a raster that really has none is rejected by name (snowdays.products), never warned about. Set
+# once for the process: products decode in threads, and warnings.catch_warnings is not thread-safe.
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
 
 Codes = npt.NDArray[np.uint8]
 

@@ -9,7 +9,6 @@ without decoding pixels is checked in :func:`open_product`; decoding errors surf
 from __future__ import annotations
 
 import posixpath
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from xml.etree.ElementTree import Element
 import rasterio
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import RasterioError
 
 from snowdays.codes import NO_SNOW, WATER
 from snowdays.errors import (
@@ -257,23 +256,21 @@ def _check_raster(pid: ProductId, path: str, settings: Settings, what: str = "sn
                   dtype: str = "uint8") -> Grid:
     try:
         # a raster without georeferencing (a truncated GeoTIFF may lose its tags) is rejected below
-        # rather than warned about
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(path) as ds:
-                of = "" if what == "snow raster" else f" in the {what}"
-                if ds.count != 1:
-                    raise WrongRaster(pid.name, f"{ds.count} bands{of}, expected 1")
-                if ds.dtypes[0] != dtype:
-                    raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}{of}, expected {dtype}")
-                missing = [what for what, absent in (
-                    ("no coordinate reference system", ds.crs is None),
-                    ("no geotransform", ds.transform.is_identity),
-                ) if absent]
-                if missing:
-                    raise WrongRaster(pid.name, f"the {what} is not georeferenced ("
-                                      + ", ".join(missing) + ")")
-                return Grid.of(ds)
+        # (the warning rasterio would give is filtered in snowdays.grid)
+        with rasterio.Env(**gdal_env(settings.s3)), rasterio.open(path) as ds:
+            of = "" if what == "snow raster" else f" in the {what}"
+            if ds.count != 1:
+                raise WrongRaster(pid.name, f"{ds.count} bands{of}, expected 1")
+            if ds.dtypes[0] != dtype:
+                raise WrongRaster(pid.name, f"data type {ds.dtypes[0]}{of}, expected {dtype}")
+            missing = [what for what, absent in (
+                ("no coordinate reference system", ds.crs is None),
+                ("no geotransform", ds.transform.is_identity),
+            ) if absent]
+            if missing:
+                raise WrongRaster(pid.name, f"the {what} is not georeferenced ("
+                                  + ", ".join(missing) + ")")
+            return Grid.of(ds)
     except RasterioError as e:
         raise raster_error(pid.name, path, f"cannot open the {what}", e) from e
 
