@@ -3,14 +3,20 @@ UV ?= python3 -m uv
 SAMPLE ?= sample/T31TCH-2017-2018
 OUT ?= out/T31TCH-2017-2018
 
-.PHONY: setup web demo annual test test-fast lint bench
+.PHONY: setup bytecode web demo annual test test-fast lint bench
 
 setup:
 	@infra/system-packages.sh
 	@infra/tools.sh
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
-	$(UV) sync --frozen --all-extras
-	@$(MAKE) --no-print-directory -s web
+	$(UV) sync --frozen --all-extras --compile-bytecode
+	@$(MAKE) --no-print-directory -s bytecode web
+
+# Every process of the pipeline (a flow run, a Dask worker, a command) imports a few hundred modules:
+# compiled once here, not by each process again (2.9 s of CPU instead of 5.8 s for an update run's,
+# on a machine that sets PYTHONDONTWRITEBYTECODE); a module changed since is compiled by each process
+bytecode:
+	$(UV) run python -m compileall -q -j 0 snowdays stac tasks flows infra cli tests bench
 
 web: web/dist/index.html  ## the map viewer: OpenLayers and proj4 from npm, bundled into web/dist/
 
@@ -37,7 +43,7 @@ test: lint  ## everything, as CI runs it
 
 test-fast:  ## the library alone, in about a minute: no server, browser or slow test (tests/conftest.py)
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"
-	$(UV) sync --frozen --all-extras  # the same environment as every other target (else the extras are removed)
+	$(UV) sync --frozen --all-extras --compile-bytecode  # the same environment as every other target
 	$(UV) run pytest -m "not server and not browser and not slow"
 
 bench: setup  ## full-size tile; minutes, not a test

@@ -4,8 +4,8 @@ Every product a source finds gets one ``snow.product.arrived`` event (:func:`emi
 only wakes ``update_tile`` up (the truth is the archive minus the ledgers), so a duplicate costs a
 no-op run and a lost one is found by the next :func:`sweep`.
 
-- :func:`sweep`: an event per product no tile store has folded or quarantined (served on an interval
-  by ``snowdays up``);
+- :func:`sweep`: an event per product no tile store has folded or quarantined, except those of a tile
+  whose update run is already queued (served on an interval by ``snowdays up``);
 - :func:`poll_stac_api`: the watched tiles' new products from a STAC API in the style of CNES GEODES,
   downloaded into the archive, an event for each once it is in place.
 
@@ -18,14 +18,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events import Event, emit_event
 
 from snowdays.arrivals.listing import unfolded
 from snowdays.arrivals.stac_search import download_new
-from snowdays.names import ProductId
+from snowdays.names import ProductId, normalise_tile
 from snowdays.settings import get_settings
 
 ARRIVED = "snow.product.arrived"
+UPDATE_FLOW = "update-tile"
+PAGE = 200
 
 
 def emit_arrival(href: str, pid: ProductId) -> Event | None:
@@ -54,9 +66,27 @@ def announce(arrivals: Iterable[tuple[str, ProductId]]) -> list[str]:
 @flow(name="sweep-archive")
 def sweep(archive: str | None = None, store: str | None = None) -> list[str]:
     """The safety net for lost events: an event per pending product (archive and store default to
-    the settings')."""
+    the settings'), but none for a tile whose update run is queued and not started: that run folds
+    every pending product of its tile when it starts. During a backlog, when runs wait for a slot
+    for minutes, this keeps the sweep from doubling the runs (each a process and a cluster client)."""
     settings = get_settings()
-    return announce(unfolded(archive or settings.archive, store or settings.store, settings).items())
+    queued = queued_tiles()
+    pending = unfolded(archive or settings.archive, store or settings.store, settings).items()
+    return announce((href, pid) for href, pid in pending if pid.tile not in queued)
+
+
+def queued_tiles() -> set[str]:
+    """Tiles with an ``update-tile`` run scheduled or pending, from the Prefect API a page at a time
+    (at most a run per tile and trigger window waits)."""
+    runs = FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])))
+    flows = FlowFilter(name=FlowFilterName(any_=[UPDATE_FLOW]))
+    found: list[FlowRun] = []
+    with get_client(sync_client=True) as client:  # the server refuses the client's default sort (none)
+        while page := client.read_flow_runs(flow_filter=flows, flow_run_filter=runs, sort=FlowRunSort.ID_DESC,
+                                            limit=PAGE, offset=len(found)):
+            found += page
+    return {normalise_tile(str(r.parameters["tile"])) for r in found if "tile" in r.parameters}
 
 
 @flow(name="poll-stac-api")

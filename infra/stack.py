@@ -8,6 +8,7 @@ Prefect's server (SQLite), a Dask scheduler and its workers (they stay up betwee
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,15 +62,16 @@ def parts(settings: Settings) -> list[Part]:
     pipeline = {"PREFECT_API_URL": api, "SNOWDAYS_DASK_CLUSTER": at["Dask scheduler"], **RUN_LOGS,
                 "SNOWDAYS_FILES_URL": at["files"],
                 "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # a triggered run starts within a second, not ten
-    if not is_s3(settings.stac_catalog):
-        Path(settings.stac_catalog).mkdir(parents=True, exist_ok=True)
-    Path(settings.archive).mkdir(parents=True, exist_ok=True)
+    for folder in (settings.stac_catalog, settings.archive):
+        if not is_s3(folder):  # an s3:// one is never a folder "s3:" here
+            Path(folder).mkdir(parents=True, exist_ok=True)
     return [
         Part("prefect", [py, "-m", "prefect", "server", "start", "--host", LOCAL, "--port",
                          str(settings.prefect_port)], f"{api}/health",
              {"PREFECT_HOME": str(Path(settings.prefect_home).resolve()),
               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-              "PREFECT_UI_API_URL": api},  # else the UI asks port 4200, whatever the server's
+              "PREFECT_UI_API_URL": api,  # else the UI asks port 4200, whatever the server's
+              **prefect_database(settings)},
              port="prefect_port"),
         Part("dask-scheduler", [py, "-m", "distributed.cli.dask_scheduler", "--host", LOCAL, "--port",
                                 str(settings.dask_port), "--dashboard-address", f"{LOCAL}:0"], None,
@@ -87,6 +89,15 @@ def parts(settings: Settings) -> list[Part]:
         Part("pipeline", [py, "-m", "flows.serve"],
              f"{api}/deployments/name/update-tile/update-tile", pipeline),
     ]
+
+
+def prefect_database(settings: Settings) -> dict[str, str]:
+    """The Prefect server's database setting: PostgreSQL through asyncpg when one is given."""
+    url = settings.prefect_database_url
+    if not url:
+        return {}
+    driver = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
+    return {"PREFECT_API_DATABASE_CONNECTION_URL": driver}
 
 
 class Stack:

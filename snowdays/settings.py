@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     """Port of the Prefect server ``snowdays up`` runs on 127.0.0.1."""
     prefect_home: str = ".snowdays/prefect"
     """Folder of the local Prefect server's database and settings (``snowdays up``)."""
+    prefect_database_url: str = ""
+    """PostgreSQL database of the local Prefect server (``postgresql://user:password@host:port/db``, an
+    existing database); empty: SQLite in ``prefect_home``. For a region's backlogs: SQLite has one
+    writer, and hundreds of runs with their task runs and events lock it (thousands of "database is
+    locked" errors, triggers minutes late, in the outage test on this machine)."""
     trigger_window_seconds: float = Field(10, ge=0)
     """An arrival starts a run of its tile at most once in this many seconds (the run folds the burst)."""
     max_runs: int = Field(4, ge=1)
@@ -283,6 +288,7 @@ def get_settings(**overrides: object) -> Settings:
 
 
 def for_workers(settings: Settings) -> Settings:
-    """The settings sent with tasks to the Dask workers (through their scheduler): without the STAC
-    database's URL and the GEODES API key, which only flow runs and the watcher use."""
-    return settings.model_copy(update={"stac_database_url": "", "geodes_api_key": None})
+    """The settings sent with tasks to the Dask workers (through their scheduler): without the
+    databases' URLs and the GEODES API key, which only flow runs, the watcher and the stack use."""
+    return settings.model_copy(update={"stac_database_url": "", "prefect_database_url": "",
+                                       "geodes_api_key": None})

@@ -8,13 +8,16 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from snowdays.archive import arrived as archive_listing
+from snowdays.arrivals import listing
 from snowdays.arrivals.listing import appearing, unfolded
 from snowdays.arrivals.sqs import notices, read_notification
 from snowdays.errors import UsageError
-from snowdays.names import strip_suffix
+from snowdays.names import ProductId, strip_suffix
 from snowdays.season import parse_season
 from snowdays.settings import get_settings
 from snowdays.storage import list_products
@@ -47,6 +50,27 @@ def test_unfolded_is_what_no_store_has_folded(tmp_path: Path, zipped_season: lis
     expected = [pid_of(p).name for p in ours + theirs if p not in folded]
     assert sorted(names(list(found.items()))) == sorted(expected)
     assert {found[str(p)].tile for p in theirs} == {"T32TLR"}
+
+
+def test_a_product_landing_during_a_sweep_is_left_to_the_next(tmp_path: Path, zipped_season: list[Path],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product put in the archive between the sweep's listing and its tiles' pending lists (which
+    list the archive again) is not announced by that sweep, which does not fail; the next finds it."""
+    archive, store = first_folded(tmp_path, zipped_season[:3])
+    settings, listed = get_settings(), archive_listing
+
+    def then_one_lands(*args: Any) -> dict[str, ProductId]:
+        found = listed(*args)
+        shutil.copy(zipped_season[3], archive)
+        return found
+
+    monkeypatch.setattr(listing, "arrived", then_one_lands)
+    first = unfolded(str(archive), str(store), settings)
+    monkeypatch.undo()
+    later = unfolded(str(archive), str(store), settings)
+
+    assert sorted(names(list(first.items()))) == sorted(pid_of(p).name for p in zipped_season[1:3])
+    assert sorted(names(list(later.items()))) == sorted(pid_of(p).name for p in zipped_season[1:4])
 
 
 def test_appearing_gives_each_product_once(tmp_path: Path, zipped_season: list[Path]) -> None:

@@ -7,6 +7,7 @@ The time to current, the runs made and the stack's peak memory are printed with 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import shutil
 import time
@@ -110,8 +111,12 @@ def outage(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) ->
     tiles = sorted(set(load_region("alps").tiles or ()) | set(load_region("pyrenees").tiles or ()))
     products = {t: make_season(base / "made" / t, t, WINDOW, 16, "muscate", True, seed=k)
                 for k, t in enumerate(tiles)}
+    prefect = dataclasses.replace(postgres, database="outage_prefect")
+    prefect.create_database()
     env = {"ARCHIVE": base / "archive", "STORE": base / "stores", "STAC_CATALOG": base / "catalog",
            "STAC_DATABASE_URL": database(postgres, "outage"), "STAC_POSTGRES_DATA": "",
+           # Prefect's server on PostgreSQL, as a region needs: on SQLite, hundreds of runs lock it
+           "PREFECT_DATABASE_URL": prefect.url,
            "WATCH_POLL_SECONDS": "1", "SWEEP_INTERVAL_SECONDS": "60", "TRIGGER_WINDOW_SECONDS": "10",
            "MAX_RUNS": str(MAX_RUNS), "DASK_WORKERS": "2",
            # the regions' mosaics follow each publish (tests/test_mosaic_follows.py), but here each

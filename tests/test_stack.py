@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.stack import Stack, StackError
-from snowdays.settings import get_settings
+from infra.stack import Stack, StackError, parts
+from snowdays.settings import for_workers, get_settings
 from tests.conftest import RunCli, _free_port
 
 PORTS = ("PREFECT_PORT", "DASK_PORT", "STAC_API_PORT", "FILES_PORT")
@@ -65,3 +65,27 @@ def test_stac_serve_with_its_port_taken_starts_no_database(tmp_path: Path, snowd
         f"error: port {port} on 127.0.0.1, for the STAC API, is taken: stop what listens there, or give "
         "SNOWDAYS_STAC_API_PORT a free port"]
     assert not (tmp_path / "pg").exists()
+
+
+@pytest.mark.parametrize("given", ["postgresql://", "postgres://", "postgresql+psycopg://"])
+def test_prefect_runs_on_the_postgresql_given_and_workers_never_see_it(
+        given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Prefect server's part gets the database through asyncpg (the outage test runs it so, on the
+    session's PostgreSQL); without the setting, SQLite in its home; the Dask workers' settings lack it."""
+    monkeypatch.chdir(tmp_path)  # the parts make the default archive and catalog folders
+    url = f"{given}prefect:secret@127.0.0.1:5999/prefect"
+    settings = get_settings(prefect_database_url=url)
+    [prefect] = [p for p in parts(settings) if p.name == "prefect"]
+    assert prefect.env["PREFECT_API_DATABASE_CONNECTION_URL"] == \
+        "postgresql+asyncpg://prefect:secret@127.0.0.1:5999/prefect"
+    [plain] = [p for p in parts(get_settings(prefect_database_url="")) if p.name == "prefect"]
+    assert "PREFECT_API_DATABASE_CONNECTION_URL" not in plain.env
+    assert "secret" not in for_workers(settings).model_dump_json()
+
+
+def test_an_s3_archive_and_catalog_make_no_local_folder(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    parts(get_settings(archive="s3://bucket/archive", stac_catalog="s3://bucket/catalog"))
+    parts(get_settings(archive="archive", stac_catalog="catalog"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "catalog"]

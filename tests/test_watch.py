@@ -10,6 +10,7 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,33 @@ def test_sweep_emits_one_event_per_pending_product(tmp_path: Path, zipped_season
     assert arrivals(prefect_events) == Counter(expected)
     tiles = {r["prefect.resource.name"]: r["tile"] for r in announced(prefect_events)}
     assert {tiles[pid_of(p).name] for p in theirs} == {"T32TLR"}
+
+
+def test_sweep_leaves_the_tiles_whose_update_run_is_queued(tmp_path: Path, zipped_season: list[Path],
+                                                          other_tile_zips: list[Path],
+                                                          prefect_events: Events) -> None:
+    """A tile with an update run scheduled (waiting for its window or a run slot) gets no events: that
+    run folds its pending products when it starts. A tile whose run has ended gets them."""
+    from prefect.client.orchestration import get_client  # noqa: PLC0415
+    from prefect.client.schemas.objects import State  # noqa: PLC0415
+    from prefect.states import Completed, Scheduled  # noqa: PLC0415
+
+    from flows.update_tile import update_tile  # noqa: PLC0415
+
+    archive, store, ours, _, folded = partly_folded(tmp_path, zipped_season[:6], other_tile_zips)
+    later: State[Any] = Scheduled(scheduled_time=datetime.now(UTC) + timedelta(hours=1))
+    with get_client(sync_client=True) as client:
+        runs = [client.create_flow_run(update_tile, parameters={"tile": "T32TLR"}, state=later),
+                client.create_flow_run(update_tile, parameters={"tile": "T31TCH"}, state=Completed())]
+        try:
+            hrefs = sweep(str(archive), store)
+        finally:
+            for run in runs:
+                client.delete_flow_run(run.id)
+
+    expected = {pid_of(p).name for p in ours if p not in folded}
+    assert {pid_of(Path(h)).name for h in hrefs} == expected
+    assert arrivals(prefect_events) == Counter(expected)
 
 
 def test_stac_api_products_are_announced_once_in_place(geodes: Geodes, zipped_season: list[Path],

@@ -28,9 +28,12 @@ def unfolded(archive: str, store: str, settings: Settings) -> dict[str, ProductI
 
 def _pending(archive: str, store: str, products: dict[str, ProductId],
              settings: Settings) -> dict[str, ProductId]:
-    """Of the archive's ``products``, those their tiles' stores still have to fold."""
+    """Of the archive's ``products``, those their tiles' stores still have to fold. The archive is
+    listed again by :func:`pending`: a product landed since the first listing is left to the next look
+    (its own event announces it)."""
     tiles = sorted({pid.tile for pid in products.values()})
-    return {href: products[href] for tile in tiles for href in pending(archive, store, tile, settings)}
+    return {href: products[href] for tile in tiles for href in pending(archive, store, tile, settings)
+            if href in products}
 
 
 def appearing(settings: Settings, stopped: Callable[[], bool],
