@@ -25,7 +25,7 @@ from snowdays.sample import make_season
 from snowdays.season import parse_season
 from snowdays.settings import Settings
 from stac.publish import publish
-from tests.conftest import made_once
+from tests.conftest import _free_port, made_once
 from tests.stacdata import ingest_until
 
 LABEL = "2017-2018"
@@ -150,3 +150,18 @@ def expected(mosaic: Path, catalog: Path, order: list[str], margin: int = 0,
         best[wins] = values["NOBS"][wins]
         source[wins] = k
     return Expected(out, source, covered)
+
+
+def region_file(folder: Path, name: str = "boundary") -> Path:
+    path = folder / f"{name}.txt"
+    path.write_text("# either side of the zone 31/32 boundary\nT31TGL\nT32TLR\n")
+    return path
+
+
+def command_folder(tiles: Tiles, folder: Path) -> dict[str, str]:
+    """``folder`` made ready for a mosaic command: the tiles' catalog without its mosaics, the region
+    ``boundary.txt``; returns the command's environment (no STAC API: it reports the catalog written)."""
+    shutil.copytree(tiles.catalog, folder / "catalog", ignore=shutil.ignore_patterns("mosaics"))
+    region_file(folder)
+    return {"SNOWDAYS_STAC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/none",
+            "SNOWDAYS_STAC_CONNECT_TIMEOUT": "1", "SNOWDAYS_MOSAIC_BLOCK": "32"}

@@ -29,7 +29,17 @@ from stac.anomalies import build_region, publish_anomaly, publish_region
 from stac.publish import PublishReport
 from stac.validate import validate
 from tests.conftest import RunCli, _free_port, starts
-from tests.mosaicdata import LABEL, TILES, Tiles, expected, make_tiles, published_anomaly, update_tile
+from tests.mosaicdata import (
+    LABEL,
+    TILES,
+    Tiles,
+    command_folder,
+    expected,
+    make_tiles,
+    published_anomaly,
+    region_file,
+    update_tile,
+)
 from tests.stacdata import database
 
 ORDER = ["T31TGL", "T32TLR"]
@@ -64,12 +74,6 @@ def tiles(tmp_path_factory: pytest.TempPathFactory) -> Tiles:
     made = make_tiles(base / "tiles", offline())
     with_past(made, base / "past", offline())
     return made
-
-
-def region_file(folder: Path) -> Path:
-    path = folder / "boundary.txt"
-    path.write_text("T31TGL\nT32TLR\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +162,8 @@ def test_a_tile_anomaly_refreshed_rebuilds_only_its_blocks(tiles: Tiles, built: 
 
 
 def test_the_command(tiles: Tiles, tmp_path: Path, snowdays_cli: RunCli) -> None:
-    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
-    region_file(tmp_path)
+    env = command_folder(tiles, tmp_path)
     (tmp_path / "other.txt").write_text("T30TXN\n")
-    env = {"SNOWDAYS_STAC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/none",
-           "SNOWDAYS_STAC_CONNECT_TIMEOUT": "1", "SNOWDAYS_MOSAIC_BLOCK": "32"}
     done = snowdays_cli(["anomaly", "--region", "boundary.txt", "--season", LABEL], env, tmp_path)
     assert done.returncode == 1, done.stderr  # the STAC API is down; the catalog is written
     assert "10 of 10 blocks built (66 x 68 pixels, 2 tiles)" in done.stdout
@@ -176,8 +177,7 @@ def test_the_command(tiles: Tiles, tmp_path: Path, snowdays_cli: RunCli) -> None
 def test_the_mosaic_flow_refreshes_it(tiles: Tiles, built: MosaicReport, tmp_path: Path,
                                       postgres: LocalPostgres, prefect_api: str,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
-    region_file(tmp_path)
+    command_folder(tiles, tmp_path)
     url = database(postgres, "anomalyflow")
     for key, value in {"STAC_CATALOG": str(tmp_path / "catalog"), "MOSAIC_BLOCK": "32",
                        "DASK_WORKERS": "2", "STAC_DATABASE_URL": url, "STAC_POSTGRES_DATA": ""}.items():

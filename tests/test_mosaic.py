@@ -34,7 +34,17 @@ from stac.mosaics import build, publish_mosaic
 from stac.validate import validate
 from tests.cogs import assert_cog, assert_colour_table, half_overview, plain_overview, viewer_stops
 from tests.conftest import RunCli, S3Server, _free_port, starts
-from tests.mosaicdata import LABEL, NODATA, Tiles, expected, make_tiles, published_maps, update_tile
+from tests.mosaicdata import (
+    LABEL,
+    NODATA,
+    Tiles,
+    command_folder,
+    expected,
+    make_tiles,
+    published_maps,
+    region_file,
+    update_tile,
+)
 from tests.stacdata import database
 
 ORDER = ["T31TGL", "T32TLR"]
@@ -53,12 +63,6 @@ def offline(**changes: object) -> Settings:
 @starts("slow")  # two tiles folded to January
 def tiles(tmp_path_factory: pytest.TempPathFactory) -> Tiles:
     return make_tiles(tmp_path_factory.mktemp("boundary"), offline())
-
-
-def region_file(folder: Path, name: str = "boundary") -> Path:
-    path = folder / f"{name}.txt"
-    path.write_text("# either side of the zone 31/32 boundary\nT31TGL\nT32TLR\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +209,6 @@ def test_a_tile_update_rewrites_only_the_blocks_it_touches(tiles: Tiles, tmp_pat
     assert files(blocks) == after
 
 
-
 def test_polygon_region(tiles: Tiles, tmp_path: Path) -> None:
     area = {"type": "Polygon", "coordinates": [[[6.49, 45.79], [6.53, 45.79], [6.505, 45.815],
                                                 [6.49, 45.79]]]}
@@ -251,11 +254,8 @@ def test_bad_regions(tiles: Tiles, tmp_path: Path) -> None:
 
 
 def test_mosaic_command(tiles: Tiles, tmp_path: Path, snowdays_cli: RunCli) -> None:
-    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
-    region_file(tmp_path)
+    env = command_folder(tiles, tmp_path)
     (tmp_path / "bad.txt").write_text("T31TGL nonsense")
-    env = {"SNOWDAYS_STAC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/none",
-           "SNOWDAYS_STAC_CONNECT_TIMEOUT": "1", "SNOWDAYS_MOSAIC_BLOCK": "32"}
     done = snowdays_cli(["mosaic", "--region", "boundary.txt", "--season", LABEL], env, tmp_path)
     assert done.returncode == 1, done.stderr  # the STAC API is down; the catalog is written
     assert "10 of 10 blocks built (66 x 68 pixels, 2 tiles)" in done.stdout
@@ -272,8 +272,7 @@ def test_mosaic_command(tiles: Tiles, tmp_path: Path, snowdays_cli: RunCli) -> N
 
 def test_mosaic_flow_on_dask(tiles: Tiles, tmp_path: Path, postgres: LocalPostgres, prefect_api: str,
                              monkeypatch: pytest.MonkeyPatch, built: MosaicReport) -> None:
-    shutil.copytree(tiles.catalog, tmp_path / "catalog", ignore=shutil.ignore_patterns("mosaics"))
-    region_file(tmp_path)
+    command_folder(tiles, tmp_path)
     for key, value in {"STAC_CATALOG": str(tmp_path / "catalog"), "MOSAIC_BLOCK": "32",
                        "DASK_WORKERS": "2", "STAC_DATABASE_URL": database(postgres, "mosaicflow"),
                        "STAC_POSTGRES_DATA": ""}.items():
