@@ -21,6 +21,7 @@ from prefect.runtime import flow_run
 
 from flows.cluster import SettingsDaskRunner
 from flows.mosaic import emit_published
+from flows.watch import ARRIVED, UPDATE_FLOW
 from snowdays.elevation import load_polygons
 from snowdays.ingest import Prepared, Report, Status, checkpoint
 from snowdays.names import normalise_tile
@@ -37,8 +38,6 @@ from tasks.tile import (
     tile_lock,
 )
 
-ARRIVED = "snow.product.arrived"
-
 
 def run_name() -> str:
     """``update-T31TCH-2018-01-15``: the tile and the acquisition that woke the run (else today)."""
@@ -46,7 +45,7 @@ def run_name() -> str:
     return f"update-{normalise_tile(parameters['tile'])}-{parameters.get('day') or today()}"
 
 
-@flow(name="update-tile", flow_run_name=run_name,
+@flow(name=UPDATE_FLOW, flow_run_name=run_name,
       task_runner=SettingsDaskRunner())  # type: ignore[arg-type]  # a runner of Dask futures
 def update_tile(tile: str, day: str = "") -> list[dict[str, str]]:
     """Fold the pending products of ``tile`` and publish what changed. ``day``: the acquisition that

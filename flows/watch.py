@@ -37,6 +37,7 @@ from snowdays.settings import get_settings
 
 ARRIVED = "snow.product.arrived"
 UPDATE_FLOW = "update-tile"
+"""The flow that folds a tile's pending products (:mod:`flows.update_tile`), woken by ``ARRIVED``."""
 PAGE = 200
 
 
@@ -86,7 +87,7 @@ def queued_tiles() -> set[str]:
         while page := client.read_flow_runs(flow_filter=flows, flow_run_filter=runs, sort=FlowRunSort.ID_DESC,
                                             limit=PAGE, offset=len(found)):
             found += page
-    return {normalise_tile(str(r.parameters["tile"])) for r in found if "tile" in r.parameters}
+    return {normalise_tile(str(r.parameters["tile"])) for r in found}
 
 
 @flow(name="poll-stac-api")
