@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snowdays.decoding import Decoded, decoded
-from snowdays.duration import FoldState, Maps, warm
+from snowdays.duration import Folding, FoldState, Maps, warm
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
 from snowdays.names import not_a_product, rivals
@@ -105,19 +105,20 @@ def compute(
     products: list[Product], season: Season, grid: Grid, settings: Settings, strict: bool,
     progress: Progress | None = None,
 ) -> tuple[FoldState, list[Product], list[ProductRejected]]:
-    """Fold the products day by day as threads decode the next ones (:func:`decoded`); a product
-    that fails to decode leaves its day untouched."""
+    """Fold the products day by day (:class:`~snowdays.duration.Folding`: eight days in one pass) as
+    threads decode the next ones (:func:`decoded`); a product that fails to decode leaves its day
+    untouched."""
     threading.Thread(target=warm, name="snowdays-warm", daemon=True).start()
-    state = FoldState.empty(grid.shape, season.n_days)
+    folding = Folding(FoldState.empty(grid.shape, season.n_days))
     used: list[Product] = []
     rejected: list[ProductRejected] = []
     with closing(decoded(products, grid, settings)) as results:
         for day, group in itertools.groupby(results, key=lambda r: season.day(r[0].id.acquired)):
             if rasters := _sort_day(group, strict, used, rejected):
-                state.advance(merge_day(rasters), day)
+                folding.add(merge_day(rasters), day)
             if progress:
                 progress(len(used) + len(rejected), len(products))
-    return state, used, rejected
+    return folding.flush(), used, rejected
 
 
 def _sort_day(

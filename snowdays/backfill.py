@@ -31,10 +31,10 @@ from shapely.geometry import box, shape
 from snowdays.annual import batch_grid, select
 from snowdays.archive import arrived, pending
 from snowdays.decoding import decoded
-from snowdays.duration import NONE, FoldState
+from snowdays.duration import NONE, Folding, FoldState
 from snowdays.errors import ProductRejected, RejectedProducts, UsageError, WrongGrid
 from snowdays.grid import Codes, Grid, merge_day
-from snowdays.ingest import Prepared, quarantine, stage_in
+from snowdays.ingest import Prepared, Stager, quarantine
 from snowdays.names import strip_suffix
 from snowdays.packing import pack
 from snowdays.products import Fetched, Product, fetch
@@ -184,40 +184,45 @@ def _build(root: zarr.Group, label: str, season: Season, products: list[Fetched]
     path = f"seasons/{label}"
     folding = DayByDay(season.n_days, grid.shape) if path not in root or not ledger(subgroup(root, path)) \
         else None
-    staged, failed = 0, []
+    staged, failed, stager = 0, [], Stager(root, settings)
     for got, codes in decoded(products, grid, settings):
         if isinstance(codes, ProductRejected):
             failed.append(codes)
             continue
-        ready = Prepared(got.href, got.id, grid, pack(codes), got.checksum)
-        outcomes, _ = stage_in(root, ready, settings)
+        outcomes = stager.put(Prepared(got.href, got.id, grid, pack(codes), got.checksum))
         if outcomes.get(label) in (Outcome.FOLDED, Outcome.RECOMPUTED):
             staged += 1
             if folding is not None:
                 folding.add(season.day(got.id.acquired), codes)
+    stager.save()
     if staged and folding is None:
         _advance(root, label, season)
-    elif staged and folding is not None and folding.state.latest != NONE:
-        put_state(subgroup(root, path), folding.state, folding.day - 1)
+    elif staged and folding is not None and (state := folding.folded()).latest != NONE:
+        put_state(subgroup(root, path), state, folding.day - 1)
     return (staged, failed), (f"backfill {label}: {staged} products" if staged else None)
 
 
 class DayByDay:
     """A season's state folded as its products come, in acquisition (and merge) order: each day once
     the next one's first product comes, so that the latest day stays pending, as a checkpoint leaves
-    it. Holds the codes of one day's products only."""
+    it (:class:`~snowdays.duration.Folding`: eight days in one pass). Holds the codes of one day's
+    products and of the days not yet folded."""
 
     def __init__(self, n_days: int, shape: tuple[int, int]) -> None:
-        self.state = FoldState.empty(shape, n_days)
+        self.folding = Folding(FoldState.empty(shape, n_days))
         self.day = NONE
         self._held: list[Codes] = []
 
     def add(self, day: int, codes: Codes) -> None:
         if day != self.day and self._held:
-            self.state.advance(merge_day(self._held), self.day)
+            self.folding.add(merge_day(self._held), self.day)
             self._held = []
         self.day = day
         self._held.append(codes)
+
+    def folded(self) -> FoldState:
+        """The state, every day but the latest folded."""
+        return self.folding.flush()
 
 
 def _advance(root: zarr.Group, label: str, season: Season) -> None:

@@ -25,7 +25,7 @@ from snowdays.grid import Grid
 from snowdays.outputs import NODATA
 from snowdays.packing import PER_BYTE
 from snowdays.settings import Settings, get_settings
-from snowdays.state import CHUNK, CHUNK_COLS, Slots
+from snowdays.state import CHUNK, Slots
 from snowdays.store import array
 
 UNITS = {"SCD": "days", "SOD": "day of season", "SMOD": "day of season", "NOBS": "observations",
@@ -47,9 +47,13 @@ def open_season(store: str, tile: str, season: str, as_of: date | None = None,
     return _georeferenced(ds, maps.grid)
 
 
+DAILY_COLS = 1100
+"""Columns of a chunk of the daily series by default: with the season's days, 440 MB a chunk."""
+
+
 def open_daily(store: str, tile: str, season: str, as_of: date | None = None,
                settings: Settings | None = None,
-               chunks: tuple[int, int] = (CHUNK, CHUNK_COLS)) -> xr.DataArray:
+               chunks: tuple[int, int] = (CHUNK, DAILY_COLS)) -> xr.DataArray:
     """The daily snow series of a stored season, 1 snow and 0 no snow (days 0 .. as of), as a lazy
     dask-backed DataArray (time, y, x) in chunks of ``chunks`` rows x columns (columns a multiple of
     4, the pixels of a byte of the cube)."""

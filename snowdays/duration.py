@@ -10,12 +10,13 @@ changing the state, which gives the year-to-date maps. See SEMANTICS.md for the 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import njit, typed
 
 from snowdays.codes import NO_SNOW, VALID_MAX
 
@@ -74,12 +75,22 @@ class FoldState:
     def advance(self, raw: npt.NDArray[np.uint8], day: int) -> None:
         """Advance the state by one merged observation of ``day`` (raw codes: valid iff <=
         ``VALID_MAX``, snow iff not ``NO_SNOW``)."""
-        if day <= self.latest:
-            raise ValueError(f"day {day} folded after day {self.latest}: folds must be in day order")
-        if raw.shape != self.scd.shape:
-            raise ValueError(f"observation shape {raw.shape} differs from the state {self.scd.shape}")
-        _fold(raw, day, self.n_days, *self._arrays())
-        self.latest = day
+        self.advance_days([raw], [day])
+
+    def advance_days(self, raws: Sequence[npt.NDArray[np.uint8]], days: Sequence[int]) -> None:
+        """Advance the state by merged observations of ``days`` (increasing), in one pass over the
+        state: each row of it takes every day before the next row, so that the state crosses
+        memory once, not once a day (8 days of a full tile: 11 ms a day instead of 19)."""
+        if not raws:
+            return
+        if any(a >= b for a, b in itertools.pairwise([self.latest, *days])):
+            raise ValueError(f"days {list(days)} folded after day {self.latest}: folds must be in day order")
+        for raw in raws:
+            if raw.shape != self.scd.shape:
+                raise ValueError(f"observation shape {raw.shape} differs from the state {self.scd.shape}")
+        rows = typed.List([np.ascontiguousarray(raw) for raw in raws])
+        _fold(rows, np.asarray(days, np.int16), self.n_days, *self._arrays())
+        self.latest = days[-1]
 
     def maps(self, n_days: int | None = None, threads: int = 1) -> Maps:
         """Close the season at day ``n_days - 1`` (default: its stop day) without changing state, in
@@ -96,11 +107,39 @@ class FoldState:
         return Maps(scd, sod, smod, self.nobs.copy())
 
 
+DAYS_AT_ONCE = 8
+"""Days a :class:`Folding` holds before folding them in one pass (8 merged observations of a full
+tile: 240 MB)."""
+
+
+class Folding:
+    """Merged observations handed over in day order, folded into ``state`` :data:`DAYS_AT_ONCE` at a
+    time (:meth:`FoldState.advance_days`); :meth:`flush` folds those held."""
+
+    def __init__(self, state: FoldState) -> None:
+        self.state = state
+        self._raws: list[npt.NDArray[np.uint8]] = []
+        self._days: list[int] = []
+
+    def add(self, raw: npt.NDArray[np.uint8], day: int) -> None:
+        self._raws.append(raw)
+        self._days.append(day)
+        if len(self._raws) == DAYS_AT_ONCE:
+            self.flush()
+
+    def flush(self) -> FoldState:
+        """Fold the days held; the state, every day handed over folded."""
+        self.state.advance_days(self._raws, self._days)
+        self._raws, self._days = [], []
+        return self.state
+
+
 @njit(cache=True, nogil=True)
-def _fold(raw, t, n, last_day, last_snow, scd, run_start, best_start, best_len, nobs):  # type: ignore[no-untyped-def]  # pragma: no cover
-    for i in range(raw.shape[0]):  # row by row: views of one row each, never copies
-        _fold_row(raw[i], t, n, last_day[i], last_snow[i], scd[i], run_start[i], best_start[i],
-                  best_len[i], nobs[i])
+def _fold(raws, days, n, last_day, last_snow, scd, run_start, best_start, best_len, nobs):  # type: ignore[no-untyped-def]  # pragma: no cover
+    for i in range(last_day.shape[0]):  # row by row: views of one row each, never copies
+        for k in range(len(raws)):  # every day of a row while the row's state is in the cache
+            _fold_row(raws[k][i], days[k], n, last_day[i], last_snow[i], scd[i], run_start[i],
+                      best_start[i], best_len[i], nobs[i])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

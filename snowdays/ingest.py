@@ -23,12 +23,12 @@ from snowdays.state import (
     Block,
     Entry,
     Outcome,
+    Staging,
     advance_block,
     blocks,
     checkpointed,
     due,
     season_group,
-    stage_product,
 )
 from snowdays.store import UNIDENTIFIED, Mapper, attr, fan_out, open_repo, read, subgroup, transact
 from snowdays.tiling import product_window
@@ -179,20 +179,41 @@ def stage_in(root: zarr.Group, ready: Prepared,
              settings: Settings) -> tuple[dict[str, Outcome], str | None]:
     """Put a prepared product in every season of an open tile whose window holds it (uncommitted);
     the outcomes by season, and the commit message (None: nothing changed)."""
-    stored = attr(root, "grid")
-    if stored is None:
-        root.attrs["grid"] = ready.grid.to_json()
-    elif Grid.from_json(stored) != ready.grid:
-        raise WrongGrid(ready.id.name, "the tile grid changed while it was folded")
-    pid, outcomes = ready.id, {}
-    for label, season in seasons_of(pid.acquired.date(), settings):
-        entry = Entry(pid.name, [str(k) for k in pid.key], list(pid.version), ready.checksum,
-                      season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
-                                                 pid.name], pid.mission == "L8")
-        group = season_group(root, season, label, ready.grid)
-        outcomes[label] = stage_product(group, entry, ready.packed)
+    stager = Stager(root, settings)
+    outcomes = stager.put(ready)
+    stager.save()
     changed = any(o in (Outcome.FOLDED, Outcome.RECOMPUTED) for o in outcomes.values())
-    return outcomes, (f"fold {pid.name} into {', '.join(outcomes)}" if changed else None)
+    return outcomes, (f"fold {ready.id.name} into {', '.join(outcomes)}" if changed else None)
+
+
+class Stager:
+    """Prepared products put in the seasons of an open tile, as :func:`stage_in` puts one; each
+    season's ledger written back once, by :meth:`save`."""
+
+    def __init__(self, root: zarr.Group, settings: Settings) -> None:
+        self.root, self.settings = root, settings
+        self._seasons: dict[str, Staging] = {}
+
+    def put(self, ready: Prepared) -> dict[str, Outcome]:
+        """Put the product in every season whose window holds it; its outcome in each."""
+        stored = attr(self.root, "grid")
+        if stored is None:
+            self.root.attrs["grid"] = ready.grid.to_json()
+        elif Grid.from_json(stored) != ready.grid:
+            raise WrongGrid(ready.id.name, "the tile grid changed while it was folded")
+        pid, outcomes = ready.id, {}
+        for label, season in seasons_of(pid.acquired.date(), self.settings):
+            entry = Entry(pid.name, [str(k) for k in pid.key], list(pid.version), ready.checksum,
+                          season.day(pid.acquired), [*pid.merge_order[:1], pid.acquired.isoformat(),
+                                                     pid.name], pid.mission == "L8")
+            if label not in self._seasons:
+                self._seasons[label] = Staging(season_group(self.root, season, label, ready.grid))
+            outcomes[label] = self._seasons[label].stage(entry, ready.packed)
+        return outcomes
+
+    def save(self) -> None:
+        for staging in self._seasons.values():
+            staging.save()
 
 
 def quarantine(root: str, href: str, error: ProductRejected, settings: Settings) -> None:

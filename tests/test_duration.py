@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -117,3 +119,34 @@ def test_folds_must_come_in_day_order() -> None:
     state.advance(np.array([[0]], np.uint8), 3)
     with pytest.raises(ValueError, match="day order"):
         state.advance(np.array([[0]], np.uint8), 3)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_days_folded_at_once_are_days_folded_one_by_one(seed: int) -> None:
+    """``advance_days`` (each row takes every day at once) against ``advance`` one day after another,
+    with batches of every size from one to nine days."""
+    rng = np.random.default_rng(seed)
+    days = sorted(rng.choice(np.arange(-15, 380), 45, replace=False).tolist())
+    raws = [rng.choice(np.array(CODES, np.uint8), (11, 9)) for _ in days]
+    one, many = FoldState.empty((11, 9), 365), FoldState.empty((11, 9), 365)
+    for raw, day in zip(raws, days, strict=True):
+        one.advance(raw, day)
+    start = 0
+    for size in itertools.cycle(range(1, 10)):
+        if start >= len(days):
+            break
+        many.advance_days(raws[start:start + size], days[start:start + size])
+        start += size
+    for name in ("last_day", "last_snow", "scd", "run_start", "best_start", "best_len", "nobs"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(many, name), err_msg=name)
+    assert many.latest == one.latest == days[-1]
+
+
+def test_days_folded_at_once_must_come_in_day_order() -> None:
+    state = FoldState.empty((1, 1), 10)
+    raw = np.array([[0]], np.uint8)
+    with pytest.raises(ValueError, match="day order"):
+        state.advance_days([raw, raw], [4, 4])
+    state.advance_days([raw, raw], [2, 5])
+    with pytest.raises(ValueError, match="day order"):
+        state.advance_days([raw], [5])
