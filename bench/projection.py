@@ -22,7 +22,9 @@ TASKS_PER_RUN = 2 * OUTAGE_PRODUCTS_PER_TILE + 2
 TARGETS = {"seed's job on 64 cores (min)": ("<=", 10.0),
            "two-day outage current again (min)": ("<=", 15.0),
            "publish new season: 52 tiles / 1 tile": ("<=", 1.5),
-           "republish: 52 tiles / 1 tile": ("<=", 1.5)}
+           "republish: 52 tiles / 1 tile": ("<=", 1.5),
+           "batch one core / decode floor": ("<=", 2.0),
+           "batch every core / decode floor": ("<=", 1.0)}
 
 
 def project(m: dict[str, float]) -> dict[str, float]:
@@ -66,17 +68,21 @@ FORMULAS = [
 
 
 def measured(raw: Result, size: int) -> dict[str, float]:
-    """The figures the projection takes, and those reported beside them."""
-    one, every, inc, dask = raw["one_core"], raw["every_core"], raw["incremental"], raw["dask"]
-    publish, mosaic, products = raw["publish"], raw["mosaic"], raw["products"]
+    """The figures the projection takes, and those reported beside them (of the decode floor and the
+    builds, the medians of their runs)."""
+    inc, dask, publish, mosaic, products = (raw["incremental"], raw["dask"], raw["publish"], raw["mosaic"],
+                                            raw["products"])
+    floor = statistics.median(r["seconds"] for r in raw["decode"])
+    one = {key: statistics.median(r[key] for r in raw["one_core"]) for key in ("build", "publish")}
+    every = {"build": statistics.median(r["build"] for r in raw["every_core"])}
     core_s = dask["wall"] * dask["workers"] / dask["tile_seasons"]
     scale = 5490 * 5490 / (size * size)  # the mosaic figures are full size; --quick scales them down
     return {
         "products per tile-season": products,
-        "decode floor s": raw["decode"]["seconds"],
+        "decode floor s": floor,
         "batch one core s": one["build"], "batch every core s": every["build"],
-        "batch one core / decode floor": one["build"] / raw["decode"]["seconds"],
-        "batch every core / decode floor": every["build"] / raw["decode"]["seconds"],
+        "batch one core / decode floor": one["build"] / floor,
+        "batch every core / decode floor": every["build"] / floor,
         "batch one core s per product": one["build"] / products,
         "incremental s per product": statistics.mean(inc["ingest"]),
         "incremental / batch per product": statistics.mean(inc["ingest"]) / (one["build"] / products),
@@ -93,5 +99,5 @@ def measured(raw: Result, size: int) -> dict[str, float]:
         "mosaic assembly s (4 maps)": mosaic["934 Mpx: assembly minutes (4 maps)"] * 60 / scale,
         "publish new season: 52 tiles / 1 tile": publish["new season: 52 tiles / 1 tile"],
         "republish: 52 tiles / 1 tile": publish["republish: 52 tiles / 1 tile"],
-        "peak RSS GB": max(raw[k]["maxrss_gb"] for k in ("one_core", "every_core", "incremental")),
+        "peak RSS GB": max(r["maxrss_gb"] for r in [*raw["one_core"], *raw["every_core"], inc]),
     }

@@ -22,7 +22,7 @@ Measured, on the cached full-size season (``bench/common.py``; 182 products, 549
 The projections are computed from those figures by ``bench/projection.py``; their formulas are printed.
 Never run by the tests.
 
-    uv run python bench/region.py [--quick]      # --quick: the 1098 px season, 2 tile-seasons
+    uv run python bench/region.py [--quick] [--repeats N]   # --quick: the 1098 px season, 2 tile-seasons
 """
 
 from __future__ import annotations
@@ -255,16 +255,17 @@ def mosaic_figures() -> Result:
 
 # --- the run -----------------------------------------------------------------------------------------
 
-def measure(folder: Path, seasons: int) -> Result:
+def measure(folder: Path, seasons: int, repeats: int) -> Result:
     with tempfile.TemporaryDirectory(prefix="snowdays-bench-region-") as name:
         tmp = Path(name)
         spawn("decode", folder, tmp)  # warm the page cache, not recorded
-        raw: Result = {"decode": spawn("decode", folder, tmp),
-                       "one_core": spawn("one-core", folder, tmp),
-                       "every_core": spawn("every-core", folder, tmp),
-                       "incremental": spawn("incremental", folder, tmp)}
-        for store in tmp.iterdir():
-            shutil.rmtree(store)
+        raw: Result = {kind.replace("-", "_"): [] for kind in ("decode", "one-core", "every-core")}
+        for _ in range(repeats):  # interleaved, so that a slow spell of the machine slows each kind
+            for kind in ("decode", "one-core", "every-core"):
+                raw[kind.replace("-", "_")].append(spawn(kind, folder, tmp))
+                _clear(tmp)
+        raw["incremental"] = spawn("incremental", folder, tmp)
+        _clear(tmp)
         raw["dask"] = dask_backfill(folder, tmp, seasons)
         print(f"  dask: {raw['dask']}", file=sys.stderr)
     raw["prefect"] = spawn("prefect", folder, Path(tempfile.gettempdir()))
@@ -274,33 +275,41 @@ def measure(folder: Path, seasons: int) -> Result:
     return raw
 
 
+def _clear(tmp: Path) -> None:
+    for path in tmp.iterdir():
+        shutil.rmtree(path)
+
+
 def table(report: Result) -> str:
     lines = figure_lines(report["summary"], TARGETS, 44, ".3f")
     lines += ["projection on 64 cores:", *(f"  {f}" for f in FORMULAS)]
     load = report["load_average"]
     lines.append(f"load average before {load['before'][0]:.2f}, after {load['after'][0]:.2f}; "
-                 f"{report['machine']['cpu_count']} cores; one run of each")
+                 f"{report['machine']['cpu_count']} cores; decode floor and builds: medians of "
+                 f"{report['repeats']} runs, one run of the rest")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="the 1098 px season, 2 tile-seasons")
+    parser.add_argument("--quick", action="store_true", help="the 1098 px season, 2 tile-seasons, 1 run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the floor and of each build")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.folder, args.tmp)
-    size, seasons = (1098, 2) if args.quick else (5490, 8)
+    size, seasons, repeats = (1098, 2, 1) if args.quick else (5490, 8, args.repeats)
     folder = ensure_data(size)
     load_before = os.getloadavg()
-    raw = measure(folder, seasons)
+    raw = measure(folder, seasons, repeats)
     figures = measured(raw, size)
     figures |= project(figures)
     summary = {"figures": figures, "targets_met": targets_met(figures, TARGETS)}
     report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "size": size,
-              "machine": machine(), "data": dataset(folder), "max_runs": MAX_RUNS, "cores": CORES,
+              "repeats": repeats, "machine": machine(), "data": dataset(folder), "max_runs": MAX_RUNS,
+              "cores": CORES,
               "load_average": {"before": load_before, "after": os.getloadavg()}, "raw": raw,
               "summary": summary, "formulas": FORMULAS}
     save(report, "region-" + ("quick-" if args.quick else ""), table(report))
