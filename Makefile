@@ -43,7 +43,7 @@ lint: setup
 TEST_WORKERS ?= 2
 
 test: lint  ## everything, as CI runs it
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-fast:  ## the library alone, in about a minute: no server, browser or slow test (tests/conftest.py)
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, typed
+from numba import njit
 
 from snowdays.codes import NO_SNOW, VALID_MAX
 
@@ -24,6 +24,10 @@ NONE = -32768
 """``last_day`` of a pixel with no valid observation yet."""
 MIN_SCD_FOR_DATES = 10
 """SOD and SMOD are given only where SCD exceeds this many days."""
+
+DAYS_AT_ONCE = 8
+"""Days folded in one pass over the state (:meth:`FoldState.advance_days`), and held by a
+:class:`Folding` until then (8 merged observations of a full tile: 240 MB)."""
 
 U16 = npt.NDArray[np.uint16]
 I16, U8 = np.int16, np.uint8  # scalar types in the compiled kernels
@@ -88,8 +92,12 @@ class FoldState:
         for raw in raws:
             if raw.shape != self.scd.shape:
                 raise ValueError(f"observation shape {raw.shape} differs from the state {self.scd.shape}")
-        rows = typed.List([np.ascontiguousarray(raw) for raw in raws])
-        _fold(rows, np.asarray(days, np.int16), self.n_days, *self._arrays())
+        for start in range(0, len(raws), DAYS_AT_ONCE):
+            part = [np.ascontiguousarray(raw) for raw in raws[start:start + DAYS_AT_ONCE]]
+            # always DAYS_AT_ONCE arrays (the first repeated, never read): one compiled signature
+            padded = tuple(part + part[:1] * (DAYS_AT_ONCE - len(part)))
+            _fold(padded, np.asarray(days[start:start + DAYS_AT_ONCE], np.int16), len(part), self.n_days,
+                  *self._arrays())
         self.latest = days[-1]
 
     def maps(self, n_days: int | None = None, threads: int = 1) -> Maps:
@@ -105,11 +113,6 @@ class FoldState:
         with ThreadPoolExecutor(len(bands), thread_name_prefix="snowdays-maps") as pool:
             list(pool.map(lambda band: _finish(n, *band), bands))
         return Maps(scd, sod, smod, self.nobs.copy())
-
-
-DAYS_AT_ONCE = 8
-"""Days a :class:`Folding` holds before folding them in one pass (8 merged observations of a full
-tile: 240 MB)."""
 
 
 class Folding:
@@ -135,9 +138,9 @@ class Folding:
 
 
 @njit(cache=True, nogil=True)
-def _fold(raws, days, n, last_day, last_snow, scd, run_start, best_start, best_len, nobs):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _fold(raws, days, count, n, last_day, last_snow, scd, run_start, best_start, best_len, nobs):  # type: ignore[no-untyped-def]  # pragma: no cover
     for i in range(last_day.shape[0]):  # row by row: views of one row each, never copies
-        for k in range(len(raws)):  # every day of a row while the row's state is in the cache
+        for k in range(count):  # every day of a row while the row's state is in the cache
             _fold_row(raws[k][i], days[k], n, last_day[i], last_snow[i], scd[i], run_start[i],
                       best_start[i], best_len[i], nobs[i])
 
