@@ -38,14 +38,14 @@ lint: setup
 	$(UV) run mypy
 	$(UV) run lint-imports
 
-# The suite in TEST_WORKERS processes, a test file each at a time (its module fixtures shared), the
-# files that take minutes first (tests/conftest.py SLOW_FIRST; in collection order, not by their number
-# of tests): most tests wait on servers and child processes. On this 2-core machine two workers took
-# 26 min, three 24 min with the outage test (8.5 min) started last
+# The suite in TEST_WORKERS processes, a test file each at a time (its module fixtures shared): most
+# tests wait on servers and child processes. On this 2-core machine two workers took 26 min, three 24;
+# the files that take minutes started first took 31 (the outage test, 8.5 min alone at the end, took
+# 24 min beside all the others)
 TEST_WORKERS ?= 3
 
 test: lint  ## everything, as CI runs it
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-fast:  ## the library alone, in about a minute: no server, browser or slow test (tests/conftest.py)
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.5"

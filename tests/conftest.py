@@ -43,17 +43,9 @@ def starts(*markers: str) -> Callable[[F], F]:
     return mark
 
 
-SLOW_FIRST = ("test_outage.py", "test_backfill_stack.py", "test_mosaic_follows.py", "test_backfill_run.py")
-"""Files that take minutes (``--durations``): collected first, so that the test command's workers start
-them first (in collection order: ``--no-loadscope-reorder``) and the others fill the time beside them."""
-
-
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test gets the markers of every fixture it uses (directly or through other fixtures); the
-    files of :data:`SLOW_FIRST` come first."""
-    items.sort(key=lambda item: SLOW_FIRST.index(item.path.name) if item.path.name in SLOW_FIRST
-               else len(SLOW_FIRST))
+    """Each test gets the markers of every fixture it uses (directly or through other fixtures)."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is None:
