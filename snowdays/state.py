@@ -49,8 +49,6 @@ _CODEC = ZstdCodec(level=3)
 """The state's and the cube's: the cube's 2-bit classes and the state's small integers, compressed in
 one pass each. zstd's level 9 (and Blosc's zstd 5 with byte shuffle on the state) made them 14% and
 37% smaller, at 11 ms more a product staged and 1 s more a full tile's state written."""
-_READ_DAYS = DAYS_AT_ONCE
-"""Days of the cube read and folded at once (bounds memory: their slots x a band of rows)."""
 
 
 class Outcome(StrEnum):
@@ -241,8 +239,8 @@ def _fold_days(state: FoldState, cube: zarr.Array[Any], days: list[tuple[int, li
     if c0 % PER_BYTE:
         raise ValueError(f"a block's columns must start on a byte of the cube, not at pixel {c0}")
     b0, b1 = c0 // PER_BYTE, -(-c1 // PER_BYTE)  # the bytes holding the block's columns
-    for first in range(0, len(days), _READ_DAYS):
-        part = days[first:first + _READ_DAYS]
+    for first in range(0, len(days), DAYS_AT_ONCE):  # read and folded at once: their slots x a band
+        part = days[first:first + DAYS_AT_ONCE]
         slots = sorted({s for _, day_slots in part for s in day_slots})
         packed, where = _read_slots(cube, slots, (r0, r1), (b0, b1))
         state.advance_days([merge_day([unpack(packed[where[s]], c1 - c0) for s in day_slots])
